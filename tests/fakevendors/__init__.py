@@ -1,0 +1,245 @@
+"""Fake vendor servers: real HTTP on 127.0.0.1 (ephemeral port) speaking each vendor's documented protocol.
+
+A FakeVendor records every request, CHECKS it (auth, version headers, field names and values) and turns a
+failed check into a recorded `problem` plus a 400, so a test fails even when the adapter swallowed the 400.
+Tests script it:
+
+- `fake.script = ["queued", "running:40", "running:80", "succeeded"]`: the stages the next created task
+  goes through, one per poll (the last one sticks); stages: queued, running[:pct], succeeded, failed, moderated.
+- `fake.failure_reason`: the vendor's text for failed / moderated.
+- `fake.reply(status, body, headers=…, delay=…)`: the next request gets this instead (429, 500, a body that
+  echoes the key, a malformed body, a slow answer for timeouts). Replies queue up, one per request.
+- `fake.expire_results = True`: result downloads answer 404 (Runway-style presigned URLs expired).
+
+Each vendor module subclasses FakeVendor with its routes (`route(method, regex)`), its own rendering of the
+stages, and the checks of PROTOCOLS.md. `running(FakeCls, settings, ...)` is the fixture body.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import threading
+import time
+from collections import deque
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+from urllib.parse import parse_qsl, urlsplit
+
+VIDEO_BYTES = b"\x00\x00\x00\x18ftypmp42" + b"fake-mp4-payload" * 64
+
+
+@dataclass
+class Request:
+    method: str
+    path: str
+    query: dict[str, str]
+    headers: dict[str, str]  # lower-case names
+    body: bytes
+
+    @property
+    def json(self) -> Any:
+        try:
+            return json.loads(self.body or b"null")
+        except ValueError:
+            return None
+
+
+@dataclass
+class Reply:
+    status: int = 200
+    body: Any = None  # dict/list -> JSON, bytes/str -> as is
+    headers: dict[str, str] = field(default_factory=dict)
+    delay: float = 0.0
+
+
+class Problem(Exception):
+    """A request the real vendor would reject: recorded, answered with 400."""
+
+
+@dataclass
+class Task:
+    id: str
+    kind: str
+    script: list[str]
+    request: Any
+    polls: int = 0
+
+    @property
+    def stage(self) -> str:
+        return self.script[min(self.polls, len(self.script) - 1)]
+
+    def advance(self) -> tuple[str, int | None]:
+        """The stage for this poll (and its progress %), then move on."""
+        stage = self.stage
+        self.polls += 1
+        name, _, pct = stage.partition(":")
+        return name, int(pct) if pct else None
+
+
+Handler = Callable[..., Reply]
+
+
+def route(method: str, pattern: str) -> Callable[[Handler], Handler]:
+    def mark(fn: Handler) -> Handler:
+        fn.route = (method, re.compile(pattern + r"\Z"))  # type: ignore[attr-defined]
+        return fn
+
+    return mark
+
+
+class FakeVendor:
+    name = ""
+    prefix = ""  # the documented base path, e.g. "/dream-machine/v1"
+    api_key = "test-key-0123456789abcdef"
+
+    def __init__(self) -> None:
+        self.requests: list[Request] = []
+        self.problems: list[str] = []
+        self.replies: deque[Reply] = deque()
+        self.tasks: dict[str, Task] = {}
+        self.script = ["queued", "running:50", "succeeded"]
+        self.failure_reason = "the vendor could not render this"
+        self.expire_results = False
+        self._ids = 0
+        self._lock = threading.Lock()
+        self._routes = [getattr(self, n).route + (getattr(self, n),) for n in dir(type(self))
+                        if hasattr(getattr(type(self), n), "route")]
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), _make_handler(self))
+        self.server.daemon_threads = True
+        self.server.block_on_close = False  # slow handlers must not hold up teardown
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        self.base_url = self.url + self.prefix
+
+    # --- lifecycle ---------------------------------------------------------------------------------
+    def start(self) -> FakeVendor:
+        threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
+        return self
+
+    def stop(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+    # --- scripting -----------------------------------------------------------------------------------
+    def reply(self, status: int = 200, body: Any = None, *, headers: dict[str, str] | None = None,
+              delay: float = 0.0) -> None:
+        self.replies.append(Reply(status, body, headers or {}, delay))
+
+    def new_task(self, kind: str, request: Any) -> Task:
+        with self._lock:
+            self._ids += 1
+            task = Task(id=f"{self.name}-task-{self._ids}", kind=kind, script=list(self.script), request=request)
+        self.tasks[task.id] = task
+        return task
+
+    def result_url(self, task: Task) -> str:
+        return f"{self.url}/cdn/{task.id}.mp4?sig=presigned"
+
+    def posted(self, path_suffix: str = "") -> list[Request]:
+        """The POSTs the vendor received (whose path ends with `path_suffix`)."""
+        return [r for r in self.requests if r.method == "POST" and r.path.endswith(path_suffix)]
+
+    # --- checks --------------------------------------------------------------------------------------
+    def expect(self, condition: Any, message: str) -> None:
+        if not condition:
+            raise Problem(message)
+
+    def expect_header(self, request: Request, name: str, value: str) -> None:
+        got = request.headers.get(name.lower())
+        self.expect(got == value, f"header {name}: expected {value!r}, got {got!r}")
+
+    def expect_fields(self, body: Any, *, required: set[str], allowed: set[str]) -> None:
+        self.expect(isinstance(body, dict), "body is not a JSON object")
+        self.expect(required <= body.keys(), f"missing fields {sorted(required - body.keys())}")
+        self.expect(body.keys() <= required | allowed, f"unknown fields {sorted(body.keys() - required - allowed)}")
+
+    def check_auth(self, request: Request) -> None:
+        self.expect_header(request, "Authorization", f"Bearer {self.api_key}")
+
+    def unauthorized(self) -> Reply:
+        return Reply(401, {"error": "invalid key"})
+
+    # --- results -------------------------------------------------------------------------------------
+    @route("GET", r"/cdn/(?P<name>[^/]+)\.mp4")
+    def cdn(self, request: Request, name: str) -> Reply:
+        # Presigned CDN URLs: our vendor key must never travel here.
+        self.expect("authorization" not in request.headers and "x-goog-api-key" not in request.headers,
+                    "vendor key sent to a presigned CDN URL")
+        if self.expire_results:
+            return Reply(403, "<Error><Code>AccessDenied</Code><Message>Request has expired</Message></Error>")
+        return Reply(200, VIDEO_BYTES, {"Content-Type": "video/mp4"})
+
+    # --- dispatch ------------------------------------------------------------------------------------
+    def handle(self, request: Request) -> Reply:
+        self.requests.append(request)
+        if self.replies:
+            return self.replies.popleft()
+        for method, pattern, handler in self._routes:
+            if method == request.method and (m := pattern.match(request.path)):
+                try:
+                    if not request.path.startswith("/cdn/"):
+                        self.check_auth(request)
+                    return handler(request, **m.groupdict())
+                except Problem as e:
+                    self.problems.append(f"{request.method} {request.path}: {e}")
+                    return Reply(400, {"error": f"fake {self.name}: {e}"})
+        self.problems.append(f"unexpected {request.method} {request.path}")
+        return Reply(404, {"error": "not found"})
+
+
+def _make_handler(vendor: FakeVendor) -> type[BaseHTTPRequestHandler]:
+    class _Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def _serve(self) -> None:
+            split = urlsplit(self.path)
+            length = int(self.headers.get("Content-Length") or 0)
+            request = Request(self.command, split.path, dict(parse_qsl(split.query)),
+                              {k.lower(): v for k, v in self.headers.items()}, self.rfile.read(length))
+            reply = vendor.handle(request)
+            if reply.delay:
+                time.sleep(reply.delay)
+            body = reply.body
+            if isinstance(body, (dict, list)):
+                body, ctype = json.dumps(body).encode(), "application/json"
+            else:
+                body, ctype = (body.encode() if isinstance(body, str) else body or b""), "text/plain"
+            try:
+                self.send_response(reply.status)
+                headers = {"Content-Type": ctype, **reply.headers, "Content-Length": str(len(body))}
+                for name, value in headers.items():
+                    self.send_header(name, value)
+                self.end_headers()
+                self.wfile.write(body)
+            except (BrokenPipeError, ConnectionResetError):
+                pass  # the client gave up (timeout tests)
+
+        do_GET = do_POST = do_PUT = do_DELETE = _serve
+
+        def log_message(self, format: str, *args: Any) -> None:
+            return None
+
+    return _Handler
+
+
+def running(cls: type[FakeVendor], settings: Any, **config: str) -> Iterator[FakeVendor]:
+    """Start `cls`, point PROVIDER_SETTINGS[cls.name] at it (pytest-django `settings`), stop it after.
+
+    Fails the test if the fake saw a request the real vendor would have rejected.
+    """
+    vendor = cls().start()
+    providers = {name: dict(conf) for name, conf in settings.PROVIDER_SETTINGS.items()}
+    providers[cls.name] = {**providers.get(cls.name, {}), "api_key": vendor.api_key,
+                           "base_url": vendor.base_url, **config}
+    settings.PROVIDER_SETTINGS = providers
+    try:
+        yield vendor
+    finally:
+        vendor.stop()
+    assert not vendor.problems, vendor.problems
+
+
+def error(status: int, body: Any, **headers: str) -> Reply:
+    return Reply(status, body, dict(headers))
