@@ -1,0 +1,81 @@
+"""Luma Dream Machine (PROTOCOLS §3): POST /generations, GET /generations/{id}; images by URL only."""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+import requests
+
+from videos.providers.base import (
+    INSUFFICIENT_BALANCE,
+    INVALID_PARAMETER,
+    MODERATION,
+    VENDOR_ERROR,
+    HttpProvider,
+    Job,
+    JobStatus,
+    body_message,
+    choose,
+    looks_like_moderation,
+    refuse,
+)
+
+RATIOS = ("1:1", "16:9", "9:16", "4:3", "3:4", "21:9", "9:21")
+DURATIONS = {5: "5s", 9: "9s"}
+RESOLUTIONS = {
+    "ray-2": ("540p", "720p", "1080p", "4k"),
+    "ray-flash-2": ("540p", "720p", "1080p"),  # Luma's price sheet has flash 4k, its API refuses it: be safe
+    "ray-1-6": ("540p", "720p"),
+}
+
+
+class LumaProvider(HttpProvider):
+    name = "luma"
+    default_base_url = "https://api.lumalabs.ai/dream-machine/v1"
+    poll_interval = 5.0  # a 5 s clip takes ~30-60 s
+    states: ClassVar[dict[str, str]] = {
+        "queued": JobStatus.PENDING, "dreaming": JobStatus.PROCESSING,
+        "completed": JobStatus.COMPLETED, "failed": JobStatus.FAILED,
+    }
+
+    def check(self, job: Job) -> None:
+        super().check(job)
+        choose(job.resolution, RESOLUTIONS.get(job.vendor_model, ("720p",)), field="resolution", what=job.vendor_model)
+        choose(job.duration, DURATIONS, field="duration", what="Luma")
+        choose(job.aspect_ratio, RATIOS, field="aspect_ratio", what="Luma")
+        for field, img in (("head_image", job.head_image), ("tail_image", job.tail_image)):
+            if img is not None and not img.url:
+                refuse("Luma takes images by URL only and this one has none", field=field)
+
+    def submit(self, job: Job) -> str:
+        self.recheck(job)
+        payload: dict[str, Any] = {
+            "generation_type": "video", "prompt": job.prompt, "model": job.vendor_model,
+            "duration": DURATIONS[job.duration], "resolution": job.resolution, "aspect_ratio": job.aspect_ratio,
+        }
+        keyframes = {key: {"type": "image", "url": img.url}
+                     for key, img in (("frame0", job.head_image), ("frame1", job.tail_image)) if img}
+        if keyframes:
+            payload["keyframes"] = keyframes
+        return str(self.dig(self.json("POST", "/generations", json=payload), "id"))
+
+    def poll(self, task_id: str, job: Job) -> JobStatus:
+        body = self.json("GET", f"/generations/{task_id}")
+        vendor_status = str(self.dig(body, "state"))
+        state = self.state(vendor_status)
+        if state == JobStatus.FAILED:
+            reason = self.scrub(str(body.get("failure_reason") or "Luma failed the generation"))
+            code = MODERATION if looks_like_moderation(reason) else VENDOR_ERROR
+            return JobStatus.failed(reason, code=code, vendor_status=vendor_status)
+        if state == JobStatus.COMPLETED:
+            return JobStatus(state=state, progress=100, vendor_status=vendor_status,
+                             result_url=self.dig(body, "assets", "video"))
+        return JobStatus(state=state, vendor_status=vendor_status)
+
+    def error_message(self, response: requests.Response) -> tuple[str, str]:
+        message = body_message(response)  # {"detail": "..."}
+        if response.status_code == 402:
+            return message, INSUFFICIENT_BALANCE
+        if response.status_code in (400, 422):
+            return message, MODERATION if looks_like_moderation(message) else INVALID_PARAMETER
+        return message, VENDOR_ERROR
