@@ -153,6 +153,8 @@ def normalize_host(host: str, *, bracketed: bool, field: str) -> str | IPAddress
 
 def allow_list(hosts: Iterable[str]) -> frozenset[str]:
     """Normalise `IMAGE_FETCH_ALLOW_HOSTS` entries the same way URL hosts are (case, dot, IP spelling)."""
+    if isinstance(hosts, str):  # "a.example,b.example" from an env var, not a list of characters
+        hosts = hosts.split(",")
     keys = set()
     for entry in hosts:
         entry = entry.strip().lower()

@@ -6,7 +6,6 @@ import base64
 import binascii
 import io
 import re
-import warnings
 from dataclasses import dataclass, field as dataclass_field
 
 from PIL import Image
@@ -96,28 +95,26 @@ def inspect(data: bytes, *, field: str, max_pixels: int) -> AcceptedImage:
     if content_type is None:
         raise fail(field, "unsupported_image_format", "only JPEG, PNG and WEBP images are supported.")
     kind = _PIL_FORMATS[content_type]
-    with warnings.catch_warnings():
-        # Our own max_pixels is the limit; Pillow's DecompressionBombWarning would only be noise.
-        warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+    too_many_pixels = fail(field, "image_too_large", f"the image has more than {max_pixels:,} pixels.")
+    try:
+        # formats=[...] pins the decoder to the sniffed format: no other plugin sees the bytes.
+        img = Image.open(io.BytesIO(data), formats=[kind])
+    except Image.DecompressionBombError:
+        raise too_many_pixels from None
+    except Exception:  # Pillow's parsers raise a zoo of types (SyntaxError, struct.error, ...)
+        raise fail(field, "invalid_image", f"the {kind} image is corrupt or unreadable.") from None
+    with img:
+        width, height = img.size
+        if width * height > max_pixels:
+            raise too_many_pixels
+        if min(width, height) < MIN_SIDE:
+            raise fail(field, "invalid_image", f"the image must be at least {MIN_SIDE} px on each side.")
         try:
-            # formats=[...] pins the decoder to the sniffed format: no other plugin sees the bytes.
-            img = Image.open(io.BytesIO(data), formats=[kind])
+            _check_complete(img, kind)
         except Image.DecompressionBombError:
-            raise fail(field, "image_too_large", f"the image has more than {max_pixels} pixels.") from None
-        except Exception:  # Pillow's parsers raise a zoo of types (SyntaxError, struct.error, ...)
-            raise fail(field, "invalid_image", f"the {kind} image is corrupt or unreadable.") from None
-        with img:
-            width, height = img.size
-            if width * height > max_pixels:
-                raise fail(field, "image_too_large", f"the image has more than {max_pixels} pixels.")
-            if min(width, height) < MIN_SIDE:
-                raise fail(field, "invalid_image", f"the image must be at least {MIN_SIDE} pixels on each side.")
-            try:
-                _check_complete(img, kind)
-            except Image.DecompressionBombError:
-                raise fail(field, "image_too_large", f"the image has more than {max_pixels} pixels.") from None
-            except Exception:
-                raise fail(field, "invalid_image", f"the {kind} image is truncated or corrupt.") from None
+            raise too_many_pixels from None
+        except Exception:
+            raise fail(field, "invalid_image", f"the {kind} image is truncated or corrupt.") from None
     return AcceptedImage(data=data, content_type=content_type, width=width, height=height)
 
 

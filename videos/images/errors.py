@@ -5,7 +5,13 @@ from __future__ import annotations
 from typing import Any
 
 CODES = frozenset(
-    {"invalid_image", "image_too_large", "image_fetch_failed", "forbidden_address", "unsupported_image_format"}
+    {
+        "invalid_image",
+        "image_too_large",
+        "image_fetch_failed",
+        "forbidden_address",
+        "unsupported_image_format",
+    }
 )
 
 

@@ -147,7 +147,7 @@ def _exchange(
     """
     conn = None
     try:
-        conn = _connect(target, addresses, timeout=timeout)
+        conn = _connect(target, addresses, timeout=timeout, deadline=deadline)
         with _watchdog(conn, deadline):
             conn.request(
                 "GET",
@@ -173,10 +173,15 @@ def _exchange(
             conn.close()
 
 
-def _connect(target: HttpTarget, addresses: list[IPAddress], *, timeout: float) -> HTTPConnection:
+def _connect(
+    target: HttpTarget, addresses: list[IPAddress], *, timeout: float, deadline: _Deadline
+) -> HTTPConnection:
     """Open a connection to one of `addresses` (in resolver order), never to the name itself."""
-    error: Exception | None = None
+    error: Exception = TimeoutError("the fetch deadline passed before connecting")
     for address in addresses:
+        if deadline.expired():
+            break
+        timeout = min(timeout, deadline.remaining())
         if target.scheme == "https":
             conn: HTTPConnection = HTTPSConnection(
                 str(address),
@@ -196,7 +201,6 @@ def _connect(target: HttpTarget, addresses: list[IPAddress], *, timeout: float) 
             error = exc
             continue
         return conn
-    assert error is not None  # vet_host never returns an empty list
     raise error
 
 
