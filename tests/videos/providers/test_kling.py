@@ -1,0 +1,103 @@
+from __future__ import annotations
+
+import pytest
+
+from tests.fakevendors import VIDEO_BYTES, running
+from tests.fakevendors.jobs import download, image, make_job, poll_until_final
+from tests.fakevendors.kling import FakeKling, envelope
+from videos.providers.base import InvalidJob, ProviderError, ProviderUnavailable
+from videos.providers.kling import KlingProvider
+
+
+@pytest.fixture
+def fake(settings):
+    yield from running(FakeKling, settings, secret_key=FakeKling.secret_key)
+
+
+def test_it_signs_requests_and_sends_text_to_video(fake):
+    job = make_job("kling-v1-6-std-5s-720p-t2v", duration=10, aspect_ratio="9:16", options={"strength": 40})
+    assert KlingProvider().submit(job) == "text2video/kling-task-1"
+    (request,) = fake.posted("/v1/videos/text2video")  # the fake verified the JWT (iss, exp, nbf, HS256)
+    assert request.json == {"model_name": "kling-v1-6", "prompt": job.prompt, "duration": "10", "mode": "std",
+                            "cfg_scale": 0.4, "aspect_ratio": "9:16"}
+
+
+def test_it_sends_images_as_bare_base64_to_image2video(fake):
+    job = make_job("kling-v2-1-master-5s-1080p-i2v", tail_image=image(color="blue"))
+    assert KlingProvider().submit(job) == "image2video/kling-task-1"
+    body = fake.posted("/v1/videos/image2video")[0].json
+    assert body == {"model_name": "kling-v2-1-master", "prompt": job.prompt, "duration": "5",
+                    "image": job.head_image.base64(), "image_tail": job.tail_image.base64()}
+
+
+def test_it_picks_image2video_when_a_t2v_model_gets_an_image(fake):
+    job = make_job("kling-v2-5-turbo-5s-1080p-t2v", head_image=image())
+    assert KlingProvider().submit(job).startswith("image2video/")
+    assert fake.posted()[0].json["mode"] == "pro"
+
+
+@pytest.mark.parametrize("model_id", ["kling-v1-6-std-5s-720p-t2v", "kling-v2-1-master-5s-1080p-i2v"])
+def test_it_polls_on_the_path_it_created_on(fake, model_id):
+    fake.script = ["queued", "running", "running", "succeeded"]
+    provider, job = KlingProvider(), make_job(model_id)
+    task_id = provider.submit(job)
+    statuses = poll_until_final(provider, task_id, job)
+    assert [s.vendor_status for s in statuses] == ["submitted", "processing", "processing", "succeed"]
+    assert [s.state for s in statuses] == ["pending", "processing", "processing", "completed"]
+    assert {r.path for r in fake.requests if r.method == "GET" and "/cdn/" not in r.path} == {f"/v1/videos/{task_id}"}
+    assert download(provider, statuses[-1], job) == VIDEO_BYTES
+
+
+@pytest.mark.parametrize(("stage", "code"), [("failed", "vendor_error"), ("moderated", "moderation")])
+def test_it_reports_failed_tasks(fake, stage, code):
+    fake.script = [stage]
+    provider, job = KlingProvider(), make_job("kling-v1-6-std-5s-720p-t2v")
+    status = provider.poll(provider.submit(job), job)
+    assert (status.state, status.error_code) == ("failed", code)
+    assert status.error in (fake.failure_reason, "Failure to pass the risk control system")
+
+
+@pytest.mark.parametrize(("http", "code", "error_code"), [
+    (400, 1301, "moderation"), (429, 1102, "insufficient_balance"), (400, 1201, "invalid_parameter"),
+    (403, 1103, "vendor_error")])
+def test_envelope_codes_decide_permanent_failures(fake, http, code, error_code):
+    fake.reply(http, envelope(code, "refused"))
+    with pytest.raises(ProviderError) as e:
+        KlingProvider().submit(make_job("kling-v1-6-std-5s-720p-t2v"))
+    assert type(e.value) is ProviderError and e.value.code == error_code
+    assert f"error {code}: refused" in e.value.message
+
+
+@pytest.mark.parametrize("code", [1302, 1303])
+def test_rate_and_concurrency_limits_are_retried(fake, code):
+    fake.reply(429, envelope(code, "parallel task over resource pack limit"), headers={"Retry-After": "7"})
+    with pytest.raises(ProviderUnavailable) as e:
+        KlingProvider().submit(make_job("kling-v1-6-std-5s-720p-t2v"))
+    assert e.value.retry_after == 7
+
+
+def test_a_poll_that_lost_its_path_kind_is_refused(fake):
+    with pytest.raises(ProviderError):
+        KlingProvider().poll("8001", make_job("kling-v1-6-std-5s-720p-t2v"))
+
+
+def test_it_needs_both_keys(settings):
+    settings.PROVIDER_SETTINGS = {**settings.PROVIDER_SETTINGS, "kling": {"api_key": "ak", "secret_key": ""}}
+    assert not KlingProvider().is_configured()
+    settings.PROVIDER_SETTINGS = {**settings.PROVIDER_SETTINGS, "kling": {"api_key": "ak", "secret_key": "sk"}}
+    assert KlingProvider().is_configured()
+
+
+@pytest.mark.parametrize(("model_id", "overrides", "field"), [
+    ("kling-v2-5-turbo-5s-1080p-t2v", {"options": {"strength": 50}}, "strength"),
+    ("kling-v1-6-std-5s-720p-t2v", {"options": {"strength": 150}}, "strength"),
+    ("kling-v1-6-std-5s-720p-t2v", {"head_image": image(), "tail_image": image()}, "tail_image"),
+    ("kling-v2-1-master-5s-1080p-i2v", {"resolution": "720p"}, "resolution"),
+    ("kling-v1-6-std-5s-720p-t2v", {"duration": 8}, "duration"),
+    ("kling-v1-6-std-5s-720p-t2v", {"aspect_ratio": "4:3"}, "aspect_ratio"),
+    ("kling-v1-6-std-5s-720p-t2v", {"options": {"wanAudio": True}}, "wanAudio"),
+])
+def test_check_refuses_what_kling_cannot_do(model_id, overrides, field):
+    with pytest.raises(InvalidJob) as e:
+        KlingProvider().check(make_job(model_id, **overrides))
+    assert e.value.field == field

@@ -1,0 +1,154 @@
+"""Kling (PROTOCOLS §5): HS256 JWT auth, POST /v1/videos/{text2video|image2video}, poll on the same path.
+
+The task id we hand back is "<path kind>/<vendor task id>" (e.g. "image2video/8001"), because Kling only
+answers a poll on the path the task was created on.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any, ClassVar
+
+import jwt
+import requests
+
+from videos.providers.base import (
+    INSUFFICIENT_BALANCE,
+    INVALID_PARAMETER,
+    MODERATION,
+    VENDOR_ERROR,
+    VENDOR_UNAVAILABLE,
+    HttpProvider,
+    Job,
+    JobStatus,
+    ProviderError,
+    body_message,
+    choose,
+    looks_like_moderation,
+    refuse,
+)
+
+TOKEN_TTL = 1800  # seconds; Kling's documented exp = now + 1800
+# Envelope `code` -> ours (Kling error-code table). Anything else follows the HTTP status.
+CODES = {
+    **dict.fromkeys((1100, 1101, 1102), INSUFFICIENT_BALANCE),  # arrears, resource pack depleted (HTTP 429!)
+    **dict.fromkeys((1200, 1201, 1202, 1203), INVALID_PARAMETER),
+    1301: MODERATION,
+    **dict.fromkeys((1302, 1303, 5000, 5001, 5002), VENDOR_UNAVAILABLE),  # rate, concurrency, maintenance
+}
+# Our resolution -> Kling `mode` per model (std is 720p, pro 1080p; master models have no mode).
+MODES: dict[str, dict[str, str | None]] = {
+    "kling-v1": {"720p": "std", "1080p": "pro"},
+    "kling-v1-5": {"720p": "std", "1080p": "pro"},
+    "kling-v1-6": {"720p": "std", "1080p": "pro"},
+    "kling-v2-1": {"720p": "std", "1080p": "pro"},
+    "kling-v2-5-turbo": {"720p": "std", "1080p": "pro"},
+    "kling-v2-6": {"720p": "std", "1080p": "pro"},
+    "kling-v2-master": {"1080p": None},
+    "kling-v2-1-master": {"1080p": None},
+}
+IMAGE_ONLY = {"kling-v1-5", "kling-v2-1"}  # no text2video
+TEXT_RATIOS = ("16:9", "9:16", "1:1")
+
+
+class KlingProvider(HttpProvider):
+    name = "kling"
+    default_base_url = "https://api-singapore.klingai.com"
+    poll_interval = 10.0  # 5 s clips take ~60-90 s; queries are free and unlimited
+    options = frozenset({"strength"})
+    states: ClassVar[dict[str, str]] = {
+        "submitted": JobStatus.PENDING, "processing": JobStatus.PROCESSING,
+        "succeed": JobStatus.COMPLETED, "failed": JobStatus.FAILED,
+    }
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._token, self._token_exp = "", 0.0
+
+    def is_configured(self) -> bool:
+        return bool(self.config.get("api_key") and self.config.get("secret_key"))
+
+    def token(self) -> str:
+        """The HS256 JWT Kling wants: iss = access key, signed with the secret key; reused until near exp."""
+        now = time.time()
+        if now > self._token_exp - 300:
+            claims = {"iss": self.config.get("api_key", ""), "exp": int(now) + TOKEN_TTL, "nbf": int(now) - 5}
+            self._token = jwt.encode(claims, self.config.get("secret_key", ""), algorithm="HS256",
+                                     headers={"typ": "JWT"})
+            self._token_exp = now + TOKEN_TTL
+        return self._token
+
+    def headers(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.token()}"}
+
+    def secrets(self) -> list[str]:
+        return [*super().secrets(), *([self._token] if self._token else [])]
+
+    def check(self, job: Job) -> None:
+        super().check(job)
+        model = job.vendor_model
+        mode = choose(job.resolution, MODES.get(model, {"720p": "std"}), field="resolution", what=model)
+        choose(job.duration, (5, 10), field="duration", what="Kling")
+        if job.head_image is None:
+            if model in IMAGE_ONLY:
+                refuse(f"{model} makes videos from an image only", field="head_image")
+            choose(job.aspect_ratio, TEXT_RATIOS, field="aspect_ratio", what="Kling text-to-video")
+        if job.tail_image is not None:
+            if job.head_image is None:
+                refuse("a tail frame needs a head frame", field="head_image")
+            if mode == "std":  # ⚠ support varies by model; Kling documents start+end frames in pro mode
+                refuse(f"{model} takes a tail frame in pro mode (1080p) only", field="tail_image")
+        if job.options.get("strength") is not None:
+            if model.startswith("kling-v2"):
+                refuse(f"{model} has no cfg_scale (strength is for Kling 1.x)", field="strength")
+            if not 0 <= float(job.options["strength"]) <= 100:
+                refuse("strength is 0-100", field="strength")
+
+    def submit(self, job: Job) -> str:
+        self.recheck(job)
+        kind = "image2video" if job.head_image else "text2video"
+        payload: dict[str, Any] = {"model_name": job.vendor_model, "prompt": job.prompt[:2500],
+                                   "duration": str(job.duration)}
+        if mode := MODES.get(job.vendor_model, {"720p": "std"})[job.resolution]:
+            payload["mode"] = mode
+        if job.options.get("strength") is not None:
+            payload["cfg_scale"] = round(float(job.options["strength"]) / 100, 2)
+        if job.head_image:  # bare base64: Kling rejects the data: prefix; the aspect follows the image
+            payload["image"] = job.head_image.base64()
+            if job.tail_image:
+                payload["image_tail"] = job.tail_image.base64()
+        else:
+            payload["aspect_ratio"] = job.aspect_ratio
+        body = self.envelope(self.json("POST", f"/v1/videos/{kind}", json=payload))
+        return f"{kind}/{self.dig(body, 'data', 'task_id')}"
+
+    def poll(self, task_id: str, job: Job) -> JobStatus:
+        kind, _, vendor_id = task_id.partition("/")
+        if kind not in ("text2video", "image2video") or not vendor_id:
+            raise ProviderError(f"kling: unreadable task id {task_id!r}")
+        data = self.dig(self.envelope(self.json("GET", f"/v1/videos/{kind}/{vendor_id}")), "data")
+        vendor_status = str(self.dig(data, "task_status"))
+        state = self.state(vendor_status)
+        if state == JobStatus.FAILED:
+            reason = self.scrub(str(data.get("task_status_msg") or "Kling failed the task"))
+            return JobStatus.failed(reason, code=MODERATION if looks_like_moderation(reason) else VENDOR_ERROR,
+                                    vendor_status=vendor_status)
+        if state == JobStatus.COMPLETED:
+            return JobStatus(state=state, progress=100, vendor_status=vendor_status,
+                             result_url=self.dig(data, "task_result", "videos", 0, "url"))
+        return JobStatus(state=state, vendor_status=vendor_status)
+
+    def envelope(self, body: Any) -> Any:
+        """Kling's {"code","message","data"}: a non-zero code in a 2xx body is still an error."""
+        code = body.get("code", 0) if isinstance(body, dict) else 0
+        if code:
+            self.fail(f"error {code}: {body.get('message', '')}", code=CODES.get(code, VENDOR_ERROR))
+        return body
+
+    def error_message(self, response: requests.Response) -> tuple[str, str]:
+        try:
+            code = response.json().get("code")
+        except (ValueError, AttributeError):
+            code = None
+        message = body_message(response)
+        return (f"error {code}: {message}" if code else message), CODES.get(code, VENDOR_ERROR)
