@@ -294,49 +294,48 @@ def test_a_refused_connection_fails_cleanly(sockets: SocketGuard) -> None:
     assert error.code == "image_fetch_failed" and "127.0.0.1" not in error.message
 
 
-def test_https_is_pinned_to_the_address_and_verified_for_the_hostname(
-    tls_server: tuple[ImageServer, list[str | None]],
-    tls_cert: tuple[Path, Path],
-    sockets: SocketGuard,
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
+@pytest.fixture
+def https(
+    tls_server: tuple[ImageServer, list[str | None]], sockets: SocketGuard
+) -> tuple[ImageServer, list[str | None], SocketGuard]:
+    """The TLS server (not yet trusted), reachable through the socket guard, serving /a.png."""
     server, sni = tls_server
     sockets.allowed.add(("127.0.0.1", server.port))
+    server.serve("/a.png", make_image("PNG", (48, 64)))
+    return server, sni, sockets
+
+
+@pytest.fixture
+def trust_test_ca(tls_cert: tuple[Path, Path], monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(fetch_module, "ca_bundle", lambda: str(tls_cert[0]))
-    server.serve("/a.jpg", make_image("JPEG", (48, 64)))
-    resolver = FakeResolver("127.0.0.1")
 
-    image = _accept(server.url("/a.jpg", host="images.test"), allow_hosts=["images.test"], resolver=resolver)
 
-    assert (image.content_type, image.width, image.height) == ("image/jpeg", 48, 64)
+@pytest.mark.usefixtures("trust_test_ca")
+def test_https_is_pinned_to_the_address_and_verified_for_the_hostname(
+    https: tuple[ImageServer, list[str | None], SocketGuard],
+) -> None:
+    server, sni, sockets = https
+    url = server.url("/a.png", host="images.test")
+    image = _accept(url, allow_hosts=["images.test"], resolver=FakeResolver("127.0.0.1"))
+    assert (image.content_type, image.width, image.height) == ("image/png", 48, 64)
     assert sni == ["images.test"]
     assert server.requests[-1][1]["host"] == f"images.test:{server.port}"
     assert sockets.attempts == [("127.0.0.1", server.port)]
 
 
-def test_https_refuses_a_certificate_for_another_name(
-    tls_server: tuple[ImageServer, list[str | None]],
-    tls_cert: tuple[Path, Path],
-    sockets: SocketGuard,
-    monkeypatch: pytest.MonkeyPatch,
+@pytest.mark.parametrize(
+    ("host", "trusted"),
+    [("other.test", True), ("images.test", False)],  # certificate for another name; unknown issuer
+)
+def test_https_refuses_certificates_it_cannot_verify(
+    https: tuple[ImageServer, list[str | None], SocketGuard],
+    request: pytest.FixtureRequest,
+    host: str,
+    trusted: bool,
 ) -> None:
-    server, _ = tls_server
-    sockets.allowed.add(("127.0.0.1", server.port))
-    monkeypatch.setattr(fetch_module, "ca_bundle", lambda: str(tls_cert[0]))
-    server.serve("/a.png", make_image())
-    url = server.url("/a.png", host="other.test")
-    error = _error(url, allow_hosts=["other.test"], resolver=FakeResolver("127.0.0.1"))
-    assert error.code == "image_fetch_failed" and "certificate" in error.message
-    assert server.requests == []
-
-
-def test_https_refuses_an_untrusted_certificate(
-    tls_server: tuple[ImageServer, list[str | None]], sockets: SocketGuard
-) -> None:
-    server, _ = tls_server
-    sockets.allowed.add(("127.0.0.1", server.port))
-    server.serve("/a.png", make_image())
-    url = server.url("/a.png", host="images.test")
-    error = _error(url, allow_hosts=["images.test"], resolver=FakeResolver("127.0.0.1"))
+    if trusted:
+        request.getfixturevalue("trust_test_ca")
+    server = https[0]
+    error = _error(server.url("/a.png", host=host), allow_hosts=[host], resolver=FakeResolver("127.0.0.1"))
     assert error.code == "image_fetch_failed" and "certificate" in error.message
     assert server.requests == []
