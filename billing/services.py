@@ -1,0 +1,105 @@
+"""Writes for keys and credits. Every balance change goes through `_post`, under a row lock."""
+
+import hmac
+import secrets
+from decimal import Decimal
+
+from django.contrib.auth.models import AbstractBaseUser
+from django.db import transaction
+from django.utils import timezone
+
+from billing.exceptions import InsufficientCredits
+from billing.models import ApiKey, CreditAccount, CreditEntry
+
+KEY_PREFIX = "mcp_"
+
+
+def api_key_issue(*, user: AbstractBaseUser, name: str = "") -> tuple[ApiKey, str]:
+    """Create a key; returns (row, raw key). The raw key exists only in this return value."""
+    while True:
+        raw = KEY_PREFIX + secrets.token_urlsafe(32).replace("-", "x").replace("_", "y")
+        prefix = raw[:12]
+        if not ApiKey.objects.filter(prefix=prefix).exists():
+            break
+    key = ApiKey.objects.create(owner=user, name=name[:100], prefix=prefix, digest=ApiKey.digest_of(raw))
+    return key, raw
+
+
+def api_key_revoke(*, key: ApiKey) -> None:
+    """Revocation is immediate: the next request with this key is a 401. Idempotent."""
+    ApiKey.objects.filter(pk=key.pk, revoked_at__isnull=True).update(revoked_at=timezone.now())
+
+
+def api_key_authenticate(raw: str) -> ApiKey | None:
+    """The active key for `raw`, or None. Looks up by prefix, compares digests in constant time."""
+    if not raw or not raw.startswith(KEY_PREFIX) or len(raw) > 200:
+        return None
+    key = ApiKey.objects.select_related("owner").filter(prefix=raw[:12], revoked_at__isnull=True).first()
+    if key is None or not key.owner.is_active:
+        return None
+    if not hmac.compare_digest(key.digest, ApiKey.digest_of(raw)):
+        return None
+    now = timezone.now()
+    # Write last_used_at at most once a minute: the poll path must not write on every request.
+    if key.last_used_at is None or (now - key.last_used_at).total_seconds() > 60:
+        ApiKey.objects.filter(pk=key.pk).update(last_used_at=now)
+    return key
+
+
+def credit_account_for(user: AbstractBaseUser) -> CreditAccount:
+    account, _ = CreditAccount.objects.get_or_create(user=user)
+    return account
+
+
+def _post(
+    *, user: AbstractBaseUser, kind: str, delta: Decimal, key: str, **fields: str
+) -> tuple[CreditEntry, bool]:
+    """Append one ledger row and move the balance with it. Returns (entry, created).
+
+    Calling again with the same `key` returns the first entry and changes nothing. The account row is
+    locked (SELECT … FOR UPDATE) so concurrent charges are serialised and can never overspend.
+    """
+    credit_account_for(user)
+    with transaction.atomic():
+        account = CreditAccount.objects.select_for_update().get(user=user)
+        if entry := CreditEntry.objects.filter(key=key).first():
+            return entry, False
+        new_balance = account.balance + delta
+        if new_balance < 0:
+            raise InsufficientCredits(required=-delta, available=account.balance)
+        account.balance = new_balance
+        account.save(update_fields=["balance", "updated_at"])
+        entry = CreditEntry.objects.create(
+            account=account, kind=kind, delta=delta, balance_after=new_balance, key=key, **fields
+        )
+        return entry, True
+
+
+def credits_grant(*, user: AbstractBaseUser, amount: Decimal, key: str, note: str = "", by: str = "") -> CreditEntry:
+    if amount <= 0:
+        raise ValueError("a grant must be positive")
+    return _post(user=user, kind=CreditEntry.Kind.GRANT, delta=Decimal(amount), key=key, note=note, created_by=by)[0]
+
+
+def credits_charge(
+    *, user: AbstractBaseUser, amount: Decimal, key: str, video_id: str = "", session_id: str = "", note: str = ""
+) -> CreditEntry:
+    """Debit `amount`. Raises InsufficientCredits (nothing written) when the balance is short."""
+    return _post(
+        user=user, kind=CreditEntry.Kind.CHARGE, delta=-Decimal(amount), key=key,
+        video_id=video_id, session_id=session_id, note=note,
+    )[0]
+
+
+def credits_refund(
+    *, user: AbstractBaseUser, amount: Decimal, key: str, video_id: str = "", session_id: str = "", note: str = ""
+) -> tuple[CreditEntry, bool]:
+    """Credit back `amount` once per `key`; returns (entry, created)."""
+    return _post(
+        user=user, kind=CreditEntry.Kind.REFUND, delta=Decimal(amount), key=key,
+        video_id=video_id, session_id=session_id, note=note,
+    )
+
+
+def credit_balance(*, user: AbstractBaseUser) -> Decimal:
+    return CreditAccount.objects.filter(user=user).values_list("balance", flat=True).first() or Decimal("0")

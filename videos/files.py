@@ -1,0 +1,121 @@
+"""Stored files and their links: signed, expiring, absolute URLs that work without the API key.
+
+On the filesystem storage we sign `/files/<name>?expires=<unix>&signature=<hmac>` ourselves (the same idea as
+an S3 presigned URL); on S3-compatible storage the storage presigns. `file_serve` answers Range requests.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import re
+import time
+from collections.abc import Iterator
+from urllib.parse import quote, urlencode
+
+from django.conf import settings
+from django.core.files.base import ContentFile, File
+from django.core.files.storage import FileSystemStorage, default_storage
+from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
+from django.views.decorators.http import require_http_methods
+
+CONTENT_TYPES = {".mp4": "video/mp4", ".jpg": "image/jpeg", ".png": "image/png", ".webp": "image/webp"}
+_RANGE = re.compile(r"^bytes=(\d*)-(\d*)$")
+
+
+def _signature(name: str, expires: int) -> str:
+    key = hashlib.sha256(b"file-url:" + settings.SECRET_KEY.encode()).digest()
+    return hmac.new(key, f"{name}\n{expires}".encode(), hashlib.sha256).hexdigest()
+
+
+def base_url(request: HttpRequest | None = None) -> str:
+    """Where clients reach us: PUBLIC_BASE_URL, else the current request's host, else the local server."""
+    if settings.PUBLIC_BASE_URL:
+        return settings.PUBLIC_BASE_URL
+    if request is not None:
+        return request.build_absolute_uri("/").rstrip("/")
+    return f"http://127.0.0.1:{settings.PORT}"
+
+
+def file_url(name: str, *, base: str, ttl: int | None = None) -> str:
+    """An absolute, signed, expiring URL for a stored file; "" when there is no file."""
+    if not name:
+        return ""
+    ttl = ttl or settings.FILE_URL_TTL
+    if not isinstance(default_storage, FileSystemStorage):
+        return default_storage.url(name)  # presigned by the storage (querystring_auth)
+    # Round the expiry up to the hour so repeated polls return the same URL (browsers can cache the file).
+    expires = (int(time.time()) + ttl) // 3600 * 3600 + 3600
+    query = urlencode({"expires": expires, "signature": _signature(name, expires)})
+    return f"{base}{settings.MEDIA_URL}{quote(name)}?{query}"
+
+
+def file_save(name: str, content: bytes | File) -> str:
+    """Store `content` under `name` (replacing a file left there by an interrupted run); returns the name."""
+    if default_storage.exists(name):
+        default_storage.delete(name)
+    return default_storage.save(name, content if isinstance(content, File) else ContentFile(content))
+
+
+def files_delete(*names: str) -> None:
+    for name in names:
+        if name:
+            default_storage.delete(name)
+
+
+def _stream(handle: File, start: int, length: int, chunk: int = 256 * 1024) -> Iterator[bytes]:
+    try:
+        handle.seek(start)
+        while length > 0:
+            data = handle.read(min(chunk, length))
+            if not data:
+                break
+            length -= len(data)
+            yield data
+    finally:
+        handle.close()
+
+
+def _error(status: int, message: str) -> HttpResponse:
+    return HttpResponse(message, status=status, content_type="text/plain")
+
+
+@require_http_methods(["GET", "HEAD"])
+def file_serve(request: HttpRequest, name: str) -> HttpResponse:
+    """Serve a stored file to whoever holds a valid signed link; answer Range requests (seeking)."""
+    try:
+        expires = int(request.GET.get("expires", ""))
+    except ValueError:
+        return _error(403, "This link is not signed.")
+    if not hmac.compare_digest(_signature(name, expires), request.GET.get("signature", "")):
+        return _error(403, "This link's signature is not valid.")
+    if expires < time.time():
+        return _error(410, "This link has expired; fetch the video again to get a fresh one.")
+    if ".." in name.split("/") or not default_storage.exists(name):
+        return _error(404, "No such file.")
+    size = default_storage.size(name)
+    content_type = CONTENT_TYPES.get(name[name.rfind("."):].lower(), "application/octet-stream")
+    start, end, status = 0, size - 1, 200
+    if match := _RANGE.match(request.headers.get("Range", "").strip()):
+        first, last = match.groups()
+        if first:
+            start, end = int(first), min(int(last), size - 1) if last else size - 1
+        elif last:
+            start = max(0, size - int(last))
+        if start > end or start >= size:
+            response = _error(416, "Requested range not satisfiable.")
+            response["Content-Range"] = f"bytes */{size}"
+            return response
+        status = 206
+    length = end - start + 1
+    if request.method == "HEAD":
+        response: HttpResponse = HttpResponse(status=status, content_type=content_type)
+    else:
+        response = StreamingHttpResponse(_stream(default_storage.open(name, "rb"), start, length),
+                                         status=status, content_type=content_type)
+    response["Content-Length"] = str(length)
+    response["Accept-Ranges"] = "bytes"
+    response["Cache-Control"] = "private, max-age=3600"
+    if status == 206:
+        response["Content-Range"] = f"bytes {start}-{end}/{size}"
+    return response

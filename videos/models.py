@@ -1,0 +1,163 @@
+"""The model catalog, generation sessions and their videos."""
+
+from decimal import Decimal
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+
+from videos.ids import new_session_id, new_video_id
+
+
+class VideoModel(models.Model):
+    """One entry of the catalog: an MCPHub model id, the vendor call behind it and its price."""
+
+    class Type(models.TextChoices):
+        T2V = "t2v", "Text-to-video"
+        I2V = "i2v", "Image-to-video"
+        KF2V = "kf2v", "Keyframe-to-video"
+
+    class Input(models.TextChoices):  # whether the model takes a head / tail image
+        NONE = "none"
+        OPTIONAL = "optional"
+        REQUIRED = "required"
+
+    class Lifecycle(models.TextChoices):
+        ACTIVE = "active"
+        PREVIEW = "preview"
+        SHUT_DOWN = "shut_down", "Shut down by vendor"
+
+    model_id = models.SlugField(max_length=80, unique=True)
+    provider = models.CharField(max_length=16, db_index=True)  # minimax, luma, runway, kling, veo, sora, wan, pika
+    display_name = models.CharField(max_length=120)
+    type = models.CharField(max_length=4, choices=Type.choices)
+    vendor_model = models.CharField(max_length=80)
+    mapping_note = models.CharField(max_length=255, blank=True)  # where the vendor call differs from the id
+    head_image = models.CharField(max_length=8, choices=Input.choices, default=Input.NONE)
+    tail_image = models.CharField(max_length=8, choices=Input.choices, default=Input.NONE)
+    duration = models.PositiveSmallIntegerField()  # default seconds
+    durations = models.JSONField(default=list)  # allowed seconds
+    resolution = models.CharField(max_length=8)  # default, e.g. "768p"
+    resolutions = models.JSONField(default=list)
+    aspect_ratios = models.JSONField(default=list)
+    default_aspect_ratio = models.CharField(max_length=8, default="16:9")
+    params = models.JSONField(default=list, blank=True)  # provider-specific fields accepted, e.g. ["promptOptimizer"]
+    credits = models.DecimalField(max_digits=10, decimal_places=2)  # per video of the default duration
+    enabled = models.BooleanField(default=True)
+    lifecycle = models.CharField(max_length=10, choices=Lifecycle.choices, default=Lifecycle.ACTIVE)
+    lifecycle_note = models.CharField(max_length=255, blank=True)
+    sort_order = models.PositiveSmallIntegerField(default=0)
+
+    class Meta:
+        ordering = ["sort_order", "model_id"]
+        constraints = [models.CheckConstraint(condition=Q(credits__gt=0), name="model_credits_positive")]
+
+    def __str__(self) -> str:
+        return self.model_id
+
+    def price_for(self, duration: int) -> Decimal:
+        """Credits for one video of `duration` seconds: the list price scales with length."""
+        return (self.credits * Decimal(duration) / Decimal(self.duration)).quantize(Decimal("0.01"))
+
+
+class GenerationSession(models.Model):
+    class Status(models.TextChoices):  # the spec's words
+        PENDING = "pending"
+        RUNNING = "running"
+        COMPLETED = "completed"
+        STOPPED = "stopped"
+        ERROR = "error"
+
+    FINAL = {Status.COMPLETED, Status.STOPPED, Status.ERROR}
+
+    class Kind(models.TextChoices):
+        SINGLE = "single"  # POST /videos/generate: a session of one video
+        TIMED = "timed"  # POST /videos/sessions
+
+    public_id = models.CharField(max_length=32, unique=True, default=new_session_id, editable=False)
+    owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="video_sessions")
+    model = models.ForeignKey(VideoModel, on_delete=models.PROTECT, related_name="sessions")
+    kind = models.CharField(max_length=8, choices=Kind.choices, default=Kind.SINGLE)
+    prompt = models.TextField()
+    params = models.JSONField(default=dict)  # the normalised request, shared by every video
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.PENDING, db_index=True)
+    max_videos = models.PositiveIntegerField(default=1)
+    interval_seconds = models.PositiveIntegerField(default=60)
+    duration_minutes = models.PositiveIntegerField(default=30)
+    videos_created = models.PositiveIntegerField(default=0)
+    next_run_at = models.DateTimeField(null=True, blank=True, db_index=True)
+    ends_at = models.DateTimeField(null=True, blank=True)  # no new video after this
+    error = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    updated_at = models.DateTimeField(auto_now=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self) -> str:
+        return self.public_id
+
+    @property
+    def is_final(self) -> bool:
+        return self.status in self.FINAL
+
+
+class Video(models.Model):
+    class Status(models.TextChoices):
+        PENDING = "pending"
+        PROCESSING = "processing"
+        COMPLETED = "completed"
+        FAILED = "failed"
+
+    FINAL = {Status.COMPLETED, Status.FAILED}
+
+    public_id = models.CharField(max_length=32, unique=True, default=new_video_id, editable=False)
+    session = models.ForeignKey(GenerationSession, on_delete=models.CASCADE, related_name="videos")
+    owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="videos")
+    model = models.ForeignKey(VideoModel, on_delete=models.PROTECT, related_name="videos")
+    sequence = models.PositiveIntegerField(default=0)  # n-th video of its session
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.PENDING, db_index=True)
+    progress = models.PositiveSmallIntegerField(default=0)
+    provider = models.CharField(max_length=16)  # who actually makes it: a vendor or "local"
+    simulated = models.BooleanField(default=False)  # vendor model rendered locally (no credentials)
+    prompt = models.TextField()
+    params = models.JSONField(default=dict)
+    duration = models.PositiveSmallIntegerField()
+    aspect_ratio = models.CharField(max_length=8)
+    resolution = models.CharField(max_length=8)
+    width = models.PositiveIntegerField()
+    height = models.PositiveIntegerField()
+    frame_rate = models.PositiveSmallIntegerField(default=24)
+    credits_used = models.DecimalField(max_digits=10, decimal_places=2)
+    vendor_task_id = models.CharField(max_length=255, blank=True)
+    vendor_status = models.CharField(max_length=64, blank=True)
+    file = models.CharField(max_length=255, blank=True)  # storage names
+    thumbnail = models.CharField(max_length=255, blank=True)
+    last_frame = models.CharField(max_length=255, blank=True)
+    file_size = models.PositiveBigIntegerField(default=0)
+    processing_time = models.FloatField(null=True, blank=True)  # seconds from start of work to stored file
+    error = models.TextField(blank=True)
+    error_code = models.CharField(max_length=40, blank=True)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    next_poll_at = models.DateTimeField(null=True, blank=True, db_index=True)
+    deadline_at = models.DateTimeField(null=True, blank=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    completed_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            # A redelivered "make the next video" message cannot create a second video for the same slot.
+            models.UniqueConstraint(fields=["session", "sequence"], name="one_video_per_session_slot"),
+        ]
+        indexes = [models.Index(fields=["owner", "-created_at"])]
+
+    def __str__(self) -> str:
+        return self.public_id
+
+    @property
+    def is_final(self) -> bool:
+        return self.status in self.FINAL

@@ -1,0 +1,45 @@
+"""Request schemas of the JSON API. The spec's field aliases live here, once."""
+
+from typing import Annotated, Literal
+
+from ninja import Schema
+from pydantic import AliasChoices, ConfigDict, Field, StrictBool, StringConstraints
+
+Prompt = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=5000)]
+ModelId = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=80)]
+ImageRef = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=15_000_000)]
+
+
+class GenerateIn(Schema):
+    """POST /videos/generate. Unknown fields are ignored (clients send vendor extras freely)."""
+
+    model_config = ConfigDict(populate_by_name=True, extra="ignore")
+
+    prompt: Prompt
+    model: ModelId
+    head_image: ImageRef | None = Field(None, validation_alias=AliasChoices("head_image", "image", "reference_image"))
+    tail_image: ImageRef | None = Field(None, validation_alias=AliasChoices("tail_image", "imageTail"))
+    duration: int | None = Field(None, ge=1, le=60,
+                                 validation_alias=AliasChoices("duration", "duration_seconds", "length"))
+    aspect_ratio: str | None = Field(None, max_length=8, validation_alias=AliasChoices("aspect_ratio", "aspectRatio"))
+    resolution: str | None = Field(None, max_length=8)
+    width: int | None = Field(None, ge=128, le=3840)
+    height: int | None = Field(None, ge=128, le=3840)
+    frame_rate: int | None = Field(None, ge=12, le=60, validation_alias=AliasChoices("frame_rate", "fps"))
+    strategy: Literal["cinematic", "realistic", "animated", "artistic"] | None = None
+    seed: int | None = Field(None, ge=0, le=2_147_483_647)
+    promptOptimizer: StrictBool | None = Field(None, validation_alias=AliasChoices("promptOptimizer", "prompt_optimizer"))
+    generateAudio: StrictBool | None = Field(None, validation_alias=AliasChoices("generateAudio", "generate_audio"))
+    strength: int | None = Field(None, ge=0, le=100)
+    wanAudio: StrictBool | None = Field(None, validation_alias=AliasChoices("wanAudio", "wan_audio"))
+
+
+class SessionIn(GenerateIn):
+    """POST /videos/sessions: a generation plus its timing."""
+
+    duration_minutes: int = Field(30, ge=1, le=24 * 60)
+    max_videos: int = Field(50, ge=1, le=100)
+    interval_seconds: int = Field(60, ge=10, le=24 * 3600)
+
+
+PROVIDER_PARAMS = ("promptOptimizer", "generateAudio", "strength", "wanAudio")

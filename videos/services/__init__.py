@@ -1,0 +1,17 @@
+"""Writes of the videos app. Import as a module: `from videos import services`."""
+
+from videos.services.intake import VideoRequest, job_for, model_get, request_validate
+from videos.services.sessions import (
+    session_create,
+    session_delete,
+    session_finish_if_done,
+    session_stop,
+    session_tick,
+)
+from videos.services.work import Retry, job_for_video, video_fail, video_poll, video_start
+
+__all__ = [
+    "Retry", "VideoRequest", "job_for", "job_for_video", "model_get", "request_validate", "session_create",
+    "session_delete", "session_finish_if_done", "session_stop", "session_tick", "video_fail", "video_poll",
+    "video_start",
+]

@@ -1,0 +1,188 @@
+"""Writes for generation sessions: create, tick (make the next video when due), stop, delete, finish."""
+
+from __future__ import annotations
+
+import logging
+from datetime import timedelta
+
+from django.contrib.auth.models import AbstractBaseUser
+from django.db import transaction
+from django.db.models import Q
+from django.utils import timezone
+
+from billing import services as billing
+from billing.exceptions import InsufficientCredits
+from videos import files
+from videos.models import GenerationSession, Video
+from videos.providers import LIVE, availability
+from videos.services.intake import VideoRequest
+
+log = logging.getLogger(__name__)
+
+
+def _image_name(session: GenerationSession, which: str, ext: str) -> str:
+    return f"inputs/{session.owner_id}/{session.public_id}/{which}.{ext}"
+
+
+def _video_create(session: GenerationSession, *, sequence: int) -> Video:
+    """Create the session's n-th video and charge for it (InsufficientCredits: nothing is written)."""
+    model = session.model
+    params = session.params
+    live = availability(model.provider) == LIVE
+    with transaction.atomic():
+        video = Video.objects.create(
+            session=session, owner_id=session.owner_id, model=model, sequence=sequence,
+            provider=model.provider if live else "local", simulated=not live, prompt=session.prompt,
+            params=params, duration=params["duration"], aspect_ratio=params["aspect_ratio"],
+            resolution=params["resolution"], width=params["width"], height=params["height"],
+            frame_rate=params["frame_rate"], credits_used=model.price_for(params["duration"]),
+            deadline_at=timezone.now() + timedelta(seconds=_deadline_seconds()),
+        )
+        billing.credits_charge(user=session.owner, amount=video.credits_used, key=f"video:{video.public_id}:charge",
+                               video_id=video.public_id, session_id=session.public_id,
+                               note=f"{model.model_id}, {video.duration}s")
+    _enqueue_start(video)
+    return video
+
+
+def _deadline_seconds() -> int:
+    from django.conf import settings
+
+    return settings.VIDEO_DEADLINE_SECONDS
+
+
+def _enqueue_start(video: Video) -> None:
+    from videos.tasks import video_start_task
+
+    video_start_task.delay_on_commit(video.pk)
+
+
+def _enqueue_tick(session: GenerationSession) -> None:
+    from videos.tasks import session_tick_task
+
+    if session.next_run_at is None:
+        return
+    countdown = max(0.0, (session.next_run_at - timezone.now()).total_seconds())
+    transaction.on_commit(lambda: session_tick_task.apply_async((session.pk,), countdown=countdown))
+
+
+@transaction.atomic
+def session_create(
+    *, user: AbstractBaseUser, request: VideoRequest, kind: str = GenerationSession.Kind.SINGLE,
+    max_videos: int = 1, interval_seconds: int = 60, duration_minutes: int = 30,
+) -> GenerationSession:
+    """Create a session and its first video, charged now. Raises InsufficientCredits with nothing written.
+
+    A timed session then makes a video every `interval_seconds` until `max_videos` or `duration_minutes`.
+    """
+    now = timezone.now()
+    params = request.params()
+    session = GenerationSession.objects.create(
+        owner=user, model=request.model, kind=kind, prompt=request.prompt, params=params,
+        status=GenerationSession.Status.RUNNING, max_videos=max_videos, interval_seconds=interval_seconds,
+        duration_minutes=duration_minutes, ends_at=now + timedelta(minutes=duration_minutes),
+    )
+    stored: list[str] = []
+    try:
+        for which, image in (("head", request.head_image), ("tail", request.tail_image)):
+            if image is not None:
+                name = files.file_save(_image_name(session, which, image.extension), image.data)
+                stored.append(name)
+                params[f"{which}_image"] = name
+        session.params = params
+        session.videos_created = 1
+        if max_videos > 1:
+            session.next_run_at = now + timedelta(seconds=interval_seconds)
+        session.save(update_fields=["params", "videos_created", "next_run_at"])
+        _video_create(session, sequence=0)
+    except BaseException:
+        files.files_delete(*stored)  # the transaction rolls back; don't leave its files behind
+        raise
+    _enqueue_tick(session)
+    return session
+
+
+def session_tick(session_pk: int) -> None:
+    """Make the session's next video if it is due; finish it when no more will come. Idempotent.
+
+    The session row is locked, and (session, sequence) is unique, so a redelivered or duplicated tick
+    cannot make a second video for the same slot or charge twice.
+    """
+    with transaction.atomic():
+        session = GenerationSession.objects.select_for_update().select_related("owner", "model").filter(
+            pk=session_pk).first()
+        if session is None or session.is_final:
+            return
+        now = timezone.now()
+        more = session.videos_created < session.max_videos and (session.ends_at is None or now < session.ends_at)
+        if not more:
+            if session.next_run_at is not None:
+                session.next_run_at = None
+                session.save(update_fields=["next_run_at", "updated_at"])
+        elif session.next_run_at is not None and session.next_run_at <= now:
+            try:
+                _video_create(session, sequence=session.videos_created)
+            except InsufficientCredits as e:
+                session.status = GenerationSession.Status.ERROR
+                session.error = f"Stopped: out of credits. {e}"
+                session.finished_at = now
+                session.next_run_at = None
+                session.save(update_fields=["status", "error", "finished_at", "next_run_at", "updated_at"])
+                return
+            session.videos_created += 1
+            done = session.videos_created >= session.max_videos
+            session.next_run_at = None if done else now + timedelta(seconds=session.interval_seconds)
+            if session.next_run_at and session.ends_at and session.next_run_at >= session.ends_at:
+                session.next_run_at = None
+            session.save(update_fields=["videos_created", "next_run_at", "updated_at"])
+        _enqueue_tick(session)
+    session_finish_if_done(session_pk)
+
+
+def session_finish_if_done(session_pk: int) -> None:
+    """Mark a running session completed (or error, if every video failed) once nothing is left to do."""
+    with transaction.atomic():
+        session = GenerationSession.objects.select_for_update().filter(pk=session_pk).first()
+        if session is None or session.is_final or session.next_run_at is not None:
+            return
+        statuses = list(session.videos.values_list("status", flat=True))
+        if any(s not in Video.FINAL for s in statuses):
+            return
+        failed = statuses.count(Video.Status.FAILED)
+        session.finished_at = timezone.now()
+        if statuses and failed == len(statuses):
+            session.status = GenerationSession.Status.ERROR
+            session.error = session.videos.exclude(error="").values_list("error", flat=True).first() or "failed"
+        else:
+            session.status = GenerationSession.Status.COMPLETED
+        session.save(update_fields=["status", "error", "finished_at", "updated_at"])
+
+
+def session_stop(*, session: GenerationSession) -> GenerationSession:
+    """Stop at once: no new videos (one in flight may finish). Idempotent; a final session is unchanged."""
+    with transaction.atomic():
+        locked = GenerationSession.objects.select_for_update().get(pk=session.pk)
+        if not locked.is_final:
+            locked.status = GenerationSession.Status.STOPPED
+            locked.next_run_at = None
+            locked.finished_at = timezone.now()
+            locked.save(update_fields=["status", "next_run_at", "finished_at", "updated_at"])
+    session.refresh_from_db()
+    return session
+
+
+def session_delete(*, session: GenerationSession) -> int:
+    """Delete a session, its videos and their files. Videos still being made are refunded. Returns the count."""
+    from videos.services.work import video_fail
+
+    for video in session.videos.filter(~Q(status__in=Video.FINAL)):
+        video_fail(video.pk, error="Deleted before it finished.", code="deleted")
+    names = [session.params.get("head_image", ""), session.params.get("tail_image", "")]
+    count = 0
+    for video in session.videos.all():
+        names += [video.file, video.thumbnail, video.last_frame]
+        count += 1
+    with transaction.atomic():
+        GenerationSession.objects.filter(pk=session.pk).delete()
+        transaction.on_commit(lambda: files.files_delete(*names))
+    return count
