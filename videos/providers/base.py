@@ -80,17 +80,22 @@ def choose(value: Any, allowed: Mapping[Any, Any] | Collection[Any], *, field: s
     return allowed[value] if isinstance(allowed, Mapping) else value
 
 
-def dig(body: Any, *path: str | int, vendor: str = "vendor") -> Any:
-    """body[path0][path1]…; a missing step is a malformed answer (retryable, like a garbled proxy page)."""
+def find(body: Any, *path: str | int) -> Any:
+    """body[path0][path1]…, or None where a step is missing (for optional fields and fallback shapes)."""
     value = body
     for step in path:
         try:
             value = value[step]
         except (KeyError, IndexError, TypeError):
-            value = None
-        if value is None:
-            where = ".".join(str(p) for p in path)
-            raise ProviderUnavailable(f"{vendor}: malformed response (no {where})")
+            return None
+    return value
+
+
+def dig(body: Any, *path: str | int, vendor: str = "vendor") -> Any:
+    """body[path0][path1]…; a missing step is a malformed answer (retryable, like a garbled proxy page)."""
+    value = find(body, *path)
+    if value is None:
+        raise ProviderUnavailable(f"{vendor}: malformed response (no {'.'.join(str(p) for p in path)})")
     return value
 
 

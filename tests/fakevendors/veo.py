@@ -1,0 +1,65 @@
+"""Fake Gemini API Veo (PROTOCOLS §6): predictLongRunning, operations, key-protected file downloads."""
+
+from __future__ import annotations
+
+from tests.fakevendors import VIDEO_BYTES, FakeVendor, Reply, Request, route
+
+
+class FakeVeo(FakeVendor):
+    name = "veo"
+    prefix = "/v1beta"
+    api_key = "AIzaFakeKey-0123456789"
+
+    def check_auth(self, request: Request) -> None:
+        self.expect_header(request, "x-goog-api-key", self.api_key)
+        self.expect("authorization" not in request.headers, "Gemini API keys go in x-goog-api-key")
+
+    @route("POST", r"/v1beta/models/(?P<model>[^/:]+):predictLongRunning")
+    def create(self, request: Request, model: str) -> Reply:
+        body = request.json
+        self.expect_fields(body, required={"instances", "parameters"}, allowed=set())
+        (instance,) = body["instances"]
+        self.expect_fields(instance, required={"prompt"}, allowed={"image", "lastFrame", "referenceImages"})
+        for key in ("image", "lastFrame"):
+            if key in instance:
+                self.expect(instance[key].keys() == {"inlineData"}, f"{key} is {{inlineData: …}}")
+                self.expect(instance[key]["inlineData"].keys() == {"mimeType", "data"}, "inlineData fields")
+        self.expect("lastFrame" not in instance or "image" in instance, "lastFrame needs image")
+        params = body["parameters"]
+        self.expect_fields(params, required=set(), allowed={"aspectRatio", "resolution", "durationSeconds",
+                                                             "negativePrompt", "personGeneration", "seed",
+                                                             "sampleCount"})
+        self.expect(params.get("aspectRatio", "16:9") in ("16:9", "9:16"), "aspectRatio")
+        self.expect(params.get("resolution", "720p") in ("720p", "1080p", "4k"), "resolution")
+        self.expect(params.get("durationSeconds") in (4, 6, 8), "durationSeconds is the integer 4, 6 or 8")
+        self.expect(params.get("resolution", "720p") == "720p" or params["durationSeconds"] == 8, "8 s above 720p")
+        task = self.new_task(model, body)
+        return Reply(200, {"name": f"models/{model}/operations/{task.id}"})
+
+    @route("GET", r"/v1beta/models/(?P<model>[^/]+)/operations/(?P<op>[^/]+)")
+    def operation(self, request: Request, model: str, op: str) -> Reply:
+        task = self.tasks.get(op)
+        if task is None or task.kind != model:
+            return Reply(404, {"error": {"code": 404, "message": "operation not found", "status": "NOT_FOUND"}})
+        stage, _ = task.advance()
+        body: dict = {"name": f"models/{model}/operations/{op}"}
+        if stage in ("queued", "running"):
+            return Reply(200, body)
+        body["done"] = True
+        if stage == "succeeded":
+            uri = f"{self.base_url}/files/{op}:download?alt=media"
+            body["response"] = {"@type": "type.googleapis.com/google.ai.generativelanguage.v1beta.PredictLongRunningResponse",
+                                "generateVideoResponse": {"generatedSamples": [{"video": {"uri": uri}}]}}
+        elif stage == "moderated":
+            body["response"] = {"generateVideoResponse": {
+                "raiMediaFilteredCount": 1, "raiMediaFilteredReasons": ["The prompt contains sensitive words."]}}
+        else:
+            body["error"] = {"code": 13, "message": self.failure_reason, "status": "INTERNAL"}
+        return Reply(200, body)
+
+    @route("GET", r"/v1beta/files/(?P<file>[^/:]+):download")
+    def file(self, request: Request, file: str) -> Reply:
+        self.expect(request.query.get("alt") == "media", "alt=media")
+        if self.expire_results:
+            return Reply(404, {"error": {"code": 404, "message": "File not found", "status": "NOT_FOUND"}})
+        return Reply(200, VIDEO_BYTES, {"Content-Type": "video/mp4"})
