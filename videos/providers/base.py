@@ -221,6 +221,7 @@ class Provider:
 
 
 MAX_RESULT_BYTES = 2 * 1024**3
+MAX_REDIRECTS = 5
 
 
 class HttpProvider(Provider):
@@ -236,6 +237,7 @@ class HttpProvider(Provider):
     download_timeout: ClassVar[tuple[float, float]] = (10.0, 120.0)
     options: ClassVar[frozenset[str]] = frozenset()  # Job.options keys this vendor can honour
     states: ClassVar[dict[str, str]] = {}  # vendor status -> JobStatus state
+    key_on_result_host: ClassVar[bool] = False  # results on the vendor host need our key (Veo, Sora)
 
     def __init__(self) -> None:
         self.config: dict[str, Any] = settings.PROVIDER_SETTINGS.get(self.name, {})
@@ -255,7 +257,10 @@ class HttpProvider(Provider):
         return body_message(response), VENDOR_ERROR
 
     def download_headers(self, status: JobStatus, job: Job) -> dict[str, str]:
-        """Auth for the result download: none by default (presigned CDN URLs must not get our key)."""
+        """Auth for the result download: our key only for vendors that need it (`key_on_result_host`) and
+        only on the configured vendor host; presigned CDN URLs never get it."""
+        if self.key_on_result_host and status.result_url and self.same_origin(status.result_url):
+            return self.headers()
         return {}
 
     def check(self, job: Job) -> None:
@@ -342,24 +347,42 @@ class HttpProvider(Provider):
         return dig(body, *path, vendor=self.name)
 
     def download(self, status: JobStatus, job: Job, dest: IO[bytes]) -> None:
-        """Stream the result into `dest`. An expired or missing result is a permanent failure."""
+        """Stream the result into `dest`. An expired or missing result is a permanent failure.
+
+        Redirects are followed by hand: requests keeps custom headers such as x-goog-api-key on a redirect
+        to another host, and our key must not reach a CDN. Not atomic: after ProviderUnavailable the
+        caller truncates `dest` before retrying.
+        """
         if not status.result_url:
             raise ProviderError(f"{self.name}: the vendor reported success without a result", code=VENDOR_ERROR)
+        url, headers = status.result_url, self.download_headers(status, job)
         try:
-            with self.http.get(status.result_url, headers=self.download_headers(status, job), stream=True,
-                               timeout=self.download_timeout, allow_redirects=True) as r:
-                if r.status_code in (401, 403, 404, 410):
-                    raise ProviderError(f"{self.name}: result no longer available (HTTP {r.status_code})",
-                                        code=RESULT_EXPIRED)
-                self.raise_for_status(r)
-                total = 0
-                for chunk in r.iter_content(1024 * 256):
-                    total += len(chunk)
-                    if total > MAX_RESULT_BYTES:
-                        raise ProviderError(f"{self.name}: result larger than allowed", code=VENDOR_ERROR)
-                    dest.write(chunk)
+            for _ in range(MAX_REDIRECTS + 1):
+                with self.http.get(url, headers=headers, stream=True, timeout=self.download_timeout,
+                                   allow_redirects=False) as r:
+                    if r.is_redirect and r.headers.get("Location"):
+                        next_url = requests.compat.urljoin(url, r.headers["Location"])
+                        if urlsplit(next_url)[:2] != urlsplit(url)[:2]:
+                            headers = {}  # another host: presigned, no key
+                        url = next_url
+                        continue
+                    self._save(r, dest)
+                    return
         except requests.RequestException as e:
             raise ProviderUnavailable(self.scrub(f"{self.name}: download failed ({type(e).__name__})")) from None
+        raise ProviderError(f"{self.name}: too many redirects fetching the result", code=VENDOR_ERROR)
+
+    def _save(self, r: requests.Response, dest: IO[bytes]) -> None:
+        if r.status_code in (401, 403, 404, 410):
+            raise ProviderError(f"{self.name}: result no longer available (HTTP {r.status_code})",
+                                code=RESULT_EXPIRED)
+        self.raise_for_status(r)
+        total = 0
+        for chunk in r.iter_content(1024 * 256):
+            total += len(chunk)
+            if total > MAX_RESULT_BYTES:
+                raise ProviderError(f"{self.name}: result larger than allowed", code=VENDOR_ERROR)
+            dest.write(chunk)
 
 
 def retry_after(response: requests.Response) -> float | None:

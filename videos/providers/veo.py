@@ -47,13 +47,10 @@ class VeoProvider(HttpProvider):
     default_base_url = "https://generativelanguage.googleapis.com/v1beta"
     poll_interval = 10.0  # 11 s - 6 min
     options = frozenset({"generateAudio"})
+    key_on_result_host = True  # Google file URIs need the key
 
     def headers(self) -> dict[str, str]:
         return {"x-goog-api-key": self.config.get("api_key", "")}
-
-    def download_headers(self, status: JobStatus, job: Job) -> dict[str, str]:
-        # Google file URIs need the key; anything on another host (a redirect target, a CDN) must not get it.
-        return self.headers() if status.result_url and self.same_origin(status.result_url) else {}
 
     def check(self, job: Job) -> None:
         super().check(job)

@@ -1,0 +1,57 @@
+"""Fake OpenAI Videos API (PROTOCOLS §7): JSON create, video objects, key-protected /content."""
+
+from __future__ import annotations
+
+from tests.fakevendors import VIDEO_BYTES, FakeVendor, Reply, Request, route
+
+SIZES = {"720x1280", "1280x720", "1024x1792", "1792x1024"}
+
+
+class FakeSora(FakeVendor):
+    name = "sora"
+    prefix = "/v1"
+    api_key = "sk-proj-fakeOpenAIkey0123456789"
+
+    @route("POST", "/v1/videos")
+    def create(self, request: Request) -> Reply:
+        body = request.json
+        self.expect_header(request, "Content-Type", "application/json")
+        self.expect_fields(body, required={"prompt"}, allowed={"model", "seconds", "size", "input_reference"})
+        self.expect(body.get("model", "sora-2").startswith(("sora-2", "sora-2-pro")), "model")
+        self.expect(body.get("seconds", "4") in ("4", "8", "12"), "seconds is the string 4, 8 or 12")
+        self.expect(body.get("size", "720x1280") in SIZES, "size like 1280x720")
+        self.expect(body.get("size") not in ("1024x1792", "1792x1024") or body["model"].startswith("sora-2-pro"),
+                    "1024/1792 sizes are sora-2-pro only")
+        if "input_reference" in body:
+            self.expect(body["input_reference"].keys() == {"image_url"}, "input_reference {image_url}")
+        task = self.new_task("video", body)
+        return Reply(200, self.video(task, "queued", 0))
+
+    @route("GET", "/v1/videos/(?P<video_id>[^/]+)")
+    def retrieve(self, request: Request, video_id: str) -> Reply:
+        task = self.tasks.get(video_id)
+        if task is None:
+            return Reply(404, {"error": {"message": "Video not found", "type": "invalid_request_error",
+                                         "param": None, "code": None}})
+        stage, progress = task.advance()
+        return Reply(200, self.video(task, stage, progress))
+
+    @route("GET", "/v1/videos/(?P<video_id>[^/]+)/content")
+    def content(self, request: Request, video_id: str) -> Reply:
+        self.expect(video_id in self.tasks and self.tasks[video_id].stage == "succeeded", "video not completed")
+        if self.expire_results:
+            return Reply(404, {"error": {"message": "Video content has expired", "type": "invalid_request_error"}})
+        return Reply(200, VIDEO_BYTES, {"Content-Type": "video/mp4"})
+
+    def video(self, task, stage: str, progress: int | None) -> dict:
+        status = {"queued": "queued", "running": "in_progress", "succeeded": "completed"}.get(stage, "failed")
+        body = {"id": task.id, "object": "video", "model": task.request.get("model", "sora-2"), "status": status,
+                "progress": 100 if status == "completed" else (progress or 0), "created_at": 1764000000,
+                "seconds": task.request.get("seconds", "4"), "size": task.request.get("size", "720x1280")}
+        if status == "completed":
+            body.update(completed_at=1764000100, expires_at=1764086400)
+        if stage == "failed":
+            body["error"] = {"code": "internal_error", "message": self.failure_reason}
+        if stage == "moderated":
+            body["error"] = {"code": "moderation_blocked", "message": "Your request was blocked by our moderation system."}
+        return body

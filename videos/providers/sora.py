@@ -1,0 +1,89 @@
+"""OpenAI Sora 2 Videos API (PROTOCOLS §7): POST /videos, GET /videos/{id}, GET /videos/{id}/content.
+
+⚠ OpenAI shut the Videos API down on 2026-09-24: SORA_BASE_URL points at a compatible endpoint.
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+import requests
+
+from videos.providers.base import (
+    INSUFFICIENT_BALANCE,
+    INVALID_PARAMETER,
+    MODERATION,
+    VENDOR_ERROR,
+    HttpProvider,
+    Job,
+    JobStatus,
+    choose,
+    find,
+    looks_like_moderation,
+    refuse,
+)
+
+SIZES = {("720p", "16:9"): "1280x720", ("720p", "9:16"): "720x1280"}
+PRO_SIZES = {**SIZES, ("1024p", "16:9"): "1792x1024", ("1024p", "9:16"): "1024x1792"}  # sora-2-pro only
+# OpenAI error codes -> ours. insufficient_quota comes with a 429 and must not be retried.
+CODES = {"insufficient_quota": INSUFFICIENT_BALANCE, "billing_hard_limit_reached": INSUFFICIENT_BALANCE,
+         "invalid_request_error": INVALID_PARAMETER, "moderation_blocked": MODERATION,
+         "content_policy_violation": MODERATION}
+
+
+class SoraProvider(HttpProvider):
+    name = "sora"
+    default_base_url = "https://api.openai.com/v1"
+    poll_interval = 10.0
+    key_on_result_host = True  # /videos/{id}/content needs the key
+    states: ClassVar[dict[str, str]] = {
+        "queued": JobStatus.PENDING, "in_progress": JobStatus.PROCESSING,
+        "completed": JobStatus.COMPLETED, "failed": JobStatus.FAILED,
+    }
+
+    def sizes(self, job: Job) -> dict[tuple[str, str], str]:
+        return PRO_SIZES if job.vendor_model.startswith("sora-2-pro") else SIZES
+
+    def check(self, job: Job) -> None:
+        super().check(job)
+        choose(job.aspect_ratio, {r for _, r in self.sizes(job)}, field="aspect_ratio", what="Sora")
+        choose(job.resolution, {res for res, _ in self.sizes(job)}, field="resolution", what=job.vendor_model)
+        choose(job.duration, (4, 8, 12), field="duration", what="Sora")  # ⚠ later guides add 16/20
+        if job.tail_image is not None:
+            refuse("Sora takes no last frame", field="tail_image")
+        if job.head_image is not None and not job.head_image.url:
+            refuse("Sora takes the image by URL here and this one has none", field="head_image")
+
+    def submit(self, job: Job) -> str:
+        self.recheck(job)
+        payload: dict[str, Any] = {"model": job.vendor_model, "prompt": job.prompt, "seconds": str(job.duration),
+                                   "size": self.sizes(job)[(job.resolution, job.aspect_ratio)]}
+        if job.head_image:
+            # The newer JSON form; ⚠ the older API wanted a multipart upload sized exactly like `size`.
+            payload["input_reference"] = {"image_url": job.head_image.url}
+        return str(self.dig(self.json("POST", "/videos", json=payload), "id"))
+
+    def poll(self, task_id: str, job: Job) -> JobStatus:
+        body = self.json("GET", f"/videos/{task_id}")
+        vendor_status = str(self.dig(body, "status"))
+        state = self.state(vendor_status)
+        if state == JobStatus.FAILED:
+            code, message = str(find(body, "error", "code") or ""), str(find(body, "error", "message") or "failed")
+            ours = CODES.get(code) or (MODERATION if looks_like_moderation(f"{code} {message}") else VENDOR_ERROR)
+            return JobStatus.failed(self.scrub(message), code=ours, vendor_status=vendor_status)
+        if state == JobStatus.COMPLETED:
+            # Binary content endpoint on the vendor host: download() sends the key there (and only there).
+            return JobStatus(state=state, progress=100, vendor_status=vendor_status,
+                             result_url=f"{self.base_url}/videos/{task_id}/content")
+        progress = body.get("progress")
+        return JobStatus(state=state, vendor_status=vendor_status,
+                         progress=int(progress) if isinstance(progress, (int, float)) else None)
+
+    def error_message(self, response: requests.Response) -> tuple[str, str]:
+        message, _ = super().error_message(response)
+        try:
+            error = response.json()["error"]
+            code = str(error.get("code") or error.get("type") or "")
+        except (ValueError, KeyError, TypeError, AttributeError):
+            return message, VENDOR_ERROR
+        return message, CODES.get(code) or (MODERATION if looks_like_moderation(message) else VENDOR_ERROR)
