@@ -1,0 +1,145 @@
+"""Moving parts of a procedural scene: clouds, stars, water and particles.
+
+Each element precomputes what it can in __init__ and draws into a float32 (h, w, 3) canvas in
+place with a handful of numpy operations per frame. `t` is seconds since the clip start; `dx`
+is the camera's sideways travel in canvas pixels (for parallax).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .noise import fractal2d, smoothstep
+from .palette import Theme
+from .terrain import mix
+
+
+class Clouds:
+    """A tileable cloud deck over the sky band, drifting sideways and shaded from above."""
+
+    def __init__(self, theme: Theme, size: tuple[int, int], horizon: int, rng: np.random.Generator) -> None:
+        w, _ = size
+        self.rows = max(4, int(horizon * 0.95))
+        self.width = w * 2
+        n = fractal2d((self.rows, self.width), (3, 8), 6, rng, persistence=0.55)
+        c = theme.clouds
+        y = np.arange(self.rows, dtype=np.float32)[:, None] / self.rows
+        # Thinner toward the horizon (distance) and the very top (out of the deck).
+        fade = smoothstep(1.0, 0.55, y) * smoothstep(0.0, 0.15, y)
+        self.alpha = (smoothstep(1.0 - c - 0.05, 1.0 - c + 0.3, n) * fade * 0.92)[..., None]
+        lit = np.clip(0.6 + 2.0 * (n - np.roll(n, 6, axis=0)), 0, 1)[..., None]
+        self.rgb = mix(theme.light.cloud_shadow, theme.light.cloud, lit)
+        self.speed = w * 0.02 * (1 + rng.random())  # canvas px per second
+
+    def draw(self, canvas: np.ndarray, t: float, dx: float) -> None:
+        shift = int(self.speed * t + dx * 0.85)
+        cols = (np.arange(canvas.shape[1]) + shift) % self.width
+        a, rgb = self.alpha[:, cols], self.rgb[:, cols]
+        band = canvas[:self.rows]
+        band += a * (rgb - band)
+
+
+class Stars:
+    """Twinkling points, drawn on the sky before anything covers them."""
+
+    def __init__(self, size: tuple[int, int], horizon: int, rng: np.random.Generator) -> None:
+        w, _ = size
+        count = int(w * horizon / 220)
+        self.y = rng.integers(0, max(1, int(horizon * 0.9)), count)
+        self.x = rng.integers(0, w, count)
+        self.level = (rng.random(count) ** 3 * 0.8 + 0.2).astype(np.float32)
+        self.phase = rng.random(count).astype(np.float32) * 6.283
+        self.rate = rng.uniform(1.5, 4.0, count).astype(np.float32)
+
+    def draw(self, canvas: np.ndarray, t: float, dx: float) -> None:
+        x = (self.x + int(dx * 0.9)) % canvas.shape[1]
+        glow = self.level * (0.65 + 0.35 * np.sin(self.phase + self.rate * t))
+        canvas[self.y, x] = np.maximum(canvas[self.y, x], glow[:, None])
+
+
+class Water:
+    """Sea below the horizon: mirrored sky, wave crests in perspective, and a sun glitter path."""
+
+    def __init__(self, theme: Theme, sky: np.ndarray, horizon: int, sun_x: float, rng: np.random.Generator) -> None:
+        h, w = sky.shape[:2]
+        self.top = horizon
+        rows = np.arange(horizon, h, dtype=np.float32)
+        d = (rows - horizon + 1) / (h - horizon)  # 0 at the horizon .. 1 at the bottom edge
+        self.tex_h, self.tex_w = 256, w
+        noise = fractal2d((self.tex_h, self.tex_w), (8, 6), 4, rng)
+        wy = np.arange(self.tex_h, dtype=np.float32)[:, None]
+        # Crests: a sine in depth bent by noise, then sharpened: peaks narrow, troughs wide.
+        crest = 0.5 + 0.5 * np.sin(wy * (2 * np.pi * 16 / self.tex_h) + noise * 7.0)
+        self.tex = (crest ** 3 * 0.7 + noise * 0.3).astype(np.float32)
+        depth = 40.0 / (d + 0.04)  # texture row per screen row: far rows step fast (perspective)
+        self.row_index = depth.astype(np.int64)[:, None]
+        self.row_frac = (depth - np.floor(depth)).astype(np.float32)[:, None, None]
+        cx = w / 2
+        self.col_index = ((np.arange(w)[None, :] - cx) * (0.25 + 0.75 * d[:, None]) + cx).astype(np.int64) % w
+        mirror = np.clip(horizon - (rows - horizon) * 0.8, 0, horizon - 1).astype(int)
+        deep = np.asarray(theme.light.sky_top, np.float32) * 0.5 + np.asarray((0.0, 0.08, 0.14), np.float32)
+        fresnel = smoothstep(0.0, 0.9, d)[:, None, None] * 0.75
+        self.base = mix(sky[mirror, :, :] * 0.85, deep, fresnel).astype(np.float32)
+        spread = w * (0.02 + 0.10 * d)[:, None]
+        path = np.exp(-(((np.arange(w)[None, :] - sun_x) / spread) ** 2)) * (1 - 0.5 * d[:, None])
+        self.glint = (path * theme.light.glow)[..., None].astype(np.float32)
+        self.sun = np.asarray(theme.light.sun, np.float32)
+        self.foam = (0.6 + 0.4 * d[:, None, None]) * 0.35
+        self.speed = 14.0 * (1 + 0.3 * rng.random())  # texture rows per second
+
+    def draw(self, canvas: np.ndarray, t: float, dx: float) -> None:
+        off = int(self.speed * t)
+        cols = (self.col_index + int(dx)) % self.tex_w
+        rows = (self.row_index + off) % self.tex_h
+        # Near rows magnify the texture: interpolate between texture rows so crests stay smooth.
+        h = self.tex[rows, cols][..., None]
+        h += self.row_frac * (self.tex[(rows + 1) % self.tex_h, cols][..., None] - h)
+        water = self.base * (0.75 + 0.5 * h)
+        water += self.foam * smoothstep(0.72, 0.95, h)
+        water += self.glint * smoothstep(0.5, 0.9, h) * self.sun * 1.6
+        canvas[self.top:] = water
+
+
+_PARTICLES = {  # count per 100k canvas px, colour, size px, fall speed and drift (canvas heights / s)
+    "snow": (180, (0.95, 0.96, 1.0), 2, 0.12, 0.03),
+    "rain": (260, (0.75, 0.80, 0.90), 1, 1.6, 0.10),
+    "fireflies": (40, (1.0, 0.95, 0.45), 2, -0.01, 0.02),
+    "dust": (70, (1.0, 0.85, 0.60), 1, 0.01, 0.10),
+    "traffic": (45, (1.0, 0.85, 0.6), 2, 0.0, 0.25),
+}
+
+
+class Particles:
+    """Snow, rain, fireflies, dust or traffic lights: points moving on wrapped straight paths."""
+
+    def __init__(self, kind: str, size: tuple[int, int], rng: np.random.Generator,
+                 rows: tuple[int, int] | None = None) -> None:
+        w, h = size
+        per, colour, self.px, fall, drift = _PARTICLES[kind]
+        count = max(8, int(per * w * h / 100_000))
+        self.kind, self.w, self.h = kind, w, h
+        self.rows = rows or (0, h)
+        self.x0 = rng.random(count) * w
+        self.y0 = rng.random(count) * (self.rows[1] - self.rows[0]) + self.rows[0]
+        depth = rng.uniform(0.4, 1.0, count)  # nearer particles are faster and brighter
+        self.vy = fall * h * depth
+        self.vx = drift * w * depth * (rng.choice((-1, 1), count) if kind == "traffic" else 1)
+        self.alpha = (0.45 + 0.55 * depth).astype(np.float32)[:, None]
+        self.phase = rng.random(count) * 6.283
+        self.colour = np.asarray(colour, np.float32)
+        if kind == "traffic":  # tail lights red one way, headlights white the other
+            self.colours = np.where((self.vx > 0)[:, None], (1.0, 0.2, 0.15), (1.0, 0.95, 0.8)).astype(np.float32)
+        else:
+            self.colours = np.broadcast_to(self.colour, (count, 3))
+
+    def draw(self, canvas: np.ndarray, t: float, dx: float) -> None:
+        span = self.rows[1] - self.rows[0]
+        x = ((self.x0 + self.vx * t + dx + np.sin(self.phase + t) * 3) % self.w).astype(np.int64)
+        y = ((self.y0 - self.rows[0] + self.vy * t) % span + self.rows[0]).astype(np.int64)
+        a = self.alpha
+        if self.kind == "fireflies":
+            a = a * (0.5 + 0.5 * np.sin(self.phase * 3 + t * 3.0))[:, None]
+        for oy in range(self.px if self.kind != "rain" else 4):  # rain draws short streaks
+            for ox in range(self.px if self.kind != "rain" else 1):
+                yy, xx = np.minimum(y + oy, canvas.shape[0] - 1), np.minimum(x + ox, canvas.shape[1] - 1)
+                canvas[yy, xx] += a * (self.colours - canvas[yy, xx])

@@ -1,0 +1,131 @@
+"""H.264 encoding, probing and stills, all through PyAV (no system ffmpeg)."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+from fractions import Fraction
+
+import av
+import numpy as np
+from PIL import Image
+
+# veryfast keeps a 720p clip well above real time on two cores; crf 20 keeps the first frame of an
+# image-to-video clip within ~35-40 dB of its source, which the I2V contract relies on.
+X264_OPTIONS = {"preset": "veryfast", "crf": "20"}
+
+
+class VideoWriter:
+    """Streams RGB frames into an H.264 yuv420p MP4 with the moov atom first (faststart).
+
+    Frames go straight to the encoder, so memory stays flat however long the clip is. `close()`
+    flushes and finishes the file; `abort()` drops it (for cancellation and errors).
+    """
+
+    def __init__(self, path: str, width: int, height: int, frame_rate: int) -> None:
+        self.path = path
+        self.frames = 0
+        self._container = av.open(path, mode="w", format="mp4", options={"movflags": "+faststart"})
+        stream = self._container.add_stream("libx264", rate=frame_rate)
+        stream.width, stream.height, stream.pix_fmt = width, height, "yuv420p"
+        stream.options = dict(X264_OPTIONS)
+        stream.thread_count = 0  # x264 picks its own thread count from the cores
+        stream.codec_context.time_base = Fraction(1, frame_rate)
+        self._stream = stream
+
+    def write(self, frame: np.ndarray | Image.Image) -> None:
+        """Encode one frame (H×W×3 uint8 RGB array or RGB PIL image) at the next timestamp."""
+        array = np.asarray(frame)
+        video_frame = av.VideoFrame.from_ndarray(array, format="rgb24")
+        video_frame.pts = self.frames
+        self._container.mux(self._stream.encode(video_frame))
+        self.frames += 1
+
+    def close(self) -> None:
+        """Flush delayed frames and write the trailer (moved to the front by faststart)."""
+        self._container.mux(self._stream.encode(None))
+        self._container.close()
+
+    def abort(self) -> None:
+        """Close without flushing and delete the partial file; safe to call more than once."""
+        with contextlib.suppress(Exception):
+            self._container.close()
+        remove_quietly(self.path)
+
+
+def remove_quietly(*paths: str) -> None:
+    for path in paths:
+        with contextlib.suppress(FileNotFoundError):
+            os.remove(path)
+
+
+def save_thumbnail(image: Image.Image, path: str) -> None:
+    """JPEG poster image; written via a temporary name so readers never see half a file."""
+    _save_atomically(image.convert("RGB"), path, "JPEG", quality=85)
+
+
+def save_png(image: Image.Image, path: str) -> None:
+    """Lossless still (the last frame, used to chain the next clip)."""
+    _save_atomically(image.convert("RGB"), path, "PNG", compress_level=1)
+
+
+def _save_atomically(image: Image.Image, path: str, fmt: str, **params: object) -> None:
+    tmp = f"{path}.part"
+    try:
+        image.save(tmp, format=fmt, **params)
+        os.replace(tmp, path)
+    finally:
+        remove_quietly(tmp)
+
+
+def probe(video_path: str) -> dict:
+    """Describe a video file by decoding it: width, height, frames, frame_rate, duration, codec, pix_fmt.
+
+    `frames` is counted by decoding (container metadata can lie). Raises ValueError if the file is
+    missing, not a container, or has no decodable video stream.
+    """
+    try:
+        with av.open(video_path) as container:
+            if not container.streams.video:
+                raise ValueError(f"{video_path}: no video stream")
+            stream = container.streams.video[0]
+            frames = sum(1 for _ in container.decode(stream))
+            if frames == 0:
+                raise ValueError(f"{video_path}: no decodable frames")
+            rate = stream.average_rate or stream.guessed_rate or Fraction(0)
+            ctx = stream.codec_context
+            return {
+                "width": ctx.width,
+                "height": ctx.height,
+                "frames": frames,
+                "frame_rate": float(rate),
+                "duration": frames / float(rate) if rate else 0.0,
+                "codec": ctx.name,
+                "pix_fmt": ctx.pix_fmt,
+            }
+    except (av.FFmpegError, OSError) as e:
+        raise ValueError(f"{video_path}: not a decodable video ({e})") from e
+
+
+def thumbnail_from_video(video_path: str, thumbnail_path: str) -> tuple[int, int]:
+    """Write a JPEG of the frame nearest one second in (or the last frame of a shorter clip).
+
+    Returns the thumbnail's (width, height). Raises ValueError if the video cannot be decoded.
+    """
+    chosen: av.VideoFrame | None = None
+    try:
+        with av.open(video_path) as container:
+            if not container.streams.video:
+                raise ValueError(f"{video_path}: no video stream")
+            stream = container.streams.video[0]
+            for frame in container.decode(stream):
+                chosen = frame
+                if frame.time is not None and frame.time >= 1.0:
+                    break
+    except (av.FFmpegError, OSError) as e:
+        raise ValueError(f"{video_path}: not a decodable video ({e})") from e
+    if chosen is None:
+        raise ValueError(f"{video_path}: no decodable frames")
+    image = chosen.to_image()
+    save_thumbnail(image, thumbnail_path)
+    return image.size

@@ -1,0 +1,157 @@
+"""render(): pick the frame source for a spec, then produce, encode and report progress.
+
+Frames are produced in a worker thread and encoded in the calling thread, one at a time through
+a short queue: PIL, numpy and libx264 all release the GIL, so synthesis and encoding overlap on
+two cores while memory stays at a few frames whatever the clip length.
+"""
+
+from __future__ import annotations
+
+import queue
+import threading
+import time
+from collections.abc import Callable
+from typing import Protocol
+
+from PIL import Image
+
+from . import images
+from .camera import move_from_prompt
+from .encode import VideoWriter, remove_quietly, save_png, save_thumbnail
+from .morph import Morph
+from .palette import theme_from_prompt
+from .scene import Scene
+from .spec import RenderCancelled, RenderResult, RenderSpec
+from .still import StillMotion
+from .text import Caption
+
+_QUEUE_DEPTH = 3  # frames in flight between the producer and the encoder
+_PROGRESS_INTERVAL = 0.1  # seconds: at most ~10 progress calls per second
+_POLL = 0.05  # seconds between cancellation checks while waiting for a frame
+
+
+class FrameSource(Protocol):
+    def frame(self, index: int) -> Image.Image: ...
+
+
+def source_for(spec: RenderSpec) -> FrameSource:
+    """The frame source a spec calls for: KF2V morph, I2V camera move, or T2V scene."""
+    size = (spec.width, spec.height)
+    if spec.head_image is not None and spec.tail_image is not None:
+        return Morph(images.fitted(spec.head_image, size), images.fitted(spec.tail_image, size), spec.frames)
+    move = move_from_prompt(spec.prompt)
+    if spec.head_image is not None:
+        return StillMotion(images.fitted(spec.head_image, size), move, spec.frames)
+    return _Captioned(Scene(theme_from_prompt(spec.prompt, spec.seed), size, spec.frames, spec.frame_rate,
+                            move, spec.strategy), Caption(spec.prompt, size), spec.frame_rate)
+
+
+class _Captioned:
+    def __init__(self, scene: Scene, caption: Caption, frame_rate: int) -> None:
+        self.scene, self.caption, self.frame_rate = scene, caption, frame_rate
+
+    def frame(self, index: int) -> Image.Image:
+        image = self.scene.frame(index)
+        self.caption.draw(image, index / self.frame_rate)
+        return image
+
+
+class _Producer(threading.Thread):
+    """Runs `source.frame(i)` for every index into a bounded queue; errors travel through it too."""
+
+    def __init__(self, source: FrameSource, frames: int) -> None:
+        super().__init__(daemon=True, name="render-producer")
+        self.source, self.frames = source, frames
+        self.queue: queue.Queue[Image.Image | BaseException] = queue.Queue(_QUEUE_DEPTH)
+        self.stop = threading.Event()
+
+    def run(self) -> None:
+        try:
+            for index in range(self.frames):
+                item: Image.Image | BaseException = self.source.frame(index)
+                while not self.stop.is_set():
+                    try:
+                        self.queue.put(item, timeout=_POLL)
+                        break
+                    except queue.Full:
+                        continue
+                if self.stop.is_set():
+                    return
+        except BaseException as e:  # re-raised in the encoding thread
+            self.queue.put(e)
+
+
+class _Progress:
+    """Throttled progress: 0 first, then at most every _PROGRESS_INTERVAL, 100 only at the end."""
+
+    def __init__(self, callback: Callable[[int], None] | None) -> None:
+        self.callback, self.last, self.sent = callback, 0.0, -1
+
+    def __call__(self, percent: int, *, force: bool = False) -> None:
+        if self.callback is None or percent <= self.sent:
+            return
+        now = time.monotonic()
+        if force or now - self.last >= _PROGRESS_INTERVAL:
+            self.callback(percent)
+            self.last, self.sent = now, percent
+
+
+def render(spec: RenderSpec, *, video_path: str, thumbnail_path: str, last_frame_path: str,
+           progress: Callable[[int], None] | None = None,
+           cancelled: Callable[[], bool] | None = None) -> RenderResult:
+    """Render `spec` to an H.264 MP4 (faststart), a JPEG thumbnail (~1 s in) and a PNG of the last frame.
+
+    `progress` gets 0..100 (throttled, ending with exactly 100 once all files exist). `cancelled` is
+    polled between frames and while waiting; when it returns True, RenderCancelled is raised within
+    a fraction of a second and any partial files are removed. Invalid specs or undecodable images
+    raise ValueError before anything is written.
+    """
+    spec.validate()
+    report = _Progress(progress)
+    report(0, force=True)
+    is_cancelled = cancelled or (lambda: False)
+    total = spec.frames
+    source = source_for(spec)
+    thumb_index = min(total - 1, spec.frame_rate)  # one second in: past the caption, into the motion
+    writer = VideoWriter(video_path, spec.width, spec.height, spec.frame_rate)
+    producer = _Producer(source, total)
+    producer.start()
+    try:
+        last: Image.Image | None = None
+        for index in range(total):
+            item = _next(producer, is_cancelled)
+            writer.write(item)
+            if index == thumb_index:
+                save_thumbnail(item, thumbnail_path)
+            last = item
+            if is_cancelled():
+                raise RenderCancelled()
+            report((index + 1) * 99 // total)
+        writer.close()
+        assert last is not None
+        save_png(last, last_frame_path)
+    except BaseException:
+        producer.stop.set()
+        writer.abort()
+        remove_quietly(thumbnail_path, last_frame_path)
+        raise
+    finally:
+        producer.stop.set()
+        producer.join(timeout=2)
+    report(100, force=True)
+    return RenderResult(frames=total, width=spec.width, height=spec.height, frame_rate=spec.frame_rate,
+                        duration=total / spec.frame_rate)
+
+
+def _next(producer: _Producer, is_cancelled: Callable[[], bool]) -> Image.Image:
+    """The next produced frame, checking for cancellation while waiting for it."""
+    while True:
+        if is_cancelled():
+            raise RenderCancelled()
+        try:
+            item = producer.queue.get(timeout=_POLL)
+        except queue.Empty:
+            continue
+        if isinstance(item, BaseException):
+            raise item
+        return item

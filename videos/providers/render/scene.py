@@ -1,0 +1,126 @@
+"""Text-to-video: a procedural landscape composed from the prompt's words.
+
+The scene is built once on a small working canvas (about 360 rows, with 25% overscan for the
+camera to travel in): sky, terrain layers, textures. Each frame copies the sky, draws the moving
+elements and slides the layers for parallax, grades, and is scaled to the output size by one
+PIL resize of the camera's crop box. Per-frame cost is a few dozen cheap array operations.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from PIL import Image, ImageFilter
+
+from . import terrain
+from .camera import Move, crop_box
+from .elements import Clouds, Particles, Stars, Water
+from .grade import Grade
+from .palette import Theme
+from .terrain import Layer
+
+WORK_ROWS = 360  # working-canvas size of the output's short side (before overscan)
+OVERSCAN = 1.25  # canvas / base view: room for pans, tilts and zooms
+
+
+class Scene:
+    """Frames of one procedural clip; `frame(i)` is deterministic for (theme, sizes, move, strategy)."""
+
+    def __init__(self, theme: Theme, size: tuple[int, int], frames: int, frame_rate: int, move: Move,
+                 strategy: str | None) -> None:
+        self.size, self.frames, self.frame_rate, self.move = size, frames, frame_rate, move
+        k = min(1.0, WORK_ROWS / min(size))
+        self.base = (size[0] * k, size[1] * k)
+        cw, ch = round(self.base[0] * OVERSCAN), round(self.base[1] * OVERSCAN)
+        self.canvas_size = (cw, ch)
+        rng = np.random.default_rng(theme.seed)
+        self.margin = m = round(cw * 0.08)
+        horizon_at = 0.22 if theme.aerial else {"ocean": 0.5, "city": 0.55}.get(theme.setting, 0.58)
+        self.horizon = hy = round(ch * horizon_at)
+        sun = (cw * rng.uniform(0.35, 0.65) + m, hy - theme.light.sun_height * hy * 0.9)
+        self.sky = terrain.sky(theme, (cw + 2 * m, ch), hy, sun)
+        self.behind: list = []  # drawn on the sky, before the layers
+        self.front: list = []  # drawn over everything
+        if theme.light.stars:
+            self.behind.append(Stars((cw + 2 * m, ch), hy, rng))
+        if theme.clouds > 0.15 and not (theme.setting == "city" and theme.time == "night"):
+            self.behind.append(Clouds(theme, (cw, ch), hy, rng))
+        self.layers = self._layers(theme, (cw, ch), rng)
+        self.water = None
+        if theme.setting == "ocean":  # reflects the sky's colours; the sun itself only as glitter
+            self.water = Water(theme, terrain.sky(theme, (cw, ch), hy, None), hy, sun[0] - m, rng)
+        if theme.particles:
+            self.front.append(Particles(theme.particles, (cw, ch), rng))
+        if theme.setting == "city":
+            street = hy + round(ch * 0.11)
+            self.front.append(Particles("traffic", (cw, ch), rng, rows=(street, street + max(2, ch // 40))))
+        self.grade = Grade(strategy, (cw, ch), rng)
+
+    def _layers(self, theme: Theme, size: tuple[int, int], rng: np.random.Generator) -> list[Layer]:
+        hy, m = self.horizon, self.margin
+        s = theme.setting
+        if s == "ocean":
+            # A low, hazy coastline on the horizon unless looking straight down at the sea.
+            return [] if theme.aerial else terrain.ridges(theme, size, hy + 2, m, rng, count=1)[:1]
+        if s == "forest":
+            far = terrain.ridges(theme, size, hy, m, rng, count=2)[:1]
+            return far + [terrain.tree_line(theme, size, hy, m, rng, near) for near in (0.0, 0.45, 1.0)]
+        if s == "city":
+            layers = []
+            for near in (0.0, 0.5, 1.0):
+                layer, windows = terrain.skyline(theme, size, hy, m, rng, near)
+                strength = 0.9 if theme.time in ("night", "sunset") else 0.12
+                lit = windows.max(axis=2, keepdims=True) * strength
+                layer.rgb += lit * (windows - layer.rgb)
+                if theme.neon:
+                    _neon_signs(layer, rng, near)
+                layers.append(layer)
+            return layers
+        return terrain.ridges(theme, size, hy, m, rng, count=3)
+
+    def canvas(self, index: int) -> np.ndarray:
+        """The working-size float32 frame (graded), before the camera crop."""
+        t = index / self.frame_rate
+        u = index / max(1, self.frames - 1)
+        cw, ch = self.canvas_size
+        m = self.margin
+        box = crop_box(self.move.view(u, anchored=False), canvas=(cw, ch), base=self.base)
+        dx = (box[0] + box[2]) / 2 - cw / 2  # camera travel: near layers slide more than far ones
+        self._box = box
+        sky_shift = int(np.clip(dx * 0.9, -m, m))
+        frame = self.sky[:, m + sky_shift:m + sky_shift + cw].copy()
+        for element in self.behind:
+            element.draw(frame, t, dx)
+        if self.water is not None:
+            self.water.draw(frame, t, dx)
+        for layer in self.layers:
+            shift = int(np.clip(dx * (1 - layer.depth), -m, m))
+            rgb = layer.rgb[:, m + shift:m + shift + cw]
+            alpha = layer.alpha[:, m + shift:m + shift + cw]
+            band = frame[layer.top:]
+            band += alpha * (rgb - band)
+        for element in self.front:
+            element.draw(frame, t, dx)
+        return self.grade.apply(frame, index)
+
+    def frame(self, index: int) -> Image.Image:
+        """Output-size RGB frame `index` (0-based)."""
+        canvas = self.canvas(index)
+        small = Image.fromarray((np.clip(canvas, 0, 1) * 255 + 0.5).astype(np.uint8))
+        image = small.resize(self.size, Image.Resampling.BILINEAR, box=self._box)
+        return self.grade.bars(image)
+
+
+def _neon_signs(layer: Layer, rng: np.random.Generator, near: float) -> None:
+    """A few glowing coloured signs on the building faces, with a soft bloom around them."""
+    rows, width = layer.alpha.shape[:2]
+    glow = np.zeros((rows, width, 3), np.float32)
+    colours = [(1.0, 0.15, 0.75), (0.1, 0.9, 1.0), (0.6, 0.3, 1.0), (1.0, 0.4, 0.2)]
+    for _ in range(int(width / 80 * (0.5 + near))):
+        h = int(rng.uniform(0.01, 0.025) * rows * 3)
+        w = int(rng.uniform(0.3, 1.0) * h)
+        y, x = int(rng.uniform(0.15, 0.7) * rows), int(rng.integers(0, max(1, width - w)))
+        if layer.alpha[y, x, 0] > 0.5:
+            glow[y:y + h, x:x + w] = colours[int(rng.integers(0, len(colours)))]
+    bloom = Image.fromarray((glow * 255).astype(np.uint8)).filter(ImageFilter.GaussianBlur(4))
+    layer.rgb += glow * 0.9 + np.asarray(bloom, np.float32) / 255 * 0.8
+    layer.alpha = np.maximum(layer.alpha, (np.asarray(bloom, np.float32).max(axis=2, keepdims=True) / 255) * 0.6)
