@@ -90,8 +90,11 @@ def _invalid(request: HttpRequest, exc: ValidationError) -> HttpResponse:
 
 @api.exception_handler(HttpError)
 def _http_error(request: HttpRequest, exc: HttpError) -> HttpResponse:
+    message = str(getattr(exc, "message", exc))
+    if exc.status_code == 400 and "parse request body" in message:
+        return error_response(400, "invalid_json", "The request body is not valid JSON.", "body")
     code = {400: "bad_request", 404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "error")
-    return error_response(exc.status_code, code, str(exc.message) if hasattr(exc, "message") else str(exc))
+    return error_response(exc.status_code, code, message)
 
 
 @api.exception_handler(Http404)

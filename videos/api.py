@@ -5,8 +5,8 @@ from __future__ import annotations
 import math
 from typing import Any, Literal
 
-from django.core.paginator import Paginator
 from ninja import Query, Router, Schema
+from ninja.responses import Status
 from pydantic import Field
 
 from billing import services as billing
@@ -46,8 +46,7 @@ class ModelsQuery(Schema):
 
 
 def _page(qs: Any, query: PageQuery) -> tuple[list[Any], dict[str, int | bool]]:
-    paginator = Paginator(qs, query.page_size)
-    total = paginator.count
+    total = qs.count()
     start = (query.page - 1) * query.page_size
     items = list(qs[start:start + query.page_size])
     pages = max(1, math.ceil(total / query.page_size))
@@ -77,15 +76,15 @@ def _created(request: ApiRequest, session: GenerationSession) -> dict[str, Any]:
 
 
 @router.post("/videos/generate", response={201: dict}, summary="Generate a video from a prompt (and images)")
-def generate(request: ApiRequest, payload: GenerateIn) -> tuple[int, dict[str, Any]]:
+def generate(request: ApiRequest, payload: GenerateIn) -> Status[dict[str, Any]]:
     rate_limit(request.auth)
     video_request = services.request_validate(payload)
     session = services.session_create(user=request.auth.owner, request=video_request)
-    return 201, _created(request, session)
+    return Status(201, _created(request, session))
 
 
 @router.post("/videos/sessions", response={201: dict}, summary="Create a timed session that makes several videos")
-def session_create(request: ApiRequest, payload: SessionIn) -> tuple[int, dict[str, Any]]:
+def session_create(request: ApiRequest, payload: SessionIn) -> Status[dict[str, Any]]:
     rate_limit(request.auth)
     video_request = services.request_validate(payload)
     session = services.session_create(
@@ -95,7 +94,7 @@ def session_create(request: ApiRequest, payload: SessionIn) -> tuple[int, dict[s
     )
     body = _created(request, session)
     body.update(status=session.status, session=session_dict(session))
-    return 201, body
+    return Status(201, body)
 
 
 @router.get("/videos/sessions", response=dict, summary="List your sessions")
