@@ -50,7 +50,7 @@ class Request:
 @dataclass
 class Reply:
     status: int = 200
-    body: Any = None  # dict/list -> JSON, bytes/str -> as is
+    body: Any = None  # dict/list -> JSON, bytes/str -> as is, a callable(Request) -> one of those
     headers: dict[str, str] = field(default_factory=dict)
     delay: float = 0.0
 
@@ -175,7 +175,10 @@ class FakeVendor:
     def handle(self, request: Request) -> Reply:
         self.requests.append(request)
         if self.replies:
-            return self.replies.popleft()
+            reply = self.replies.popleft()
+            if callable(reply.body):  # e.g. an error body that echoes the request's credentials
+                reply = Reply(reply.status, reply.body(request), reply.headers, reply.delay)
+            return reply
         for method, pattern, handler in self._routes:
             if method == request.method and (m := pattern.match(request.path)):
                 try:
@@ -239,7 +242,3 @@ def running(cls: type[FakeVendor], settings: Any, **config: str) -> Iterator[Fak
     finally:
         vendor.stop()
     assert not vendor.problems, vendor.problems
-
-
-def error(status: int, body: Any, **headers: str) -> Reply:
-    return Reply(status, body, dict(headers))

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import base64
 import email.utils
-import json as jsonlib
 import time
 from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass, field
@@ -97,21 +96,6 @@ def dig(body: Any, *path: str | int, vendor: str = "vendor") -> Any:
     if value is None:
         raise ProviderUnavailable(f"{vendor}: malformed response (no {'.'.join(str(p) for p in path)})")
     return value
-
-
-def pack_task_id(**parts: str) -> str:
-    """A vendor task id that carries what poll() needs besides the id (Kling's path kind, fal's URLs)."""
-    return jsonlib.dumps(parts, separators=(",", ":"), sort_keys=True)
-
-
-def unpack_task_id(task_id: str) -> dict[str, str]:
-    try:
-        parts = jsonlib.loads(task_id)
-    except ValueError:
-        parts = None
-    if not isinstance(parts, dict):
-        raise ProviderError(f"unreadable vendor task id {task_id[:80]!r}", code=VENDOR_ERROR)
-    return parts
 
 
 @dataclass(frozen=True)
