@@ -92,8 +92,7 @@ class VeoProvider(HttpProvider):
 
     def poll(self, task_id: str, job: Job) -> JobStatus:
         op = self.json("GET", f"/{task_id.lstrip('/')}")
-        if not isinstance(op, dict):
-            self.dig(op, "name")  # raises: malformed
+        self.dig(op, "name")  # every operation carries its name; without it the body is not one
         if not op.get("done"):
             return JobStatus(state=JobStatus.PROCESSING, vendor_status="running")
         if error := op.get("error"):
