@@ -1,6 +1,7 @@
 from django.contrib import admin
 from django.urls import include, path
 
+from dashboard import views
 from dashboard.api import api
 from videos.files import file_serve
 
@@ -9,6 +10,7 @@ urlpatterns = [
     path("api/v3/", api.urls),
     path("files/<path:name>", file_serve, name="file"),
     path("accounts/", include("django.contrib.auth.urls")),
+    path("account/", views.account, name="account"),
     path("", include("billing.urls")),
     path("", include("videos.urls")),
 ]

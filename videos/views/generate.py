@@ -1,0 +1,121 @@
+"""Try: generate a video or start a session from the dashboard, and the video card/page that follows it."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.http import Http404, HttpResponse
+from django.shortcuts import redirect, render
+from django.views.decorators.http import require_GET, require_http_methods
+from django.views.decorators.vary import vary_on_headers
+
+from billing import services as billing
+from billing.exceptions import InsufficientCredits
+from dashboard.http import HtmxHttpRequest
+from videos import selectors, services
+from videos.exceptions import InvalidInput, ModelUnavailable
+from videos.forms import TryForm
+from videos.models import GenerationSession, VideoModel
+from videos.serializers import model_dict
+from videos.views.common import cards
+
+DEFAULT_MODEL = "luma-ray-2.0-flash-5s-t2v"  # quick, text only: a good first try
+RECENT = 6
+
+
+def _selected(models: list[VideoModel], model_id: str | None) -> VideoModel | None:
+    by_id = {m.model_id: m for m in models}
+    return by_id.get(model_id or "") or by_id.get(DEFAULT_MODEL) or (models[0] if models else None)
+
+
+def _context(request: HtmxHttpRequest, form: TryForm, **extra: Any) -> dict[str, Any]:
+    selected = form.selected
+    return {
+        "form": form,
+        "model_info": model_dict(selected) if selected else None,
+        "balance": billing.credit_balance(user=request.user),
+        **extra,
+    }
+
+
+def _submit(request: HtmxHttpRequest, form: TryForm) -> tuple[GenerationSession | None, int, str]:
+    """Validate and create through the services the API uses. Returns (session, status, credits error)."""
+    if not form.is_valid():
+        return None, 422, ""
+    try:
+        payload = form.schema()
+    except ValueError:
+        return None, 422, ""
+    try:
+        video_request = services.request_validate(payload)
+        if form.is_session:
+            session = services.session_create(
+                user=request.user, request=video_request, kind=GenerationSession.Kind.TIMED,
+                max_videos=payload.max_videos, interval_seconds=payload.interval_seconds,  # type: ignore[attr-defined]
+                duration_minutes=payload.duration_minutes)  # type: ignore[attr-defined]
+        else:
+            session = services.session_create(user=request.user, request=video_request)
+    except InvalidInput as e:
+        form.add_error_for(e.field, e.message)
+        return None, 422, ""
+    except ModelUnavailable as e:
+        form.add_error_for("model", e.message)
+        return None, 422, ""
+    except InsufficientCredits as e:
+        return None, 402, f"Not enough credits: this needs {e.required:,.2f} and your balance is {e.available:,.2f}."
+    return session, 201, ""
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+@vary_on_headers("HX-Request")
+def try_page(request: HtmxHttpRequest) -> HttpResponse:
+    """GET: the form (to htmx targeting #model-fields: the inputs of `?model=`). POST: generate.
+
+    A successful htmx POST answers with a fresh form plus the new video's card, swapped out-of-band into
+    the results; errors re-render the form with each message next to its input (402 / 422).
+    """
+    models = list(selectors.catalog())
+    source = request.POST if request.method == "POST" else request.GET
+    selected = _selected(models, source.get("model"))
+    recent = cards(request, selectors.videos_for_user(user=request.user)[:RECENT])
+    if request.method == "GET":
+        form = TryForm(models=models, selected=selected)
+        template = "videos/try.html"
+        if request.htmx and request.htmx.target == "model-fields":
+            template += "#model-fields"
+        return render(request, template, _context(request, form, cards=recent))
+
+    form = TryForm(request.POST, request.FILES, models=models, selected=selected)
+    session, status, credits_error = _submit(request, form)
+    if session is None:
+        template = "videos/try.html#try-form" if request.htmx else "videos/try.html"
+        context = _context(request, form, cards=recent, credits_error=credits_error)
+        return render(request, template, context, status=status)
+    video = selectors.session_videos(session=session).first()
+    if not request.htmx:
+        messages.success(request, "Your video is on its way." if session.kind == GenerationSession.Kind.SINGLE
+                         else "Your session has started.")
+        if session.kind == GenerationSession.Kind.TIMED or video is None:
+            return redirect("videos:session-detail", session.public_id)
+        return redirect("videos:video-detail", video.public_id)
+    fresh = TryForm(models=models, selected=selected,
+                    initial={"model": selected.model_id if selected else None, "prompt": form.cleaned_data["prompt"],
+                             "mode": form.cleaned_data.get("mode", "single")})
+    context = _context(request, fresh, new_cards=cards(request, [video] if video else []), new_session=session)
+    return render(request, "videos/try.html#try-success", context, status=201)
+
+
+@login_required
+@require_GET
+@vary_on_headers("HX-Request")
+def video_detail(request: HtmxHttpRequest, video_id: str) -> HttpResponse:
+    """The video's page (player, details); to htmx, its card, which polls itself until the video is final."""
+    video = selectors.videos_for_user(user=request.user).filter(public_id=video_id).first()
+    if video is None:
+        raise Http404("No such video.")
+    card = cards(request, [video])[0]
+    template = "videos/_video_card.html#video-card" if request.htmx else "videos/video_detail.html"
+    return render(request, template, card)
