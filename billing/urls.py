@@ -1,3 +1,11 @@
+from django.urls import path
+
+from billing import views
+
 app_name = "billing"
 
-urlpatterns: list = []
+urlpatterns = [
+    path("settings/api-keys/", views.api_keys, name="api-keys"),
+    path("settings/api-keys/<int:key_id>/revoke/", views.api_key_revoke, name="api-key-revoke"),
+    path("credits/", views.credits, name="credits"),
+]
