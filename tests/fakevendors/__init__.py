@@ -103,6 +103,7 @@ class FakeVendor:
         self.script = ["queued", "running:50", "succeeded"]
         self.failure_reason = "the vendor could not render this"
         self.expire_results = False
+        self.video = VIDEO_BYTES  # what result downloads serve (end-to-end tests put a real MP4 here)
         self._ids = 0
         self._lock = threading.Lock()
         self._routes = [getattr(self, n).route + (getattr(self, n),) for n in dir(type(self))
@@ -169,7 +170,7 @@ class FakeVendor:
                     "vendor key sent to a presigned CDN URL")
         if self.expire_results:
             return Reply(403, "<Error><Code>AccessDenied</Code><Message>Request has expired</Message></Error>")
-        return Reply(200, VIDEO_BYTES, {"Content-Type": "video/mp4"})
+        return Reply(200, self.video, {"Content-Type": "video/mp4"})
 
     # --- dispatch ------------------------------------------------------------------------------------
     def handle(self, request: Request) -> Reply:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from tests.fakevendors import VIDEO_BYTES, FakeVendor, Reply, Request, route
+from tests.fakevendors import FakeVendor, Reply, Request, route
 
 SIZES = {"720x1280", "1280x720", "1024x1792", "1792x1024"}
 
@@ -25,7 +25,7 @@ class FakeSora(FakeVendor):
         if "input_reference" in body:
             self.expect(body["input_reference"].keys() == {"image_url"}, "input_reference {image_url}")
         task = self.new_task("video", body)
-        return Reply(200, self.video(task, "queued", 0))
+        return Reply(200, self.video_object(task, "queued", 0))
 
     @route("GET", "/v1/videos/(?P<video_id>[^/]+)")
     def retrieve(self, request: Request, video_id: str) -> Reply:
@@ -34,16 +34,16 @@ class FakeSora(FakeVendor):
             return Reply(404, {"error": {"message": "Video not found", "type": "invalid_request_error",
                                          "param": None, "code": None}})
         stage, progress = task.advance()
-        return Reply(200, self.video(task, stage, progress))
+        return Reply(200, self.video_object(task, stage, progress))
 
     @route("GET", "/v1/videos/(?P<video_id>[^/]+)/content")
     def content(self, request: Request, video_id: str) -> Reply:
         self.expect(video_id in self.tasks and self.tasks[video_id].stage == "succeeded", "video not completed")
         if self.expire_results:
             return Reply(404, {"error": {"message": "Video content has expired", "type": "invalid_request_error"}})
-        return Reply(200, VIDEO_BYTES, {"Content-Type": "video/mp4"})
+        return Reply(200, self.video, {"Content-Type": "video/mp4"})
 
-    def video(self, task, stage: str, progress: int | None) -> dict:
+    def video_object(self, task, stage: str, progress: int | None) -> dict:
         status = {"queued": "queued", "running": "in_progress", "succeeded": "completed"}.get(stage, "failed")
         body = {"id": task.id, "object": "video", "model": task.request.get("model", "sora-2"), "status": status,
                 "progress": 100 if status == "completed" else (progress or 0), "created_at": 1764000000,

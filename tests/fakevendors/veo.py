@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from tests.fakevendors import VIDEO_BYTES, FakeVendor, Reply, Request, route
+from tests.fakevendors import FakeVendor, Reply, Request, route
 
 
 class FakeVeo(FakeVendor):
@@ -62,4 +62,4 @@ class FakeVeo(FakeVendor):
         self.expect(request.query.get("alt") == "media", "alt=media")
         if self.expire_results:
             return Reply(404, {"error": {"code": 404, "message": "File not found", "status": "NOT_FOUND"}})
-        return Reply(200, VIDEO_BYTES, {"Content-Type": "video/mp4"})
+        return Reply(200, self.video, {"Content-Type": "video/mp4"})
