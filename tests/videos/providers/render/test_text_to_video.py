@@ -1,0 +1,76 @@
+import numpy as np
+
+from videos.providers.render import RenderSpec
+from videos.providers.render.palette import theme_from_prompt
+
+from videos.providers.render.pipeline import source_for
+
+from .helpers import assert_valid_mp4, psnr, render_to
+
+SUNSET = "A serene mountain landscape at sunset with clouds moving"
+
+
+def frames_of(tmp_path, name, **kwargs):
+    spec = RenderSpec(**{"prompt": SUNSET, "width": 320, "height": 180, "duration": 1.0, "frame_rate": 12,
+                         **kwargs})
+    (tmp_path / name).mkdir()
+    _, paths = render_to(tmp_path / name, spec)
+    return assert_valid_mp4(paths["video"], frames=spec.frames, size=(320, 180))
+
+
+def test_the_same_spec_and_seed_give_identical_frames(tmp_path):
+    spec = RenderSpec(prompt=SUNSET, width=320, height=180, duration=1.0, frame_rate=12, seed=5)
+    one, two = source_for(spec), source_for(spec)
+    assert all(np.array_equal(np.asarray(one.frame(i)), np.asarray(two.frame(i))) for i in range(12))
+    # Encoded, the same frames decode equal up to libx264's own run-to-run noise (see README notes).
+    a, b = frames_of(tmp_path, "a", seed=5), frames_of(tmp_path, "b", seed=5)
+    assert all(psnr(x, y) > 40 for x, y in zip(a, b))
+
+
+def test_another_seed_gives_another_scene(tmp_path):
+    a, b = frames_of(tmp_path, "a", seed=1), frames_of(tmp_path, "b", seed=2)
+    assert np.abs(a[-1].astype(int) - b[-1].astype(int)).mean() > 5
+
+
+def test_the_scene_moves(tmp_path):
+    frames = frames_of(tmp_path, "a", prompt="ocean waves, static camera")
+    assert np.abs(frames[11].astype(int) - frames[3].astype(int)).mean() > 2
+
+
+def test_strategies_change_the_look(tmp_path):
+    looks = {s: frames_of(tmp_path, str(s), strategy=s)[-1].astype(int)
+             for s in (None, "cinematic", "realistic", "animated", "artistic")}
+    plain = looks.pop(None)
+    for strategy, frame in looks.items():
+        assert np.abs(frame - plain).mean() > 3, strategy
+    assert looks["cinematic"][:10].max() < 20 and looks["cinematic"][-10:].max() < 20  # letterbox bars
+    # Animated: flat colour areas, so a few grey levels cover much more of the picture.
+    def top_levels(frame):
+        counts = np.bincount((frame.mean(axis=2) // 2).astype(int).ravel())
+        return np.sort(counts)[-8:].sum() / counts.sum()
+
+    assert top_levels(looks["animated"]) > top_levels(plain) + 0.1
+
+
+def test_time_of_day_sets_the_colours(tmp_path):
+    sunset = frames_of(tmp_path, "sunset")[6].astype(float)
+    night = frames_of(tmp_path, "night", prompt="mountains at night under the stars")[6].astype(float)
+    sky = slice(0, 60)
+    assert sunset[sky, :, 0].mean() > sunset[sky, :, 2].mean()  # warm sky
+    assert night[sky].mean() < 60 < sunset[sky].mean()
+
+
+def test_the_prompt_is_captioned_during_the_first_second_only(tmp_path):
+    frames = frames_of(tmp_path, "a", prompt="desert dunes, static camera", duration=2.0)
+    caption = (slice(110, 165), slice(5, 200))
+    first = frames[0][caption].astype(int)
+    later = frames[20][caption].astype(int)
+    assert (first > 230).sum() > 50  # white glyphs
+    assert (later > 230).sum() < (first > 230).sum() / 4
+
+
+def test_it_reads_settings_and_weather_from_words():
+    theme = theme_from_prompt("A neon city street at night, rain", 0)
+    assert (theme.time, theme.setting, theme.neon, theme.particles) == ("night", "city", True, "rain")
+    assert theme_from_prompt("Aerial view of ocean waves", 0).aerial
+    assert theme_from_prompt("pine forest at dawn", 0).setting == "forest"
