@@ -266,6 +266,36 @@ class HttpProvider(Provider):
         """Our state for a vendor status. An unknown one counts as processing: the deadline sweep ends it."""
         return self.states.get(vendor_status, JobStatus.PROCESSING)
 
+    def status_from(self, vendor_status: str, *, result_url: Callable[[], str],
+                    failure: Callable[[], tuple[str, str]], progress: int | None = None) -> JobStatus:
+        """The JobStatus for one poll answer, through `states`. Only a completed task asks `result_url()`
+        (which may fetch: MiniMax files, fal results; a permanent error there fails the video) and only a
+        failed one asks `failure()` -> (the vendor's reason, our code); the reason comes out scrubbed."""
+        state = self.state(vendor_status)
+        if state == JobStatus.COMPLETED:
+            try:
+                url = result_url()
+            except ProviderUnavailable:
+                raise
+            except ProviderError as e:
+                return JobStatus.failed(e.message, code=e.code, vendor_status=vendor_status)
+            return JobStatus(state=state, progress=100, vendor_status=vendor_status, result_url=url)
+        if state == JobStatus.FAILED:
+            reason, code = failure()
+            return JobStatus.failed(self.scrub(reason or f"{self.name} reported {vendor_status}"),
+                                    code=code or VENDOR_ERROR, vendor_status=vendor_status)
+        return JobStatus(state=state, vendor_status=vendor_status, progress=progress)
+
+    def moderation_or(self, reason: str, code: str = VENDOR_ERROR) -> tuple[str, str]:
+        """(reason, moderation) when the words say so (vendors without a moderation code), else (reason, code)."""
+        return reason, MODERATION if looks_like_moderation(reason) else code
+
+    def require_urls(self, job: Job) -> None:
+        """URL-only vendors (Luma, Runway, fal, Sora here) need the hosted copy of each image."""
+        for field, img in (("head_image", job.head_image), ("tail_image", job.tail_image)):
+            if img is not None and not img.url:
+                refuse(f"{self.name} takes images by URL and this one has none", field=field)
+
     def same_origin(self, url: str) -> bool:
         """True when `url` points at the configured vendor host (where our key may be sent)."""
         a, b = urlsplit(url), urlsplit(self.base_url)

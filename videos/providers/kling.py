@@ -24,7 +24,6 @@ from videos.providers.base import (
     ProviderError,
     body_message,
     choose,
-    looks_like_moderation,
     refuse,
 )
 
@@ -127,16 +126,9 @@ class KlingProvider(HttpProvider):
         if kind not in ("text2video", "image2video") or not vendor_id:
             raise ProviderError(f"kling: unreadable task id {task_id!r}")
         data = self.dig(self.envelope(self.json("GET", f"/v1/videos/{kind}/{vendor_id}")), "data")
-        vendor_status = str(self.dig(data, "task_status"))
-        state = self.state(vendor_status)
-        if state == JobStatus.FAILED:
-            reason = self.scrub(str(data.get("task_status_msg") or "Kling failed the task"))
-            return JobStatus.failed(reason, code=MODERATION if looks_like_moderation(reason) else VENDOR_ERROR,
-                                    vendor_status=vendor_status)
-        if state == JobStatus.COMPLETED:
-            return JobStatus(state=state, progress=100, vendor_status=vendor_status,
-                             result_url=self.dig(data, "task_result", "videos", 0, "url"))
-        return JobStatus(state=state, vendor_status=vendor_status)
+        return self.status_from(str(self.dig(data, "task_status")),
+                                result_url=lambda: self.dig(data, "task_result", "videos", 0, "url"),
+                                failure=lambda: self.moderation_or(str(data.get("task_status_msg") or "")))
 
     def envelope(self, body: Any) -> Any:
         """Kling's {"code","message","data"}: a non-zero code in a 2xx body is still an error."""

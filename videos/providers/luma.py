@@ -17,7 +17,6 @@ from videos.providers.base import (
     body_message,
     choose,
     looks_like_moderation,
-    refuse,
 )
 
 RATIOS = ("1:1", "16:9", "9:16", "4:3", "3:4", "21:9", "9:21")
@@ -43,9 +42,7 @@ class LumaProvider(HttpProvider):
         choose(job.resolution, RESOLUTIONS.get(job.vendor_model, ("720p",)), field="resolution", what=job.vendor_model)
         choose(job.duration, DURATIONS, field="duration", what="Luma")
         choose(job.aspect_ratio, RATIOS, field="aspect_ratio", what="Luma")
-        for field, img in (("head_image", job.head_image), ("tail_image", job.tail_image)):
-            if img is not None and not img.url:
-                refuse("Luma takes images by URL only and this one has none", field=field)
+        self.require_urls(job)
 
     def submit(self, job: Job) -> str:
         self.recheck(job)
@@ -61,16 +58,8 @@ class LumaProvider(HttpProvider):
 
     def poll(self, task_id: str, job: Job) -> JobStatus:
         body = self.json("GET", f"/generations/{task_id}")
-        vendor_status = str(self.dig(body, "state"))
-        state = self.state(vendor_status)
-        if state == JobStatus.FAILED:
-            reason = self.scrub(str(body.get("failure_reason") or "Luma failed the generation"))
-            code = MODERATION if looks_like_moderation(reason) else VENDOR_ERROR
-            return JobStatus.failed(reason, code=code, vendor_status=vendor_status)
-        if state == JobStatus.COMPLETED:
-            return JobStatus(state=state, progress=100, vendor_status=vendor_status,
-                             result_url=self.dig(body, "assets", "video"))
-        return JobStatus(state=state, vendor_status=vendor_status)
+        return self.status_from(str(self.dig(body, "state")), result_url=lambda: self.dig(body, "assets", "video"),
+                                failure=lambda: self.moderation_or(str(body.get("failure_reason") or "")))
 
     def error_message(self, response: requests.Response) -> tuple[str, str]:
         message = body_message(response)  # {"detail": "..."}

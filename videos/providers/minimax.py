@@ -41,6 +41,12 @@ RESOLUTIONS = {
 DURATIONS = (6, 10)
 
 
+def _failure(task: dict[str, Any]) -> tuple[str, str]:
+    base = task.get("base_resp") or {}
+    code = BASE_RESP_CODES.get(base.get("status_code"), VENDOR_ERROR)
+    return str(base.get("status_msg") or ""), VENDOR_ERROR if code == VENDOR_UNAVAILABLE else code
+
+
 class MiniMaxProvider(HttpProvider):
     name = "minimax"
     default_base_url = "https://api.minimax.io"
@@ -94,19 +100,13 @@ class MiniMaxProvider(HttpProvider):
 
     def poll(self, task_id: str, job: Job) -> JobStatus:
         body = self.call("GET", "/v1/query/video_generation", params={"task_id": task_id}, poll=True)
-        vendor_status = str(self.dig(body, "status"))
-        state = self.state(vendor_status)
-        if state == JobStatus.FAILED:
-            base = body.get("base_resp") or {}
-            code = BASE_RESP_CODES.get(base.get("status_code"), VENDOR_ERROR)
-            return JobStatus.failed(self.scrub(base.get("status_msg") or "MiniMax failed the video"),
-                                    code=VENDOR_ERROR if code == VENDOR_UNAVAILABLE else code,
-                                    vendor_status=vendor_status)
-        if state != JobStatus.COMPLETED:
-            return JobStatus(state=state, vendor_status=vendor_status)
-        file = self.call("GET", "/v1/files/retrieve", params={"file_id": self.dig(body, "file_id")})
-        return JobStatus(state=state, progress=100, vendor_status=vendor_status,
-                         result_url=self.dig(file, "file", "download_url"))
+        return self.status_from(str(self.dig(body, "status")), result_url=lambda: self.download_url(body),
+                                failure=lambda: _failure(body))
+
+    def download_url(self, task: dict[str, Any]) -> str:
+        """A finished task names a file; its temporary URL comes from /v1/files/retrieve."""
+        file = self.call("GET", "/v1/files/retrieve", params={"file_id": self.dig(task, "file_id")})
+        return str(self.dig(file, "file", "download_url"))
 
     def call(self, method: str, path: str, *, poll: bool = False, **kwargs: Any) -> Any:
         """One request; a non-zero base_resp.status_code raises, except on a poll that reports a failed task."""

@@ -15,16 +15,13 @@ import requests
 
 from videos.providers.base import (
     INVALID_PARAMETER,
-    MODERATION,
     VENDOR_ERROR,
     HttpProvider,
     Job,
     JobStatus,
     ProviderError,
-    ProviderUnavailable,
     body_message,
     choose,
-    looks_like_moderation,
     refuse,
 )
 
@@ -65,9 +62,7 @@ class PikaProvider(HttpProvider):
             refuse(f"{endpoint} takes no last frame (pikaframes does)", field="tail_image")
         elif endpoint.endswith("/image-to-video") and job.head_image is None:
             refuse(f"{endpoint} needs an image", field="head_image")
-        for field, img in (("head_image", job.head_image), ("tail_image", job.tail_image)):
-            if img is not None and not img.url:
-                refuse("fal takes images by URL and this one has none", field=field)
+        self.require_urls(job)
 
     def submit(self, job: Job) -> str:
         self.recheck(job)
@@ -97,24 +92,14 @@ class PikaProvider(HttpProvider):
             raise ProviderError(f"pika: unreadable task id {task_id!r}")
         body = self.json("GET", f"/{app}/requests/{request_id}/status")  # 202 while pending, 200 when done
         vendor_status = str(self.dig(body, "status"))
-        state = self.state(vendor_status)
-        if state == JobStatus.FAILED or body.get("error"):
-            reason = self.scrub(str(body.get("error") or f"fal reported {vendor_status}"))
-            return JobStatus.failed(reason, code=MODERATION if looks_like_moderation(reason) else VENDOR_ERROR,
-                                    vendor_status=vendor_status)
-        if state != JobStatus.COMPLETED:
-            return JobStatus(state=state, vendor_status=vendor_status)
-        try:  # fal reports a failed generation only here, as an HTTP error on the result
-            result = self.json("GET", f"/{app}/requests/{request_id}")
-        except ProviderUnavailable:
-            raise
-        except ProviderError as e:
-            return JobStatus.failed(e.message, code=e.code, vendor_status="COMPLETED")
-        return JobStatus(state=state, progress=100, vendor_status=vendor_status,
-                         result_url=self.dig(result, "video", "url"))
+        if body.get("error"):  # some fal apps put the failure on the status itself
+            vendor_status = "FAILED"
+        # fal reports most failed generations only on the result fetch, as an HTTP error (-> a failed video).
+        return self.status_from(vendor_status,
+                                result_url=lambda: self.dig(self.json("GET", f"/{app}/requests/{request_id}"),
+                                                            "video", "url"),
+                                failure=lambda: self.moderation_or(str(body.get("error") or "")))
 
     def error_message(self, response: requests.Response) -> tuple[str, str]:
         message = body_message(response)  # {"detail": "..."} or a list of validation errors
-        if looks_like_moderation(message):
-            return message, MODERATION
-        return message, INVALID_PARAMETER if response.status_code in (400, 422) else VENDOR_ERROR
+        return self.moderation_or(message, INVALID_PARAMETER if response.status_code in (400, 422) else VENDOR_ERROR)

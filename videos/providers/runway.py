@@ -28,6 +28,15 @@ LAST_FRAME_MODELS = {"veo3.1", "veo3.1_fast"}  # promptImage position "last"
 MAX_SEED = 4294967295
 
 
+def _failure(task: dict[str, Any]) -> tuple[str, str]:
+    """failureCode is dot-separated: SAFETY.INPUT.* / SAFETY.OUTPUT.* are moderation, ASSET.* our input."""
+    failure_code = str(task.get("failureCode") or "")
+    reason = str(task.get("failure") or ("cancelled" if task.get("status") == "CANCELLED" else ""))
+    code = (MODERATION if failure_code.startswith("SAFETY")
+            else INVALID_PARAMETER if failure_code.startswith("ASSET") else VENDOR_ERROR)
+    return (f"{reason} ({failure_code})" if failure_code else reason), code
+
+
 class RunwayProvider(HttpProvider):
     name = "runway"
     default_base_url = "https://api.dev.runwayml.com/v1"
@@ -53,9 +62,7 @@ class RunwayProvider(HttpProvider):
             refuse(f"Runway {model} takes a first frame only", field="tail_image")
         if job.seed is not None and not 0 <= job.seed <= MAX_SEED:
             refuse(f"Runway seeds are 0…{MAX_SEED}", field="seed")
-        for field, img in (("head_image", job.head_image), ("tail_image", job.tail_image)):
-            if img is not None and not img.url:
-                refuse("Runway takes images by URL here and this one has none", field=field)
+        self.require_urls(job)
 
     def submit(self, job: Job) -> str:
         self.recheck(job)
@@ -77,21 +84,10 @@ class RunwayProvider(HttpProvider):
 
     def poll(self, task_id: str, job: Job) -> JobStatus:
         body = self.json("GET", f"/tasks/{task_id}")
-        vendor_status = str(self.dig(body, "status"))
-        state = self.state(vendor_status)
-        if state == JobStatus.FAILED:
-            failure_code = str(body.get("failureCode") or "")
-            reason = body.get("failure") or ("cancelled" if vendor_status == "CANCELLED" else "Runway failed the task")
-            code = (MODERATION if failure_code.startswith("SAFETY")
-                    else INVALID_PARAMETER if failure_code.startswith("ASSET") else VENDOR_ERROR)
-            return JobStatus.failed(self.scrub(f"{reason} ({failure_code})" if failure_code else str(reason)),
-                                    code=code, vendor_status=vendor_status)
-        if state == JobStatus.COMPLETED:
-            return JobStatus(state=state, progress=100, vendor_status=vendor_status,
-                             result_url=self.dig(body, "output", 0))
-        progress = body.get("progress")
-        return JobStatus(state=state, vendor_status=vendor_status,
-                         progress=round(float(progress) * 100) if isinstance(progress, (int, float)) else None)
+        progress = body.get("progress") if isinstance(body, dict) else None  # 0-1 while RUNNING
+        return self.status_from(str(self.dig(body, "status")), result_url=lambda: self.dig(body, "output", 0),
+                                failure=lambda: _failure(body),
+                                progress=round(progress * 100) if isinstance(progress, (int, float)) else None)
 
     def error_message(self, response: requests.Response) -> tuple[str, str]:
         message = body_message(response)  # {"error": "...", "issues": [...]}

@@ -19,7 +19,6 @@ from videos.providers.base import (
     JobStatus,
     choose,
     find,
-    looks_like_moderation,
     refuse,
 )
 
@@ -51,8 +50,7 @@ class SoraProvider(HttpProvider):
         choose(job.duration, (4, 8, 12), field="duration", what="Sora")  # ⚠ later guides add 16/20
         if job.tail_image is not None:
             refuse("Sora takes no last frame", field="tail_image")
-        if job.head_image is not None and not job.head_image.url:
-            refuse("Sora takes the image by URL here and this one has none", field="head_image")
+        self.require_urls(job)
 
     def submit(self, job: Job) -> str:
         self.recheck(job)
@@ -65,19 +63,16 @@ class SoraProvider(HttpProvider):
 
     def poll(self, task_id: str, job: Job) -> JobStatus:
         body = self.json("GET", f"/videos/{task_id}")
-        vendor_status = str(self.dig(body, "status"))
-        state = self.state(vendor_status)
-        if state == JobStatus.FAILED:
-            code, message = str(find(body, "error", "code") or ""), str(find(body, "error", "message") or "failed")
-            ours = CODES.get(code) or (MODERATION if looks_like_moderation(f"{code} {message}") else VENDOR_ERROR)
-            return JobStatus.failed(self.scrub(message), code=ours, vendor_status=vendor_status)
-        if state == JobStatus.COMPLETED:
-            # Binary content endpoint on the vendor host: download() sends the key there (and only there).
-            return JobStatus(state=state, progress=100, vendor_status=vendor_status,
-                             result_url=f"{self.base_url}/videos/{task_id}/content")
-        progress = body.get("progress")
-        return JobStatus(state=state, vendor_status=vendor_status,
-                         progress=int(progress) if isinstance(progress, (int, float)) else None)
+        progress = body.get("progress") if isinstance(body, dict) else None  # 0-100
+        # The binary content endpoint on the vendor host: download() sends the key there (and only there).
+        return self.status_from(str(self.dig(body, "status")),
+                                result_url=lambda: f"{self.base_url}/videos/{task_id}/content",
+                                failure=lambda: self._failure(body),
+                                progress=int(progress) if isinstance(progress, (int, float)) else None)
+
+    def _failure(self, video: dict[str, Any]) -> tuple[str, str]:
+        code, message = str(find(video, "error", "code") or ""), str(find(video, "error", "message") or "")
+        return (message, CODES[code]) if code in CODES else self.moderation_or(message or code)
 
     def error_message(self, response: requests.Response) -> tuple[str, str]:
         message, _ = super().error_message(response)
@@ -86,4 +81,4 @@ class SoraProvider(HttpProvider):
             code = str(error.get("code") or error.get("type") or "")
         except (ValueError, KeyError, TypeError, AttributeError):
             return message, VENDOR_ERROR
-        return message, CODES.get(code) or (MODERATION if looks_like_moderation(message) else VENDOR_ERROR)
+        return (message, CODES[code]) if code in CODES else self.moderation_or(message)

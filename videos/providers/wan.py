@@ -46,6 +46,14 @@ def _code(code: str) -> str:
     return CODES.get(code) or CODES.get(code.partition(".")[0]) or VENDOR_ERROR  # Throttling.RateQuota…
 
 
+def _failure(output: dict[str, Any]) -> tuple[str, str]:
+    code = str(output.get("code") or "")
+    message = str(output.get("message") or {"CANCELED": "the task was cancelled",
+                                            "UNKNOWN": "the task is unknown or expired"}.get(output["task_status"], ""))
+    ours = _code(code)  # a task that failed on an internal error is over: not retryable any more
+    return (f"{code}: {message}" if code else message), VENDOR_ERROR if ours == VENDOR_UNAVAILABLE else ours
+
+
 class WanProvider(HttpProvider):
     name = "wan"
     default_base_url = "https://dashscope-intl.aliyuncs.com/api/v1"
@@ -110,20 +118,8 @@ class WanProvider(HttpProvider):
 
     def poll(self, task_id: str, job: Job) -> JobStatus:
         output = self.dig(self.json("GET", f"/tasks/{task_id}"), "output")
-        vendor_status = str(self.dig(output, "task_status"))
-        state = self.state(vendor_status)
-        if state == JobStatus.FAILED:
-            code = str(output.get("code") or "")
-            message = output.get("message") or {"CANCELED": "the task was cancelled",
-                                                "UNKNOWN": "the task is unknown or expired"}.get(vendor_status, "")
-            ours = _code(code)
-            return JobStatus.failed(self.scrub(f"{code}: {message}" if code else str(message or "failed")),
-                                    code=VENDOR_ERROR if ours == VENDOR_UNAVAILABLE else ours,
-                                    vendor_status=vendor_status)
-        if state == JobStatus.COMPLETED:
-            return JobStatus(state=state, progress=100, vendor_status=vendor_status,
-                             result_url=self.dig(output, "video_url"))
-        return JobStatus(state=state, vendor_status=vendor_status)
+        return self.status_from(str(self.dig(output, "task_status")), result_url=lambda: self.dig(output, "video_url"),
+                                failure=lambda: _failure(output))
 
     def error_message(self, response: requests.Response) -> tuple[str, str]:
         code = str(find(_json(response), "code") or "")

@@ -58,16 +58,6 @@ def test_it_maps_402_to_insufficient_balance(fake):
     assert e.value.code == "insufficient_balance" and "Insufficient credits" in e.value.message
 
 
-def test_an_expired_result_url_is_a_permanent_failure(fake):
-    fake.script = ["succeeded"]
-    fake.expire_results = True
-    provider, job = LumaProvider(), make_job("luma-ray-2.0")
-    status = provider.poll(provider.submit(job), job)
-    with pytest.raises(ProviderError) as e:
-        download(provider, status, job)
-    assert e.value.code == "result_expired"
-
-
 @pytest.mark.parametrize(("model_id", "overrides", "field"), [
     ("luma-ray-2.0-flash", {"resolution": "4k"}, "resolution"),
     ("luma-ray-2.0", {"duration": 10}, "duration"),

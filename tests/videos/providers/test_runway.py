@@ -71,15 +71,6 @@ def test_a_400_names_the_problem(fake):
     assert e.value.code == "invalid_parameter" and "Invalid asset aspect ratio" in e.value.message
 
 
-def test_an_expired_result_url_is_a_permanent_failure(fake):
-    fake.script = ["succeeded"]
-    fake.expire_results = True
-    provider, job = RunwayProvider(), make_job("runway-gen-4-turbo")
-    with pytest.raises(ProviderError) as e:
-        download(provider, provider.poll(provider.submit(job), job), job)
-    assert e.value.code == "result_expired"
-
-
 @pytest.mark.parametrize(("overrides", "field"), [
     ({"head_image": None}, "head_image"),
     ({"aspect_ratio": "2:1"}, "aspect_ratio"),

@@ -64,15 +64,6 @@ def test_a_rate_limit_is_retried(fake):
     assert e.value.retry_after == 20
 
 
-def test_expired_content_is_a_permanent_failure(fake):
-    fake.script = ["succeeded"]
-    fake.expire_results = True
-    provider, job = SoraProvider(), make_job("sora-2-4s-720p-t2v")
-    with pytest.raises(ProviderError) as e:
-        download(provider, provider.poll(provider.submit(job), job), job)
-    assert e.value.code == "result_expired"
-
-
 @pytest.mark.parametrize(("model_id", "overrides", "field"), [
     ("sora-2-4s-720p-t2v", {"aspect_ratio": "1:1"}, "aspect_ratio"),
     ("sora-2-4s-720p-t2v", {"resolution": "1024p"}, "resolution"),

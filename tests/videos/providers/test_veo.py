@@ -84,15 +84,6 @@ def test_it_maps_google_error_statuses(fake, status, code):
     assert e.value.code == code
 
 
-def test_an_expired_file_is_a_permanent_failure(fake):
-    fake.script = ["succeeded"]
-    fake.expire_results = True
-    provider, job = VeoProvider(), make_job("veo-3.1-8s-1080p-t2v")
-    with pytest.raises(ProviderError) as e:
-        download(provider, provider.poll(provider.submit(job), job), job)
-    assert e.value.code == "result_expired"
-
-
 @pytest.mark.parametrize(("model_id", "overrides", "field"), [
     ("veo-3.1-8s-1080p-t2v", {"options": {"generateAudio": False}}, "generateAudio"),
     ("veo-3.1-8s-1080p-t2v", {"duration": 6}, "duration"),
