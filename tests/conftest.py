@@ -20,6 +20,22 @@ def _fast_and_isolated(settings: Any, tmp_path: Any) -> None:
     cache.clear()
 
 
+@pytest.fixture(autouse=True)
+def _catalog(request: pytest.FixtureRequest) -> None:
+    """Transactional tests flush every table, the migration-seeded catalog included: seed it again."""
+    names = set(request.fixturenames)
+    marker = request.node.get_closest_marker("django_db")
+    if not marker and not {"db", "transactional_db", "live_server"} & names:
+        return
+    if not marker:  # with the marker, pytest-django has already opened the database
+        request.getfixturevalue("transactional_db" if {"transactional_db", "live_server"} & names else "db")
+    from videos.catalog import catalog_sync
+    from videos.models import VideoModel
+
+    if not VideoModel.objects.exists():
+        catalog_sync(VideoModel)
+
+
 @pytest.fixture
 def alice(db: None) -> Any:
     return make_user("alice", credits=1000)

@@ -84,7 +84,7 @@ def video_fail(video_pk: int, *, error: str, code: str = "failed") -> None:
             billing.credits_refund(user=video.owner, amount=video.credits_used, key=f"video:{video.public_id}:refund",
                                    video_id=video.public_id, session_id=video.session.public_id,
                                    note=f"refund: {code}")
-    session_finish_if_done(video.session_id)
+        session_finish_if_done(video.session_id)  # same transaction: no poll sees a final video in a live session
 
 
 def _store_result(video: Video, video_path: str, thumbnail_path: str | None, last_frame_path: str | None,
@@ -112,7 +112,7 @@ def _store_result(video: Video, video_path: str, thumbnail_path: str | None, las
             processing_time=round(time.monotonic() - started, 2) if started else None,
             completed_at=timezone.now(), next_poll_at=None, updated_at=timezone.now(), error="", **names,
         )
-    session_finish_if_done(video.session_id)
+        session_finish_if_done(video.session_id)
 
 
 def _render_local(video: Video) -> None:
