@@ -222,6 +222,7 @@ class HttpProvider(Provider):
     options: ClassVar[frozenset[str]] = frozenset()  # Job.options keys this vendor can honour
     states: ClassVar[dict[str, str]] = {}  # vendor status -> JobStatus state
     key_on_result_host: ClassVar[bool] = False  # results on the vendor host need our key (Veo, Sora)
+    images_by_url: ClassVar[bool] = False  # the vendor fetches images from our storage (no inline bytes)
 
     def __init__(self) -> None:
         self.config: dict[str, Any] = settings.PROVIDER_SETTINGS.get(self.name, {})
@@ -255,10 +256,13 @@ class HttpProvider(Provider):
 
     # --- helpers for vendor modules ----------------------------------------------------------------
     def recheck(self, job: Job) -> None:
-        """check() again at submit time (a queued job may predate a catalog change): a refusal there is a
-        permanent invalid_parameter failure of the video, not an exception the task does not expect."""
+        """check() again at submit time (a queued job may predate a catalog change), plus what only exists
+        then: the stored images' URLs (at check() time, on the request path, nothing is stored yet). A refusal
+        here is a permanent invalid_parameter failure of the video, not an exception the task does not expect."""
         try:
             self.check(job)
+            if self.images_by_url:
+                self.require_urls(job)
         except InvalidJob as e:
             raise ProviderError(f"{self.name}: {e.message} ({e.field})", code=INVALID_PARAMETER) from None
 
@@ -291,7 +295,7 @@ class HttpProvider(Provider):
         return reason, MODERATION if looks_like_moderation(reason) else code
 
     def require_urls(self, job: Job) -> None:
-        """URL-only vendors (Luma, Runway, fal, Sora here) need the hosted copy of each image."""
+        """URL-only vendors (`images_by_url`: Luma, Runway, fal, Sora here) need the hosted copy of each image."""
         for field, img in (("head_image", job.head_image), ("tail_image", job.tail_image)):
             if img is not None and not img.url:
                 refuse(f"{self.name} takes images by URL and this one has none", field=field)

@@ -32,6 +32,7 @@ class LumaProvider(HttpProvider):
     name = "luma"
     default_base_url = "https://api.lumalabs.ai/dream-machine/v1"
     poll_interval = 5.0  # a 5 s clip takes ~30-60 s
+    images_by_url = True
     states: ClassVar[dict[str, str]] = {
         "queued": JobStatus.PENDING, "dreaming": JobStatus.PROCESSING,
         "completed": JobStatus.COMPLETED, "failed": JobStatus.FAILED,
@@ -42,7 +43,6 @@ class LumaProvider(HttpProvider):
         choose(job.resolution, RESOLUTIONS.get(job.vendor_model, ("720p",)), field="resolution", what=job.vendor_model)
         choose(job.duration, DURATIONS, field="duration", what="Luma")
         choose(job.aspect_ratio, RATIOS, field="aspect_ratio", what="Luma")
-        self.require_urls(job)
 
     def submit(self, job: Job) -> str:
         self.recheck(job)

@@ -33,6 +33,7 @@ class PikaProvider(HttpProvider):
     name = "pika"
     default_base_url = "https://queue.fal.run"
     poll_interval = 5.0
+    images_by_url = True
     states: ClassVar[dict[str, str]] = {
         "IN_QUEUE": JobStatus.PENDING, "IN_PROGRESS": JobStatus.PROCESSING, "COMPLETED": JobStatus.COMPLETED,
         "FAILED": JobStatus.FAILED, "CANCELED": JobStatus.FAILED, "CANCELLED": JobStatus.FAILED,  # ⚠ 3P schemas
@@ -62,7 +63,6 @@ class PikaProvider(HttpProvider):
             refuse(f"{endpoint} takes no last frame (pikaframes does)", field="tail_image")
         elif endpoint.endswith("/image-to-video") and job.head_image is None:
             refuse(f"{endpoint} needs an image", field="head_image")
-        self.require_urls(job)
 
     def submit(self, job: Job) -> str:
         self.recheck(job)

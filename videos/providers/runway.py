@@ -41,6 +41,7 @@ class RunwayProvider(HttpProvider):
     name = "runway"
     default_base_url = "https://api.dev.runwayml.com/v1"
     poll_interval = 5.0  # Runway asks for >= 5 s between task polls
+    images_by_url = True
     states: ClassVar[dict[str, str]] = {
         "PENDING": JobStatus.PENDING, "THROTTLED": JobStatus.PENDING, "RUNNING": JobStatus.PROCESSING,
         "SUCCEEDED": JobStatus.COMPLETED, "FAILED": JobStatus.FAILED, "CANCELLED": JobStatus.FAILED,
@@ -62,7 +63,6 @@ class RunwayProvider(HttpProvider):
             refuse(f"Runway {model} takes a first frame only", field="tail_image")
         if job.seed is not None and not 0 <= job.seed <= MAX_SEED:
             refuse(f"Runway seeds are 0…{MAX_SEED}", field="seed")
-        self.require_urls(job)
 
     def submit(self, job: Job) -> str:
         self.recheck(job)

@@ -35,6 +35,7 @@ class SoraProvider(HttpProvider):
     default_base_url = "https://api.openai.com/v1"
     poll_interval = 10.0
     key_on_result_host = True  # /videos/{id}/content needs the key
+    images_by_url = True
     states: ClassVar[dict[str, str]] = {
         "queued": JobStatus.PENDING, "in_progress": JobStatus.PROCESSING,
         "completed": JobStatus.COMPLETED, "failed": JobStatus.FAILED,
@@ -50,7 +51,6 @@ class SoraProvider(HttpProvider):
         choose(job.duration, (4, 8, 12), field="duration", what="Sora")  # ⚠ later guides add 16/20
         if job.tail_image is not None:
             refuse("Sora takes no last frame", field="tail_image")
-        self.require_urls(job)
 
     def submit(self, job: Job) -> str:
         self.recheck(job)

@@ -77,8 +77,8 @@ class WanProvider(HttpProvider):
         choose(job.duration, (5, 10) if model.startswith("wan2.5") else (5,), field="duration", what=model)
         if "kf2v" in model:
             for field, img in (("head_image", job.head_image), ("tail_image", job.tail_image)):
-                if img is None or not img.url:
-                    refuse(f"{model} needs a first and a last frame, by URL", field=field)
+                if img is None:
+                    refuse(f"{model} needs a first and a last frame", field=field)
         elif job.tail_image is not None:
             refuse(f"{model} takes no last frame (the kf2v models do)", field="tail_image")
         elif "i2v" in model and job.head_image is None:
@@ -98,8 +98,9 @@ class WanProvider(HttpProvider):
         path = SYNTHESIS
         if "kf2v" in model:
             path = KEYFRAMES
-            inputs["first_frame_url"] = job.head_image.url  # type: ignore[union-attr]  # checked above
-            inputs["last_frame_url"] = job.tail_image.url  # type: ignore[union-attr]
+            # URLs per the official kf2v docs; data URIs only as a fallback (⚠ [3P] says they work too).
+            inputs["first_frame_url"] = job.head_image.url or job.head_image.data_uri()  # type: ignore[union-attr]
+            inputs["last_frame_url"] = job.tail_image.url or job.tail_image.data_uri()  # type: ignore[union-attr]
         elif job.head_image is not None:
             inputs["img_url"] = job.head_image.data_uri()  # documented: DashScope need not reach our storage
         if "t2v" in model:

@@ -70,7 +70,12 @@ def test_check_refuses_what_luma_cannot_do(model_id, overrides, field):
     assert e.value.field == field
 
 
-def test_check_refuses_an_image_without_a_url():
-    with pytest.raises(InvalidJob) as e:
-        LumaProvider().check(make_job("luma-ray-2.0", head_image=replace(image(), url="")))
-    assert e.value.field == "head_image"
+def test_check_accepts_an_image_not_stored_yet():
+    LumaProvider().check(make_job("luma-ray-2.0", head_image=replace(image(), url="")))  # the request path
+
+
+def test_submit_refuses_an_image_without_a_url(fake):
+    with pytest.raises(ProviderError) as e:
+        LumaProvider().submit(make_job("luma-ray-2.0", head_image=replace(image(), url="")))
+    assert e.value.code == "invalid_parameter" and "head_image" in e.value.message
+    assert fake.posted() == []
