@@ -3,11 +3,16 @@
 from __future__ import annotations
 
 from decimal import Decimal
+from typing import Any
 
 from django import forms
 
 
 class ApiKeyForm(forms.Form):
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("label_suffix", "")
+        super().__init__(*args, **kwargs)
+
     name = forms.CharField(label="Name", max_length=100, required=False,
                            widget=forms.TextInput(attrs={"placeholder": "e.g. laptop, CI, my-app"}),
                            help_text="A label to tell your keys apart.")

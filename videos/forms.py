@@ -100,6 +100,7 @@ class TryForm(forms.Form):
                                           required=False)
 
     def __init__(self, *args: Any, models: list[VideoModel], selected: VideoModel | None, **kwargs: Any) -> None:
+        kwargs.setdefault("label_suffix", "")
         super().__init__(*args, **kwargs)
         self.selected = selected
         self.fields["model"].choices = model_choices(models)
@@ -239,11 +240,16 @@ class HistoryFilterForm(forms.Form):
     model = forms.ChoiceField(label="Model", required=False)
 
     def __init__(self, *args: Any, models: list[VideoModel], **kwargs: Any) -> None:
+        kwargs.setdefault("label_suffix", "")
         super().__init__(*args, **kwargs)
         self.fields["model"].choices = [("", "Any model"), *model_choices_short(models)]
 
 
 class SessionFilterForm(forms.Form):
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("label_suffix", "")
+        super().__init__(*args, **kwargs)
+
     search = forms.CharField(label="Search prompts", required=False, max_length=200,
                              widget=forms.TextInput(attrs={"type": "search", "placeholder": "e.g. mountain"}))
     status = forms.ChoiceField(label="Status", required=False,
