@@ -305,13 +305,6 @@ class HttpProvider(Provider):
         a, b = urlsplit(url), urlsplit(self.base_url)
         return (a.scheme, a.netloc) == (b.scheme, b.netloc)
 
-    def rebase(self, url: str) -> str:
-        """`url` moved onto the configured vendor origin, so our key never goes to a host we did not pick."""
-        if self.same_origin(url):
-            return url
-        parts, base = urlsplit(url), urlsplit(self.base_url)
-        return parts._replace(scheme=base.scheme, netloc=base.netloc).geturl()
-
     # --- shared machinery ------------------------------------------------------------------------
     def secrets(self) -> list[str]:
         return [str(v) for k, v in self.config.items() if k in {"api_key", "secret_key"} and v]
