@@ -32,9 +32,13 @@ class ProviderError(Exception):
 class ProviderUnavailable(ProviderError):
     """A timeout, 429 or 5xx: safe to retry later, after `retry_after` seconds when the vendor said so."""
 
-    def __init__(self, message: str, *, retry_after: float | None = None, code: str = "vendor_unavailable") -> None:
+    def __init__(self, message: str, *, retry_after: float | None = None, code: str = "vendor_unavailable",
+                 maybe_submitted: bool = False) -> None:
         super().__init__(message, code=code)
         self.retry_after = retry_after
+        # A create request that timed out reading the answer (or got a garbled 2xx) may have reached the
+        # vendor: the caller must not send it again.
+        self.maybe_submitted = maybe_submitted
 
 
 class InvalidJob(Exception):
@@ -324,7 +328,8 @@ class HttpProvider(Provider):
             response = self.http.request(method, self.url(path), headers=headers,
                                          timeout=kwargs.pop("timeout", self.timeout), **kwargs)
         except requests.RequestException as e:
-            raise ProviderUnavailable(self.scrub(f"{self.name}: {type(e).__name__}")) from None
+            maybe = method.upper() == "POST" and isinstance(e, requests.ReadTimeout)
+            raise ProviderUnavailable(self.scrub(f"{self.name}: {type(e).__name__}"), maybe_submitted=maybe) from None
         self.raise_for_status(response)
         return response
 
@@ -352,7 +357,8 @@ class HttpProvider(Provider):
             return response.json()
         except ValueError:
             # A garbled 200 (an HTML error page from a proxy, a cut connection) is worth another try.
-            raise ProviderUnavailable(f"{self.name}: malformed response body") from None
+            raise ProviderUnavailable(f"{self.name}: malformed response body",
+                                      maybe_submitted=method.upper() == "POST") from None
 
     def dig(self, body: Any, *path: str | int) -> Any:
         return dig(body, *path, vendor=self.name)

@@ -182,6 +182,9 @@ def video_start(video_pk: int) -> float | None:
     try:
         task_id = provider.submit(job_for_video(video))
     except ProviderUnavailable as e:
+        if e.maybe_submitted:  # the vendor may have the job: never risk a second one
+            video_fail(video.pk, error=f"{e.message}; not resubmitted to avoid a duplicate.", code="interrupted")
+            return None
         Video.objects.filter(pk=video.pk).update(status=Video.Status.PENDING, vendor_status="", started_at=None,
                                                  attempts=video.attempts + 1, error=e.message[:2000])
         if video.attempts + 1 >= 6:

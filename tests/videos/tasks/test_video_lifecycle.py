@@ -169,3 +169,13 @@ def test_the_sweep_resends_lost_messages(alice, vendor) -> None:
         conf.task_always_eager = False
     video.refresh_from_db()
     assert len(vendor.submitted) == 1 and video.vendor_task_id == "fake-1"
+
+
+def test_a_submit_that_may_have_reached_the_vendor_is_not_sent_again(alice, vendor) -> None:
+    vendor.FakeProvider.submit_error = ProviderUnavailable("luma: ReadTimeout", maybe_submitted=True)
+    video = make_session(owner=alice, model="luma-ray-2.0-flash-5s-t2v").videos.get()
+    tasks.video_start_task.apply(args=(video.pk,))
+    tasks.video_start_task.apply(args=(video.pk,))
+    video.refresh_from_db()
+    assert video.status == "failed" and video.error_code == "interrupted"
+    assert credit_balance(user=alice) == Decimal("1000.00")
