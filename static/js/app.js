@@ -30,6 +30,25 @@
     selection.addRange(range);
   }
 
+  // After a form comes back with errors, move focus to the first invalid input (keyboard, screen readers);
+  // after a successful Try, bring the new card into view when it is below the fold (phones).
+  document.addEventListener("htmx:afterSettle", function (event) {
+    const config = event.detail.requestConfig;
+    if (!config || config.verb !== "post") return;
+    const invalid = document.querySelector("form [aria-invalid='true'], form [role='alert']");
+    if (invalid) {
+      if (!invalid.hasAttribute("tabindex") && !/^(INPUT|SELECT|TEXTAREA)$/.test(invalid.tagName)) {
+        invalid.setAttribute("tabindex", "-1");
+      }
+      invalid.focus();
+      return;
+    }
+    const card = document.querySelector("#results > .card");
+    if (card && event.detail.xhr.status === 201 && card.getBoundingClientRect().top > window.innerHeight) {
+      card.scrollIntoView({behavior: "smooth", block: "center"});
+    }
+  });
+
   // A request that fails (server error, network down) says so briefly instead of failing silently.
   function showError(message) {
     let box = document.getElementById("htmx-error");

@@ -125,7 +125,7 @@ def test_start_stop_and_delete_a_session(page: Any, alice: User, no_broker: list
     page.get_by_label("Interval (seconds)").fill("10")
     page.get_by_label("Duration (minutes)").fill("5")
     page.get_by_role("button", name="Generate").click()
-    page.locator("#try-form .alert-success a").click()
+    page.locator("#try-form .alert-success a").first.click()
 
     session = GenerationSession.objects.get(owner=alice)
     page.wait_for_url(f"**/sessions/{session.public_id}/")

@@ -16,7 +16,7 @@ def test_it_shows_every_enabled_model_as_the_api_does(client, alice):
     assert api and "sora-2-pro" not in body
     for model in api:
         assert f'id="model-{model["model_id"]}"' in body and model["vendor_model"] in body
-    assert "Ray 2 Flash · 5s" in body and "20.00" in body and "simulated" in body and "shutdown" in body
+    assert "Ray 2 Flash · 5s" in body and "20.00" in body and "simulated" in body and "shut down by vendor" in body
 
 
 def test_it_requires_sign_in(client):
