@@ -41,14 +41,15 @@ def make_session(*, owner: User, model: str = "luma-ray-2.0-flash-5s-t2v", promp
 
 
 def png_bytes(width: int = 320, height: int = 180, color: tuple[int, int, int] = (200, 80, 40)) -> bytes:
-    """A real PNG with a gradient (so renders and crops are measurable)."""
-    image = Image.new("RGB", (width, height), color)
-    pixels = image.load()
-    for x in range(width):
-        for y in range(0, height, 4):
-            pixels[x, y] = (x * 255 // width, y * 255 // height, color[2])
+    """A real PNG: a smooth two-way gradient over `color` (so renders and crops are measurable)."""
+    import numpy as np
+
+    x = np.linspace(0, 1, width, dtype=np.float32)[None, :, None]
+    y = np.linspace(0, 1, height, dtype=np.float32)[:, None, None]
+    base = np.asarray(color, dtype=np.float32)[None, None, :]
+    pixels = np.clip(base * 0.5 + np.concatenate([x * 127 + 0 * y, y * 127 + 0 * x, (x + y) * 60], axis=2), 0, 255)
     buffer = io.BytesIO()
-    image.save(buffer, "PNG")
+    Image.fromarray(pixels.astype(np.uint8), "RGB").save(buffer, "PNG")
     return buffer.getvalue()
 
 
