@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
 import math
 from typing import Any, Literal
 
+from django.db import IntegrityError
 from ninja import Query, Router, Schema
 from ninja.responses import Status
 from pydantic import Field
@@ -14,6 +17,7 @@ from dashboard.api import rate_limit
 from dashboard.http import ApiRequest
 from videos import selectors, services
 from videos.files import base_url
+from videos.exceptions import InvalidInput
 from videos.models import GenerationSession, Video
 from videos.schemas import GenerateIn, SessionIn
 from videos.serializers import iso, model_dict, session_dict, video_dict
@@ -75,23 +79,37 @@ def _created(request: ApiRequest, session: GenerationSession) -> dict[str, Any]:
     }
 
 
-@router.post("/videos/generate", response={201: dict}, summary="Generate a video from a prompt (and images)")
-def generate(request: ApiRequest, payload: GenerateIn) -> Status[dict[str, Any]]:
+def _create(request: ApiRequest, payload: GenerateIn, **timing: Any) -> GenerationSession:
+    """Validate and create, once per Idempotency-Key: a retried POST gets the first session back, uncharged."""
+    key = request.headers.get("Idempotency-Key", "").strip()
+    if len(key) > 128:
+        raise InvalidInput("Idempotency-Key must be at most 128 characters.", field="Idempotency-Key")
+    digest = hashlib.sha256(json.dumps([payload.model_dump(mode="json"), timing], sort_keys=True).encode()).hexdigest()
+    user = request.auth.owner
+    if session := services.session_replay(user=user, idempotency_key=key, request_digest=digest):
+        return session
     rate_limit(request.auth)
     video_request = services.request_validate(payload)
-    session = services.session_create(user=request.auth.owner, request=video_request)
+    try:
+        return services.session_create(user=user, request=video_request, idempotency_key=key,
+                                       request_digest=digest, **timing)
+    except IntegrityError:  # a concurrent retry with the same key won the insert; ours rolled back whole
+        if session := services.session_replay(user=user, idempotency_key=key, request_digest=digest):
+            return session
+        raise
+
+
+@router.post("/videos/generate", response={201: dict}, summary="Generate a video from a prompt (and images)")
+def generate(request: ApiRequest, payload: GenerateIn) -> Status[dict[str, Any]]:
+    session = _create(request, payload)
     return Status(201, _created(request, session))
 
 
 @router.post("/videos/sessions", response={201: dict}, summary="Create a timed session that makes several videos")
 def session_create(request: ApiRequest, payload: SessionIn) -> Status[dict[str, Any]]:
-    rate_limit(request.auth)
-    video_request = services.request_validate(payload)
-    session = services.session_create(
-        user=request.auth.owner, request=video_request, kind=GenerationSession.Kind.TIMED,
-        max_videos=payload.max_videos, interval_seconds=payload.interval_seconds,
-        duration_minutes=payload.duration_minutes,
-    )
+    session = _create(request, GenerateIn(**payload.model_dump(include=set(GenerateIn.model_fields))),
+                      kind=GenerationSession.Kind.TIMED, max_videos=payload.max_videos,
+                      interval_seconds=payload.interval_seconds, duration_minutes=payload.duration_minutes)
     body = _created(request, session)
     body.update(status=session.status, session=session_dict(session))
     return Status(201, body)

@@ -88,12 +88,19 @@ class GenerationSession(models.Model):
     next_run_at = models.DateTimeField(null=True, blank=True, db_index=True)
     ends_at = models.DateTimeField(null=True, blank=True)  # no new video after this
     error = models.TextField(blank=True)
+    # The client's Idempotency-Key header, with a digest of its request: a retried POST returns this session.
+    idempotency_key = models.CharField(max_length=128, blank=True)
+    request_digest = models.CharField(max_length=64, blank=True)
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
     updated_at = models.DateTimeField(auto_now=True)
     finished_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["-created_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(fields=["owner", "idempotency_key"], condition=~Q(idempotency_key=""),
+                                    name="one_session_per_idempotency_key"),
+        ]
 
     def __str__(self) -> str:
         return self.public_id

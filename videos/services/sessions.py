@@ -15,6 +15,7 @@ from billing.exceptions import InsufficientCredits
 from videos import files
 from videos.models import GenerationSession, Video
 from videos.providers import LIVE, availability
+from videos.exceptions import InvalidInput
 from videos.services.intake import VideoRequest
 
 log = logging.getLogger(__name__)
@@ -69,7 +70,8 @@ def _enqueue_tick(session: GenerationSession) -> None:
 @transaction.atomic
 def session_create(
     *, user: AbstractBaseUser, request: VideoRequest, kind: str = GenerationSession.Kind.SINGLE,
-    max_videos: int = 1, interval_seconds: int = 60, duration_minutes: int = 30,
+    max_videos: int = 1, interval_seconds: int = 60, duration_minutes: int = 30, idempotency_key: str = "",
+    request_digest: str = "",
 ) -> GenerationSession:
     """Create a session and its first video, charged now. Raises InsufficientCredits with nothing written.
 
@@ -81,6 +83,7 @@ def session_create(
         owner=user, model=request.model, kind=kind, prompt=request.prompt, params=params,
         status=GenerationSession.Status.RUNNING, max_videos=max_videos, interval_seconds=interval_seconds,
         duration_minutes=duration_minutes, ends_at=now + timedelta(minutes=duration_minutes),
+        idempotency_key=idempotency_key, request_digest=request_digest,
     )
     stored: list[str] = []
     try:
@@ -186,3 +189,17 @@ def session_delete(*, session: GenerationSession) -> int:
         GenerationSession.objects.filter(pk=session.pk).delete()
         transaction.on_commit(lambda: files.files_delete(*names))
     return count
+
+
+def session_replay(*, user: AbstractBaseUser, idempotency_key: str, request_digest: str) -> GenerationSession | None:
+    """The session an earlier request with this Idempotency-Key created, or None.
+
+    The same key with a different request is a client bug: refused rather than answered with the wrong session.
+    """
+    if not idempotency_key:
+        return None
+    session = GenerationSession.objects.filter(owner=user, idempotency_key=idempotency_key).first()
+    if session is not None and session.request_digest != request_digest:
+        raise InvalidInput("This Idempotency-Key was already used for a different request.",
+                           field="Idempotency-Key", code="idempotency_key_reused")
+    return session

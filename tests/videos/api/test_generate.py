@@ -140,3 +140,19 @@ def test_creations_are_rate_limited_per_key(alice, alice_api, settings) -> None:
     r = alice_api.post("/videos/generate", body)
     assert r.status_code == 429 and 0 < int(r["Retry-After"]) <= 60
     assert GenerationSession.objects.filter(owner=alice).count() == 2
+
+
+def test_a_retried_post_with_the_same_idempotency_key_is_charged_once(alice, alice_api) -> None:
+    body = {"prompt": "a cat", "model": "luma-ray-2.0-flash-5s-t2v"}
+    first = alice_api.client.post("/api/v3/videos/generate", body, content_type="application/json",
+                                  headers={"X-API-Key": alice_api.key, "Idempotency-Key": "retry-1"})
+    again = alice_api.client.post("/api/v3/videos/generate", body, content_type="application/json",
+                                  headers={"X-API-Key": alice_api.key, "Idempotency-Key": "retry-1"})
+    assert first.status_code == again.status_code == 201
+    assert first.json()["session_id"] == again.json()["session_id"]
+    assert GenerationSession.objects.filter(owner=alice).count() == 1
+    assert alice_api.get("/credits").json()["remaining_credits"] == 980.0
+    other = alice_api.client.post("/api/v3/videos/generate", {**body, "prompt": "a dog"},
+                                  content_type="application/json",
+                                  headers={"X-API-Key": alice_api.key, "Idempotency-Key": "retry-1"})
+    assert other.status_code == 400 and other.json()["error"]["code"] == "idempotency_key_reused"
