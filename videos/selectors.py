@@ -22,7 +22,7 @@ def sessions_for_user(*, user: AbstractBaseUser, status: str | None = None, sear
         total_videos=Count("videos", distinct=True),
         completed_videos=Count("videos", filter=Q(videos__status=Video.Status.COMPLETED), distinct=True),
         credits_total=Sum("videos__credits_used", filter=~Q(videos__status=Video.Status.FAILED)),
-    )
+    ).order_by("-created_at", "-id")  # GROUP BY drops Meta.ordering: pages must be stable
 
 
 def session_get(*, user: AbstractBaseUser, public_id: str) -> GenerationSession:
