@@ -178,7 +178,6 @@ IMAGE_FETCH_ALLOW_HOSTS = [h.lower() for h in env_list("IMAGE_FETCH_ALLOW_HOSTS"
 SIMULATE_MISSING_PROVIDERS = env_bool("SIMULATE_MISSING_PROVIDERS", True)
 RATE_LIMIT_PER_MINUTE = env_int("RATE_LIMIT_PER_MINUTE", 60, minimum=0)  # generate/session creations per key
 VIDEO_DEADLINE_SECONDS = env_int("VIDEO_DEADLINE_SECONDS", 30 * 60, minimum=30)  # then failed + refunded
-SIGNUP_CREDITS = env_int("SIGNUP_CREDITS", 0, minimum=0)
 
 VENDORS = ("minimax", "luma", "runway", "kling", "veo", "sora", "wan", "pika")
 PROVIDER_SETTINGS = {
