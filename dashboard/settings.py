@@ -180,11 +180,28 @@ RATE_LIMIT_PER_MINUTE = env_int("RATE_LIMIT_PER_MINUTE", 60, minimum=0)  # gener
 VIDEO_DEADLINE_SECONDS = env_int("VIDEO_DEADLINE_SECONDS", 30 * 60, minimum=30)  # then failed + refunded
 
 VENDORS = ("minimax", "luma", "runway", "kling", "veo", "sora", "wan", "pika")
+
+
+def _env_seconds(name: str) -> float | None:
+    """A positive number of seconds from the environment, or None when unset."""
+    raw = env_str(name).strip()
+    if not raw:
+        return None
+    try:
+        value = float(raw)
+    except ValueError:
+        raise ImproperlyConfigured(f"{name} must be a number of seconds, got {raw!r}") from None
+    if not value > 0:
+        raise ImproperlyConfigured(f"{name} must be more than 0, got {raw!r}")
+    return value
+
+
 PROVIDER_SETTINGS = {
     name: {
         "api_key": env_str(f"{name.upper()}_API_KEY"),
         "base_url": env_str(f"{name.upper()}_BASE_URL").rstrip("/"),
         "max_concurrent": env_int(f"{name.upper()}_MAX_CONCURRENT", 5, minimum=1),
+        "poll_interval": _env_seconds(f"{name.upper()}_POLL_INTERVAL"),  # None: the adapter's own interval
     }
     for name in VENDORS
 }

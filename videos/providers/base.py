@@ -187,7 +187,7 @@ class Provider:
 
     name: ClassVar[str] = ""
     synchronous: ClassVar[bool] = False  # True: generate() makes the file in-process (the local renderer)
-    poll_interval: ClassVar[float] = 5.0  # seconds between polls of one vendor task
+    poll_interval: float = 5.0  # seconds between polls of one vendor task (<VENDOR>_POLL_INTERVAL overrides)
 
     def is_configured(self) -> bool:
         return False
@@ -231,6 +231,8 @@ class HttpProvider(Provider):
     def __init__(self) -> None:
         self.config: dict[str, Any] = settings.PROVIDER_SETTINGS.get(self.name, {})
         self.base_url = (self.config.get("base_url") or self.default_base_url).rstrip("/")
+        if self.config.get("poll_interval"):
+            self.poll_interval = float(self.config["poll_interval"])
         self.http = requests.Session()
         self.http.trust_env = False  # never route vendor traffic through an ambient proxy
 
