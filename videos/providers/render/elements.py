@@ -1,21 +1,27 @@
 """Moving parts of a procedural scene: clouds, stars, water and particles.
 
-Each element precomputes what it can in __init__ and draws into a float32 (h, w, 3) canvas in
-place with a handful of numpy operations per frame. `t` is seconds since the clip start; `dx`
-is the camera's sideways travel in canvas pixels (for parallax).
+Each element precomputes what it can in __init__; `draw(canvas, t, dx)` takes the 8-bit RGB working
+canvas (a PIL image), draws on it with a masked paste or a few numpy operations, and returns it
+(possibly a new image). `t` is seconds since the clip start; `dx` is the camera's sideways travel
+in canvas pixels (for parallax).
 """
 
 from __future__ import annotations
 
 import numpy as np
+from PIL import Image
 
 from .noise import fractal2d, smoothstep
 from .palette import Theme
-from .terrain import mix
+from .terrain import mix, to_u8
 
 
 class Clouds:
-    """A tileable cloud deck over the sky band, drifting sideways and shaded from above."""
+    """A tileable cloud deck over the sky band, drifting sideways and shaded from above.
+
+    Built once as 8-bit colour and coverage images, tiled twice across so that any drift is one
+    crop; each frame is then a single masked paste, in C.
+    """
 
     def __init__(self, theme: Theme, size: tuple[int, int], horizon: int, rng: np.random.Generator) -> None:
         w, _ = size
@@ -26,17 +32,18 @@ class Clouds:
         y = np.arange(self.rows, dtype=np.float32)[:, None] / self.rows
         # Thinner toward the horizon (distance) and the very top (out of the deck).
         fade = smoothstep(1.0, 0.55, y) * smoothstep(0.0, 0.15, y)
-        self.alpha = (smoothstep(1.0 - c - 0.05, 1.0 - c + 0.3, n) * fade * 0.92)[..., None]
+        alpha = smoothstep(1.0 - c - 0.05, 1.0 - c + 0.3, n) * fade * 0.92
         lit = np.clip(0.6 + 2.0 * (n - np.roll(n, 6, axis=0)), 0, 1)[..., None]
-        self.rgb = mix(theme.light.cloud_shadow, theme.light.cloud, lit)
+        rgb = mix(theme.light.cloud_shadow, theme.light.cloud, lit)
+        self.rgb = Image.fromarray(np.tile(to_u8(rgb), (1, 2, 1)))
+        self.alpha = Image.fromarray(np.tile(to_u8(alpha), (1, 2)))
         self.speed = w * 0.02 * (1 + rng.random())  # canvas px per second
 
-    def draw(self, canvas: np.ndarray, t: float, dx: float) -> None:
-        shift = int(self.speed * t + dx * 0.85)
-        cols = (np.arange(canvas.shape[1]) + shift) % self.width
-        a, rgb = self.alpha[:, cols], self.rgb[:, cols]
-        band = canvas[:self.rows]
-        band += a * (rgb - band)
+    def draw(self, canvas: Image.Image, t: float, dx: float) -> Image.Image:
+        shift = int(self.speed * t + dx * 0.85) % self.width
+        box = (shift, 0, shift + canvas.width, self.rows)
+        canvas.paste(self.rgb.crop(box), (0, 0), self.alpha.crop(box))
+        return canvas
 
 
 class Stars:
@@ -51,10 +58,12 @@ class Stars:
         self.phase = rng.random(count).astype(np.float32) * 6.283
         self.rate = rng.uniform(1.5, 4.0, count).astype(np.float32)
 
-    def draw(self, canvas: np.ndarray, t: float, dx: float) -> None:
-        x = (self.x + int(dx * 0.9)) % canvas.shape[1]
-        glow = self.level * (0.65 + 0.35 * np.sin(self.phase + self.rate * t))
-        canvas[self.y, x] = np.maximum(canvas[self.y, x], glow[:, None])
+    def draw(self, canvas: Image.Image, t: float, dx: float) -> Image.Image:
+        a = np.array(canvas)
+        x = (self.x + int(dx * 0.9)) % a.shape[1]
+        glow = (self.level * (0.65 + 0.35 * np.sin(self.phase + self.rate * t)) * 255).astype(np.uint8)
+        a[self.y, x] = np.maximum(a[self.y, x], glow[:, None])
+        return Image.fromarray(a)
 
 
 class Water:
@@ -87,7 +96,7 @@ class Water:
         self.foam = (0.6 + 0.4 * d[:, None, None]) * 0.35
         self.speed = 14.0 * (1 + 0.3 * rng.random())  # texture rows per second
 
-    def draw(self, canvas: np.ndarray, t: float, dx: float) -> None:
+    def draw(self, canvas: Image.Image, t: float, dx: float) -> Image.Image:
         off = int(self.speed * t)
         cols = (self.col_index + int(dx)) % self.tex_w
         rows = (self.row_index + off) % self.tex_h
@@ -97,7 +106,8 @@ class Water:
         water = self.base * (0.75 + 0.5 * h)
         water += self.foam * smoothstep(0.72, 0.95, h)
         water += self.glint * smoothstep(0.5, 0.9, h) * self.sun * 1.6
-        canvas[self.top:] = water
+        canvas.paste(Image.fromarray(to_u8(water)), (0, self.top))
+        return canvas
 
 
 _PARTICLES = {  # count per 100k canvas px, colour, size px, fall speed and drift (canvas heights / s)
@@ -126,13 +136,14 @@ class Particles:
         self.vx = drift * w * depth * (rng.choice((-1, 1), count) if kind == "traffic" else 1)
         self.alpha = (0.45 + 0.55 * depth).astype(np.float32)[:, None]
         self.phase = rng.random(count) * 6.283
-        self.colour = np.asarray(colour, np.float32)
+        self.colour = np.asarray(colour, np.float32) * 255
         if kind == "traffic":  # tail lights red one way, headlights white the other
-            self.colours = np.where((self.vx > 0)[:, None], (1.0, 0.2, 0.15), (1.0, 0.95, 0.8)).astype(np.float32)
+            self.colours = np.where((self.vx > 0)[:, None], (255, 51, 38), (255, 242, 204)).astype(np.float32)
         else:
             self.colours = np.broadcast_to(self.colour, (count, 3))
 
-    def draw(self, canvas: np.ndarray, t: float, dx: float) -> None:
+    def draw(self, canvas: Image.Image, t: float, dx: float) -> Image.Image:
+        out = np.array(canvas)
         span = self.rows[1] - self.rows[0]
         x = ((self.x0 + self.vx * t + dx + np.sin(self.phase + t) * 3) % self.w).astype(np.int64)
         y = ((self.y0 - self.rows[0] + self.vy * t) % span + self.rows[0]).astype(np.int64)
@@ -141,5 +152,7 @@ class Particles:
             a = a * (0.5 + 0.5 * np.sin(self.phase * 3 + t * 3.0))[:, None]
         for oy in range(self.px if self.kind != "rain" else 4):  # rain draws short streaks
             for ox in range(self.px if self.kind != "rain" else 1):
-                yy, xx = np.minimum(y + oy, canvas.shape[0] - 1), np.minimum(x + ox, canvas.shape[1] - 1)
-                canvas[yy, xx] += a * (self.colours - canvas[yy, xx])
+                yy, xx = np.minimum(y + oy, out.shape[0] - 1), np.minimum(x + ox, out.shape[1] - 1)
+                under = out[yy, xx].astype(np.float32)
+                out[yy, xx] = (under + a * (self.colours - under) + 0.5).astype(np.uint8)
+        return Image.fromarray(out)

@@ -11,8 +11,8 @@ def fractal2d(shape: tuple[int, int], cells: tuple[int, int], octaves: int, rng:
     """(h, w) float32 noise in 0..1 that tiles horizontally and vertically.
 
     `cells` is the (rows, cols) count of random values at the first octave; each further octave
-    doubles it at `persistence` times the amplitude. Bicubic upsampling of a 3x3 tiling of the grid,
-    then cropping the middle tile, makes the wrap seamless, which lets layers scroll with np.roll.
+    doubles it at `persistence` times the amplitude. Bicubic upsampling of the middle tile of a 3x3
+    tiling of the grid makes the wrap seamless, which lets layers scroll with np.roll.
     """
     h, w = shape
     total = np.zeros(shape, dtype=np.float32)
@@ -21,8 +21,8 @@ def fractal2d(shape: tuple[int, int], cells: tuple[int, int], octaves: int, rng:
         gy, gx = cells[0] << octave, cells[1] << octave
         grid = rng.random((gy, gx), dtype=np.float32)
         tiled = Image.fromarray(np.tile(grid, (3, 3)), mode="F")
-        big = np.asarray(tiled.resize((w * 3, h * 3), Image.Resampling.BICUBIC))
-        total += amplitude * big[h:2 * h, w:2 * w]
+        # Only the middle tile is resampled; the filter still reads its neighbours across the edges.
+        total += amplitude * np.asarray(tiled.resize((w, h), Image.Resampling.BICUBIC, box=(gx, gy, 2 * gx, 2 * gy)))
         norm += amplitude
         amplitude *= persistence
     total /= norm

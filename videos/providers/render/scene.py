@@ -1,9 +1,10 @@
 """Text-to-video: a procedural landscape composed from the prompt's words.
 
 The scene is built once on a small working canvas (about 360 rows, with 25% overscan for the
-camera to travel in): sky, terrain layers, textures. Each frame copies the sky, draws the moving
-elements and slides the layers for parallax, grades, and is scaled to the output size by one
-PIL resize of the camera's crop box. Per-frame cost is a few dozen cheap array operations.
+camera to travel in): sky, terrain layers, textures, all kept as 8-bit PIL images. Each frame crops
+the sky, pastes the moving elements and the layers (slid sideways for parallax) through their
+coverage masks, grades, and is scaled to the output size by one PIL resize of the camera's crop
+box. Per frame that is a handful of C calls on a canvas a fraction of the output's size.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from .camera import Move, crop_box
 from .elements import Clouds, Particles, Stars, Water
 from .grade import Grade
 from .palette import Theme
-from .terrain import Layer
+from .terrain import Layer, to_u8
 
 WORK_ROWS = 360  # working-canvas size of the output's short side (before overscan)
 OVERSCAN = 1.25  # canvas / base view: room for pans, tilts and zooms
@@ -37,14 +38,14 @@ class Scene:
         horizon_at = 0.22 if theme.aerial else {"ocean": 0.5, "city": 0.55}.get(theme.setting, 0.58)
         self.horizon = hy = round(ch * horizon_at)
         sun = (cw * rng.uniform(0.35, 0.65) + m, hy - theme.light.sun_height * hy * 0.9)
-        self.sky = terrain.sky(theme, (cw + 2 * m, ch), hy, sun)
+        self.sky = Image.fromarray(to_u8(terrain.sky(theme, (cw + 2 * m, ch), hy, sun)))
         self.behind: list = []  # drawn on the sky, before the layers
         self.front: list = []  # drawn over everything
         if theme.light.stars:
             self.behind.append(Stars((cw + 2 * m, ch), hy, rng))
         if theme.clouds > 0.15 and not (theme.setting == "city" and theme.time == "night"):
             self.behind.append(Clouds(theme, (cw, ch), hy, rng))
-        self.layers = self._layers(theme, (cw, ch), rng)
+        self.layers = [_Sprite(layer) for layer in self._layers(theme, (cw, ch), rng)]
         self.water = None
         if theme.setting == "ocean":  # reflects the sky's colours; the sun itself only as glitter
             self.water = Water(theme, terrain.sky(theme, (cw, ch), hy, None), hy, sun[0] - m, rng)
@@ -77,37 +78,45 @@ class Scene:
             return layers
         return terrain.ridges(theme, size, hy, m, rng, count=3)
 
-    def canvas(self, index: int) -> np.ndarray:
-        """The working-size float32 frame (graded), before the camera crop."""
+    def canvas(self, index: int) -> tuple[Image.Image, tuple[float, float, float, float]]:
+        """The working-size 8-bit frame (graded) and the camera's crop box in it."""
         t = index / self.frame_rate
         u = index / max(1, self.frames - 1)
         cw, ch = self.canvas_size
         m = self.margin
         box = crop_box(self.move.view(u, anchored=False), canvas=(cw, ch), base=self.base)
         dx = (box[0] + box[2]) / 2 - cw / 2  # camera travel: near layers slide more than far ones
-        self._box = box
         sky_shift = int(np.clip(dx * 0.9, -m, m))
-        frame = self.sky[:, m + sky_shift:m + sky_shift + cw].copy()
+        frame = self.sky.crop((m + sky_shift, 0, m + sky_shift + cw, ch))
         for element in self.behind:
-            element.draw(frame, t, dx)
+            frame = element.draw(frame, t, dx)
         if self.water is not None:
-            self.water.draw(frame, t, dx)
+            frame = self.water.draw(frame, t, dx)
         for layer in self.layers:
             shift = int(np.clip(dx * (1 - layer.depth), -m, m))
-            rgb = layer.rgb[:, m + shift:m + shift + cw]
-            alpha = layer.alpha[:, m + shift:m + shift + cw]
-            band = frame[layer.top:]
-            band += alpha * (rgb - band)
+            crop = (m + shift, 0, m + shift + cw, layer.rgb.height)
+            frame.paste(layer.rgb.crop(crop), (0, layer.top), layer.alpha.crop(crop))
         for element in self.front:
-            element.draw(frame, t, dx)
-        return self.grade.apply(frame, index)
+            frame = element.draw(frame, t, dx)
+        if self.grade.strategy is not None:
+            graded = self.grade.apply(np.asarray(frame, np.float32) * (1 / 255), index)
+            frame = Image.fromarray(to_u8(graded))
+        return frame, box
 
     def frame(self, index: int) -> Image.Image:
         """Output-size RGB frame `index` (0-based)."""
-        canvas = self.canvas(index)
-        small = Image.fromarray((np.clip(canvas, 0, 1) * 255 + 0.5).astype(np.uint8))
-        image = small.resize(self.size, Image.Resampling.BILINEAR, box=self._box)
+        small, box = self.canvas(index)
+        image = small.resize(self.size, Image.Resampling.BILINEAR, box=box)
         return self.grade.bars(image)
+
+
+class _Sprite:
+    """A terrain layer as 8-bit colour and coverage images, for masked pastes."""
+
+    def __init__(self, layer: Layer) -> None:
+        self.top, self.depth = layer.top, layer.depth
+        self.rgb = Image.fromarray(to_u8(layer.rgb))
+        self.alpha = Image.fromarray(to_u8(layer.alpha[..., 0]))
 
 
 def _neon_signs(layer: Layer, rng: np.random.Generator, near: float) -> None:

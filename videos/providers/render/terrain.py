@@ -26,6 +26,11 @@ def mix(a: RGB | np.ndarray, b: RGB | np.ndarray, t: float | np.ndarray) -> np.n
     return np.asarray(a, np.float32) * (1 - t) + np.asarray(b, np.float32) * t
 
 
+def to_u8(a: np.ndarray) -> np.ndarray:
+    """0..1 floats to 0..255 bytes, rounded."""
+    return (np.clip(a, 0, 1) * 255 + 0.5).astype(np.uint8)
+
+
 def sky(theme: Theme, size: tuple[int, int], horizon: int, sun: tuple[float, float] | None) -> np.ndarray:
     """(h, w, 3) sky: a three-stop gradient down to the horizon, with the sun (or moon) and its halo."""
     w, h = size
