@@ -10,6 +10,8 @@ Tests script it:
 - `fake.reply(status, body, headers=…, delay=…)`: the next request gets this instead (429, 500, a body that
   echoes the key, a malformed body, a slow answer for timeouts). Replies queue up, one per request.
 - `fake.expire_results = True`: result downloads answer 404 (Runway-style presigned URLs expired).
+- `fake.in_flight` / `fake.max_in_flight`: tasks created and not yet answered with a final stage (now / at most
+  at once), for concurrency caps.
 
 Each vendor module subclasses FakeVendor with its routes (`route(method, regex)`), its own rendering of the
 stages, and the checks of PROTOCOLS.md. `running(FakeCls, settings, ...)` is the fixture body.
@@ -59,6 +61,9 @@ class Problem(Exception):
     """A request the real vendor would reject: recorded, answered with 400."""
 
 
+FINAL_STAGES = frozenset({"succeeded", "failed", "moderated"})
+
+
 @dataclass
 class Task:
     id: str
@@ -66,6 +71,8 @@ class Task:
     script: list[str]
     request: Any
     polls: int = 0
+    on_final: Callable[[Task], None] | None = None  # called once, at the first final answer
+    final: bool = False
 
     @property
     def stage(self) -> str:
@@ -76,6 +83,10 @@ class Task:
         stage = self.stage
         self.polls += 1
         name, _, pct = stage.partition(":")
+        if name in FINAL_STAGES and not self.final:
+            self.final = True
+            if self.on_final is not None:
+                self.on_final(self)
         return name, int(pct) if pct else None
 
 
@@ -104,6 +115,8 @@ class FakeVendor:
         self.failure_reason = "the vendor could not render this"
         self.expire_results = False
         self.video = VIDEO_BYTES  # what result downloads serve (end-to-end tests put a real MP4 here)
+        self.in_flight = 0  # tasks created and not yet answered with a final stage
+        self.max_in_flight = 0
         self._ids = 0
         self._lock = threading.Lock()
         self._routes = [getattr(self, n).route + (getattr(self, n),) for n in dir(type(self))
@@ -131,9 +144,16 @@ class FakeVendor:
     def new_task(self, kind: str, request: Any) -> Task:
         with self._lock:
             self._ids += 1
-            task = Task(id=f"{self.name}-task-{self._ids}", kind=kind, script=list(self.script), request=request)
+            task = Task(id=f"{self.name}-task-{self._ids}", kind=kind, script=list(self.script), request=request,
+                        on_final=self._task_final)
+            self.in_flight += 1
+            self.max_in_flight = max(self.max_in_flight, self.in_flight)
         self.tasks[task.id] = task
         return task
+
+    def _task_final(self, task: Task) -> None:
+        with self._lock:
+            self.in_flight -= 1
 
     def result_url(self, task: Task) -> str:
         return f"{self.url}/cdn/{task.id}.mp4?sig=presigned"
