@@ -18,7 +18,20 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture
-def celery_worker_process(transactional_db: None, live_server: Any, settings: Any, tmp_path: Path) -> Iterator[str]:
+def worker_env() -> dict[str, str]:
+    """Extra environment for the worker process (a vendor's key and fake base URL…): override in a test module."""
+    return {}
+
+
+@pytest.fixture
+def worker_concurrency() -> int:
+    """The worker's --concurrency: override in a test module."""
+    return 2
+
+
+@pytest.fixture
+def celery_worker_process(transactional_db: None, live_server: Any, settings: Any, tmp_path: Path,
+                          worker_env: dict[str, str], worker_concurrency: int) -> Iterator[str]:
     """Start `celery worker --beat` against the test DB; yields the live server's URL."""
     if connection.vendor != "postgresql" or django_settings.CELERY_BROKER_URL.startswith("filesystem"):
         pytest.skip("the worker test needs PostgreSQL and a broker server (make test sets both)")
@@ -34,12 +47,14 @@ def celery_worker_process(transactional_db: None, live_server: Any, settings: An
         "PUBLIC_BASE_URL": live_server.url,
         "SWEEP_INTERVAL": "2",
         "SECRET_KEY": django_settings.SECRET_KEY,
+        **worker_env,
     }
     settings.PUBLIC_BASE_URL = live_server.url
     log = open(tmp_path / "worker.log", "wb")
     worker = subprocess.Popen(
         [sys.executable, "-m", "celery", "-A", "dashboard", "worker", "--beat", "--loglevel", "INFO",
-         "--concurrency", "2", "--without-gossip", "--without-mingle", "--schedule", str(tmp_path / "beat")],
+         "--concurrency", str(worker_concurrency), "--without-gossip", "--without-mingle",
+         "--schedule", str(tmp_path / "beat")],
         cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
     )
     try:
