@@ -29,12 +29,16 @@ def features(image: Image.Image, long_side: int) -> np.ndarray:
 
 
 def box_mean(a: np.ndarray, r: int) -> np.ndarray:
-    """Mean over a (2r+1)² window with edge replication, via cumulative sums (O(1) per pixel)."""
-    p = np.pad(a, r, mode="edge")
-    c = np.cumsum(np.cumsum(p, axis=0), axis=1)
-    c = np.pad(c, ((1, 0), (1, 0)))
+    """Mean over a (2r+1)² window with edge replication, via cumulative sums (O(1) per pixel).
+
+    `a` is (h, w) or a stack (n, h, w): the window runs over the last two axes.
+    """
+    lead = [(0, 0)] * (a.ndim - 2)
+    p = np.pad(a, lead + [(r, r), (r, r)], mode="edge")
+    c = np.cumsum(np.cumsum(p, axis=-2), axis=-1)
+    c = np.pad(c, lead + [(1, 0), (1, 0)])
     n = 2 * r + 1
-    return (c[n:, n:] - c[:-n, n:] - c[n:, :-n] + c[:-n, :-n]) / (n * n)
+    return (c[..., n:, n:] - c[..., :-n, n:] - c[..., n:, :-n] + c[..., :-n, :-n]) / (n * n)
 
 
 def median3(a: np.ndarray) -> np.ndarray:
@@ -46,25 +50,25 @@ def median3(a: np.ndarray) -> np.ndarray:
 
 
 def _match(a: np.ndarray, b: np.ndarray, init: np.ndarray, radius: int) -> np.ndarray:
-    """Per pixel, the displacement (dy, dx) near `init` minimising the windowed |a(x) - b(x+d)|."""
+    """Per pixel, the displacement (dy, dx) near `init` minimising the windowed |a(x) - b(x+d)|.
+
+    All candidate displacements are costed at once (a cost volume, one numpy pass per step).
+    """
     h, w = a.shape[:2]
     ys, xs = np.mgrid[0:h, 0:w]
-    best_cost = np.full((h, w), np.inf, dtype=np.float32)
-    best = init.copy()
-    # Visit small displacements first so exact ties keep the smaller motion.
-    offsets = sorted(((dy, dx) for dy in range(-radius, radius + 1) for dx in range(-radius, radius + 1)),
-                     key=lambda d: abs(d[0]) + abs(d[1]))
-    for dy, dx in offsets:
-        fy, fx = init[..., 0] + dy, init[..., 1] + dx
-        shifted = b[np.clip(ys + fy, 0, h - 1), np.clip(xs + fx, 0, w - 1)]
-        # Penalise the step from `init`, not the total: inside a flat region every nearby match
-        # costs the same, and the coarse level's answer is the one to keep.
-        cost = box_mean(np.abs(a - shifted).sum(axis=2), _BLOCK_RADIUS) + _SMOOTHNESS * (abs(dy) + abs(dx))
-        better = cost < best_cost
-        best_cost = np.where(better, cost, best_cost)
-        best[..., 0] = np.where(better, fy, best[..., 0])
-        best[..., 1] = np.where(better, fx, best[..., 1])
-    return best
+    # Smallest displacements first: argmin keeps the first of equal costs, so exact ties keep
+    # the smaller motion.
+    offsets = np.asarray(sorted(((dy, dx) for dy in range(-radius, radius + 1) for dx in range(-radius, radius + 1)),
+                                key=lambda d: abs(d[0]) + abs(d[1])))
+    fy = init[None, ..., 0] + offsets[:, 0, None, None]
+    fx = init[None, ..., 1] + offsets[:, 1, None, None]
+    shifted = b[np.clip(ys + fy, 0, h - 1), np.clip(xs + fx, 0, w - 1)]
+    # Penalise the step from `init`, not the total: inside a flat region every nearby match
+    # costs the same, and the coarse level's answer is the one to keep.
+    penalty = (_SMOOTHNESS * np.abs(offsets).sum(axis=1)).astype(np.float32)[:, None, None]
+    cost = box_mean(np.abs(a[None] - shifted).sum(axis=3), _BLOCK_RADIUS) + penalty
+    pick = np.argmin(cost, axis=0)[None]
+    return np.stack([np.take_along_axis(fy, pick, 0)[0], np.take_along_axis(fx, pick, 0)[0]], axis=-1)
 
 
 def estimate(a_img: Image.Image, b_img: Image.Image) -> np.ndarray:

@@ -2,7 +2,15 @@
 
 Both keyframes are warped toward each other along the estimated motion (head forward by t, tail
 backward by 1 - t) and dissolved with an eased weight, so shapes travel instead of ghosting in
-place as a cross-fade would. The warp is a PIL mesh transform: piecewise-bilinear, in C.
+place as a cross-fade would. Per frame:
+
+* the dissolve of the two keyframes as they are, at full size (one PIL composite): exact wherever
+  nothing moves;
+* over the box holding the moving mesh cells (~48 px), each keyframe warped piecewise-bilinearly
+  (a PIL mesh transform) at half size, dissolved, scaled up and feathered in over the first layer.
+  Motion hides the softness, and it is 4x fewer pixels through PIL's per-pixel quad mapping.
+
+The motion bookkeeping (splatting, visibility) runs on a grid of a few thousand cells.
 """
 
 from __future__ import annotations
@@ -13,7 +21,9 @@ from PIL import Image
 from . import flow
 from .camera import ease
 
-_CELL = 48  # target mesh cell size in output pixels: PIL warps cell by cell, so fewer is faster
+_CELL = 48  # target mesh cell size in output pixels
+_MOTION_SIDE = 64  # long side of the grid the per-frame motion bookkeeping runs on
+_STILL = 0.3  # output pixels: a cell whose corners all move less than this is left as it is
 
 
 class Morph:
@@ -23,14 +33,21 @@ class Morph:
         if head.size != tail.size:
             raise ValueError("keyframes must have the same size")
         self.head, self.tail, self.frames = head, tail, frames
-        self.forward = flow.estimate(head, tail)  # head(p) ≈ tail(p + forward(p))
-        self.backward = flow.estimate(tail, head)
+        # head(p) ≈ tail(p + forward(p)); estimated finer, then pooled to the motion grid.
+        self.forward = _pool(flow.estimate(head, tail))
+        self.backward = _pool(flow.estimate(tail, head))
         w, h = head.size
+        self.k = k = 2 if min(w, h) >= 360 else 1  # moving cells are resampled at 1/k size
+        self.small = {"head": _shrink(head, k), "tail": _shrink(tail, k)}
         gx, gy = max(2, round(w / _CELL)), max(2, round(h / _CELL))
-        self.xs = np.linspace(0, w, gx + 1)
-        self.ys = np.linspace(0, h, gy + 1)
+        self.xs = (np.linspace(0, w, gx + 1) / k).round().astype(int) * k  # cell edges on the small grid
+        self.ys = (np.linspace(0, h, gy + 1) / k).round().astype(int) * k
         fh, fw = self.forward.shape[:2]
-        self.to_flow = (fh / h, fw / w)  # output pixels -> flow-grid pixels
+        self.to_flow = (fh / h, fw / w)  # output pixels -> motion-grid pixels
+        self.gy, self.gx = np.meshgrid(self.ys.astype(np.float32), self.xs.astype(np.float32), indexing="ij")
+        # Where each mesh vertex sits on the motion grid (bilinear lookups of the field there).
+        self.fy = np.clip(self.gy * self.to_flow[0] - 0.5, 0, fh - 1)
+        self.fx = np.clip(self.gx * self.to_flow[1] - 0.5, 0, fw - 1)
 
     def frame(self, index: int) -> Image.Image:
         last = self.frames - 1
@@ -40,34 +57,87 @@ class Morph:
             return self.tail
         u = index / last
         t = ease(u)
-        head, head_seen = self._warp(self.head, self.forward, t)
-        tail, tail_seen = self._warp(self.tail, self.backward, 1 - t)
         # A steeper dissolve than the motion: each image dominates while it is near its own shape.
         weight = ease(min(1.0, max(0.0, (u - 0.5) * 1.6 + 0.5)))
-        # Per cell, trust whichever warp fetched pixels that really belong there (see visibility).
-        a = (1 - weight) * (head_seen + 0.05)
-        b = weight * (tail_seen + 0.05)
-        mask = Image.fromarray((b / (a + b) * 255).astype(np.uint8), "L")
-        return Image.composite(tail, head, mask.resize(self.head.size, Image.Resampling.BILINEAR))
+        sides = []  # (key, image, sample points, moving cells, visibility)
+        if weight < 1:
+            sides.append(("head", self.head, *self._motion(self.forward, t)))
+        if weight > 0:
+            sides.append(("tail", self.tail, *self._motion(self.backward, 1 - t)))
+        mask = None
+        if len(sides) == 1:
+            base = sides[0][1]
+        else:
+            # Per cell, trust whichever warp fetched pixels that really belong there (see visibility).
+            a = (1 - weight) * (sides[0][4] + 0.05)
+            b = weight * (sides[1][4] + 0.05)
+            mask = Image.fromarray((b / (a + b) * 255 + 0.5).astype(np.uint8), "L")
+            base = Image.composite(self.tail, self.head, mask.resize(self.head.size, Image.Resampling.BILINEAR))
+        moving = np.logical_or.reduce([side[3] for side in sides])
+        if not moving.any():
+            return base
+        return self._overlay(base, sides, moving, mask)
 
-    def _warp(self, image: Image.Image, field: np.ndarray, t: float) -> tuple[Image.Image, np.ndarray]:
-        """`image` with each part moved t of the way along `field` (mesh transform), and the
-        visibility of the result per flow cell."""
+    def _motion(self, field: np.ndarray, t: float) -> tuple[tuple[np.ndarray, np.ndarray], np.ndarray, np.ndarray]:
+        """Where each mesh vertex fetches from when moved t along `field`, which cells move, and
+        the visibility per motion-grid cell."""
         moved = flow.project(field, t)
-        gy, gx = np.meshgrid(self.ys, self.xs, indexing="ij")
-        # Sample the projected field at the mesh vertices (bilinear, in flow-grid coordinates).
-        fy = np.clip(gy * self.to_flow[0] - 0.5, 0, moved.shape[0] - 1)
-        fx = np.clip(gx * self.to_flow[1] - 0.5, 0, moved.shape[1] - 1)
-        v = flow.sample(moved, fy, fx)
-        w, h = image.size
-        sy = np.clip(gy - t * v[..., 0] / self.to_flow[0], 0, h)
-        sx = np.clip(gx - t * v[..., 1] / self.to_flow[1], 0, w)
-        xs, ys = self.xs.round().astype(int), self.ys.round().astype(int)
-        mesh = []
-        for j in range(len(ys) - 1):
-            for i in range(len(xs) - 1):
-                quad = (sx[j, i], sy[j, i], sx[j + 1, i], sy[j + 1, i],
-                        sx[j + 1, i + 1], sy[j + 1, i + 1], sx[j, i + 1], sy[j, i + 1])
-                mesh.append(((xs[i], ys[j], xs[i + 1], ys[j + 1]), tuple(float(q) for q in quad)))
-        warped = image.transform(image.size, Image.Transform.MESH, mesh, Image.Resampling.BILINEAR)
-        return warped, flow.visibility(field, moved, t)
+        v = flow.sample(moved, self.fy, self.fx)
+        w, h = self.head.size
+        sy = np.clip(self.gy - t * v[..., 0] / self.to_flow[0], 0, h)
+        sx = np.clip(self.gx - t * v[..., 1] / self.to_flow[1], 0, w)
+        travel = np.maximum(np.abs(sy - self.gy), np.abs(sx - self.gx))
+        corner = np.maximum(np.maximum(travel[:-1, :-1], travel[1:, :-1]), np.maximum(travel[:-1, 1:], travel[1:, 1:]))
+        return (sx, sy), corner >= _STILL, flow.visibility(field, moved, t)
+
+    def _overlay(self, base: Image.Image, sides: list, moving: np.ndarray, mask: Image.Image | None) -> Image.Image:
+        """`base` with the warped, dissolved moving cells feathered in over a ring of still cells."""
+        grown = moving.copy()
+        grown[1:] |= moving[:-1]
+        grown[:-1] |= moving[1:]
+        grown[:, 1:] |= grown[:, :-1].copy()
+        grown[:, :-1] |= grown[:, 1:].copy()
+        rows, cols = np.nonzero(grown)
+        j0, j1, i0, i1 = rows.min(), rows.max() + 1, cols.min(), cols.max() + 1
+        xs, ys, k = self.xs, self.ys, self.k
+        box = (int(xs[i0]), int(ys[j0]), int(xs[i1]), int(ys[j1]))
+        small_size = ((box[2] - box[0]) // k, (box[3] - box[1]) // k)
+        cells = [((int(xs[i] - box[0]) // k, int(ys[j] - box[1]) // k, int(xs[i + 1] - box[0]) // k,
+                   int(ys[j + 1] - box[1]) // k), j, i) for j, i in zip(rows, cols)]
+        warped = []
+        for key, _, (sx, sy), _, _ in sides:
+            mesh = [(cell, tuple(float(q) / k for q in (sx[j, i], sy[j, i], sx[j + 1, i], sy[j + 1, i], sx[j + 1, i + 1],
+                                                        sy[j + 1, i + 1], sx[j, i + 1], sy[j, i + 1])))
+                    for cell, j, i in cells]
+            warped.append(self.small[key].transform(small_size, Image.Transform.MESH, mesh, Image.Resampling.BILINEAR))
+        mixed = warped[0]
+        if mask is not None:
+            fy, fx = self.to_flow
+            flow_box = (box[0] * fx, box[1] * fy, box[2] * fx, box[3] * fy)
+            mixed = Image.composite(warped[1], warped[0],
+                                    mask.resize(small_size, Image.Resampling.BILINEAR, box=flow_box))
+        size = (box[2] - box[0], box[3] - box[1])
+        if k > 1:
+            mixed = mixed.resize(size, Image.Resampling.BILINEAR)
+        # Feather: 255 on moving cells, ramping to 0 across the ring (the padding is its outer end).
+        core = np.pad(moving[j0:j1, i0:i1].astype(np.uint8) * 255, 1, mode="edge")
+        ch, cw = core.shape
+        feather = Image.fromarray(core).resize(size, Image.Resampling.BILINEAR, box=(1, 1, cw - 1, ch - 1))
+        out = base.copy() if base is self.head or base is self.tail else base
+        out.paste(mixed, box[:2], feather)
+        return out
+
+
+def _shrink(image: Image.Image, k: int) -> Image.Image:
+    return image if k == 1 else image.reduce(k)
+
+
+def _pool(field: np.ndarray) -> np.ndarray:
+    """The field averaged down to about _MOTION_SIDE on its long side, in that grid's pixels."""
+    h, w = field.shape[:2]
+    k = max(1, round(max(h, w) / _MOTION_SIDE))
+    if k == 1:
+        return field
+    h2, w2 = h // k, w // k
+    pooled = field[:h2 * k, :w2 * k].reshape(h2, k, w2, k, 2).mean(axis=(1, 3))
+    return (pooled / k).astype(np.float32)
