@@ -11,6 +11,7 @@ urlpatterns = [
     path("files/<path:name>", file_serve, name="file"),
     path("accounts/", include("django.contrib.auth.urls")),
     path("account/", views.account, name="account"),
+    path("healthz", views.healthz, name="healthz"),
     path("", include("billing.urls")),
     path("", include("videos.urls")),
 ]
