@@ -62,11 +62,15 @@ def _match(a: np.ndarray, b: np.ndarray, init: np.ndarray, radius: int) -> np.nd
                                 key=lambda d: abs(d[0]) + abs(d[1])))
     fy = init[None, ..., 0] + offsets[:, 0, None, None]
     fx = init[None, ..., 1] + offsets[:, 1, None, None]
-    shifted = b[np.clip(ys + fy, 0, h - 1), np.clip(xs + fx, 0, w - 1)]
+    at = (np.clip(ys + fy, 0, h - 1) * w + np.clip(xs + fx, 0, w - 1)).astype(np.intp)
+    # Channel by channel (contiguous planes): |a - b(x + d)| summed over R, G, B.
+    diff = np.zeros(at.shape, np.float32)
+    for c in range(a.shape[2]):
+        diff += np.abs(np.ascontiguousarray(b[..., c]).ravel()[at] - a[None, ..., c])
     # Penalise the step from `init`, not the total: inside a flat region every nearby match
     # costs the same, and the coarse level's answer is the one to keep.
     penalty = (_SMOOTHNESS * np.abs(offsets).sum(axis=1)).astype(np.float32)[:, None, None]
-    cost = box_mean(np.abs(a[None] - shifted).sum(axis=3), _BLOCK_RADIUS) + penalty
+    cost = box_mean(diff, _BLOCK_RADIUS) + penalty
     pick = np.argmin(cost, axis=0)[None]
     return np.stack([np.take_along_axis(fy, pick, 0)[0], np.take_along_axis(fx, pick, 0)[0]], axis=-1)
 

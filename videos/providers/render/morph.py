@@ -4,7 +4,7 @@ Both keyframes are warped toward each other along the estimated motion (head for
 backward by 1 - t) and dissolved with an eased weight, so shapes travel instead of ghosting in
 place as a cross-fade would. Per frame:
 
-* the dissolve of the two keyframes as they are, at full size (one PIL composite): exact wherever
+* the dissolve of the two keyframes as they are, at full size (one PIL blend): exact wherever
   nothing moves;
 * over the box holding the moving mesh cells (~48 px), each keyframe warped piecewise-bilinearly
   (a PIL mesh transform) at half size, dissolved, scaled up and feathered in over the first layer.
@@ -15,6 +15,8 @@ The motion bookkeeping (splatting, visibility) runs on a grid of a few thousand 
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
+
 import numpy as np
 from PIL import Image
 
@@ -23,7 +25,7 @@ from .camera import ease
 
 _CELL = 48  # target mesh cell size in output pixels
 _MOTION_SIDE = 64  # long side of the grid the per-frame motion bookkeeping runs on
-_STILL = 0.3  # output pixels: a cell whose corners all move less than this is left as it is
+_STILL = 0.5  # output pixels: a cell whose corners all move less than this is left as it is
 
 
 class Morph:
@@ -34,8 +36,10 @@ class Morph:
             raise ValueError("keyframes must have the same size")
         self.head, self.tail, self.frames = head, tail, frames
         # head(p) ≈ tail(p + forward(p)); estimated finer, then pooled to the motion grid.
-        self.forward = _pool(flow.estimate(head, tail))
-        self.backward = _pool(flow.estimate(tail, head))
+        # The two directions are independent: estimate them side by side (numpy releases the GIL).
+        with ThreadPoolExecutor(2) as pool:
+            forward, backward = pool.map(lambda pair: _pool(flow.estimate(*pair)), ((head, tail), (tail, head)))
+        self.forward, self.backward = forward, backward
         w, h = head.size
         self.k = k = 2 if min(w, h) >= 360 else 1  # moving cells are resampled at 1/k size
         self.small = {"head": _shrink(head, k), "tail": _shrink(tail, k)}
@@ -72,7 +76,9 @@ class Morph:
             a = (1 - weight) * (sides[0][4] + 0.05)
             b = weight * (sides[1][4] + 0.05)
             mask = Image.fromarray((b / (a + b) * 255 + 0.5).astype(np.uint8), "L")
-            base = Image.composite(self.tail, self.head, mask.resize(self.head.size, Image.Resampling.BILINEAR))
+            # Away from the motion both warps see what is really there (visibility 1): the mask
+            # is just `weight`, a plain dissolve. The overlay below applies the mask where it varies.
+            base = Image.blend(self.head, self.tail, weight)
         moving = np.logical_or.reduce([side[3] for side in sides])
         if not moving.any():
             return base

@@ -25,7 +25,7 @@ from .spec import RenderCancelled, RenderResult, RenderSpec
 from .still import StillMotion
 from .text import Caption
 
-_QUEUE_DEPTH = 3  # frames in flight between the producer and the encoder
+_QUEUE_DEPTH = 2  # frames in flight between the producer and the encoder (memory at 1080p)
 _PROGRESS_INTERVAL = 0.1  # seconds: at most ~10 progress calls per second
 _POLL = 0.05  # seconds between cancellation checks while waiting for a frame
 

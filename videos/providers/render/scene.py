@@ -1,7 +1,7 @@
 """Text-to-video: a procedural landscape composed from the prompt's words.
 
-The scene is built once on a small working canvas (about 360 rows, with 25% overscan for the
-camera to travel in): sky, terrain layers, textures, all kept as 8-bit PIL images. Each frame crops
+The scene is built once on a small working canvas (half the output's rows, 180..360, with 25%
+overscan for the camera to travel in): sky, terrain layers, textures, all 8-bit PIL images. Each frame crops
 the sky, pastes the moving elements and the layers (slid sideways for parallax) through their
 coverage masks, grades, and is scaled to the output size by one PIL resize of the camera's crop
 box. Per frame that is a handful of C calls on a canvas a fraction of the output's size.
@@ -19,7 +19,9 @@ from .grade import Grade
 from .palette import Theme
 from .terrain import Layer, to_u8
 
-WORK_ROWS = 360  # working-canvas size of the output's short side (before overscan)
+# Working-canvas size of the output's short side (before overscan): half the output's, within
+# these bounds. The scene is soft gradients and noise: one bilinear upscale loses little of it.
+WORK_ROWS = (180, 360)
 OVERSCAN = 1.25  # canvas / base view: room for pans, tilts and zooms
 
 
@@ -29,7 +31,7 @@ class Scene:
     def __init__(self, theme: Theme, size: tuple[int, int], frames: int, frame_rate: int, move: Move,
                  strategy: str | None) -> None:
         self.size, self.frames, self.frame_rate, self.move = size, frames, frame_rate, move
-        k = min(1.0, WORK_ROWS / min(size))
+        k = min(1.0, min(max(WORK_ROWS[0], min(size) / 2), WORK_ROWS[1]) / min(size))
         self.base = (size[0] * k, size[1] * k)
         cw, ch = round(self.base[0] * OVERSCAN), round(self.base[1] * OVERSCAN)
         self.canvas_size = (cw, ch)

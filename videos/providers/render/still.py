@@ -17,8 +17,9 @@ class StillMotion:
     """Frames of one picture under a camera move, with a soft ground-plane parallax.
 
     The lower part of the frame (nearer the camera in most photos) is sampled with a slightly
-    stronger move than the rest and blended in through a vertical ramp: a 2.5D depth cue at the
-    cost of one extra partial resize. Frame 0 is the picture itself (both boxes coincide).
+    stronger move than the rest and blended in through a vertical ramp: a 2.5D depth cue. Each
+    row is resampled once, or twice within the ramp. Frame 0 is the picture itself (both boxes
+    coincide).
     """
 
     def __init__(self, picture: Image.Image, move: Move, frames: int) -> None:
@@ -37,20 +38,26 @@ class StillMotion:
         self.y0 = int(h * _FOREGROUND_FROM)
         ramp = np.clip((np.arange(h - self.y0) / max(1, h - self.y0)) * 2.2, 0, 1)
         ramp = ramp * ramp * (3 - 2 * ramp)
-        self.mask = Image.fromarray(np.repeat((ramp * 255).astype(np.uint8)[:, None], w, axis=1), "L")
+        # Below y1 the foreground covers the background entirely: the background stops there.
+        self.y1 = self.y0 + int(np.argmax(ramp >= 1)) if (ramp >= 1).any() else h
+        ramp = ramp[:self.y1 - self.y0]
+        self.mask = Image.fromarray(np.repeat((255 - (ramp * 255).astype(np.uint8))[:, None], w, axis=1), "L")
 
     def frame(self, index: int) -> Image.Image:
         if index == 0:
             return self.picture
         u = index / max(1, self.frames - 1)
         view = self.move.view(u, anchored=True)
-        back = self._render(view, (0, self.size[1]))
-        fore_view = View(1 + (view.scale - 1) * (1 + _PARALLAX), view.ox, view.oy)
         if self.move.kind == "zoom_out":
-            return back  # the pad has no room for a wider foreground view
-        fore = self._render(fore_view, (self.y0, self.size[1]))
-        back.paste(fore, (0, self.y0), self.mask)
-        return back
+            return self._render(view, (0, self.size[1]))  # the pad has no room for a wider foreground view
+        fore_view = View(1 + (view.scale - 1) * (1 + _PARALLAX), view.ox, view.oy)
+        y0, y1 = self.y0, self.y1
+        out = Image.new("RGB", self.size)
+        out.paste(self._render(fore_view, (y0, self.size[1])), (0, y0))
+        back = self._render(view, (0, y1))
+        out.paste(back.crop((0, 0, self.size[0], y0)), (0, 0))
+        out.paste(back.crop((0, y0, self.size[0], y1)), (0, y0), self.mask)  # the fade into the foreground
+        return out
 
     def _render(self, view: View, rows: tuple[int, int]) -> Image.Image:
         """Rows `rows` (of the output) of the frame seen through `view`."""
