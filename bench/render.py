@@ -2,9 +2,11 @@
 
 Each case runs in its own subprocess (so peak RSS is that case's alone) and is compared with the
 encoder alone on the same frames, produced in advance into memory (fewer frames at 1080p, to keep
-memory sane; rates are per frame so they compare). Prints a markdown table.
+memory sane; rates are per frame so they compare), through the same VideoWriter, so with the same
+libx264 settings. Prints a markdown table, then the peak RSS of a 1080p 10 s render of each kind.
 
-    .venv/bin/python bench/render.py
+    .venv/bin/python bench/render.py            # everything
+    .venv/bin/python bench/render.py kf2v 720   # one case, as JSON
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ sys.path.insert(0, str(ROOT))
 
 CASES = [(mode, p) for p in (480, 720, 1080) for mode in ("t2v", "i2v", "kf2v")]
 DURATION, FPS = 6.0, 24
+MEMORY_DURATION = 10.0
 
 
 def _image(size: tuple[int, int], shift: float) -> bytes:
@@ -51,6 +54,20 @@ def _spec(mode: str, p: int):
                       duration=DURATION, frame_rate=FPS, seed=1, head_image=head, tail_image=tail)
 
 
+def run_memory(mode: str) -> dict:
+    """In a child process: peak RSS of a 1080p 10 s render, nothing else."""
+    from dataclasses import replace
+
+    from videos.providers.render import render
+
+    spec = replace(_spec(mode, 1080), duration=MEMORY_DURATION)
+    with tempfile.TemporaryDirectory() as d:
+        start = time.perf_counter()
+        render(spec, video_path=f"{d}/v.mp4", thumbnail_path=f"{d}/t.jpg", last_frame_path=f"{d}/l.png")
+        wall = time.perf_counter() - start
+    return {"wall": wall, "rss": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
+
+
 def run_case(mode: str, p: int) -> dict:
     """In a child process: time the full render, then the encoder alone on pre-made frames."""
     from videos.providers.render import render
@@ -75,18 +92,34 @@ def run_case(mode: str, p: int) -> dict:
     return {"fps": result.frames / wall, "wall": wall, "rss": peak_mb, "encode_fps": encode_fps}
 
 
+def _child(*args: str) -> dict:
+    out = subprocess.run([sys.executable, __file__, *args], capture_output=True, text=True, check=True)
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
 def main() -> None:
     if len(sys.argv) == 3:  # child
-        print(json.dumps(run_case(sys.argv[1], int(sys.argv[2]))))
+        if sys.argv[2] == "memory":
+            print(json.dumps(run_memory(sys.argv[1])))
+        else:
+            print(json.dumps(run_case(sys.argv[1], int(sys.argv[2]))))
         return
-    print(f"{DURATION:g} s at {FPS} fps, 16:9, libx264 veryfast; encoder-only = same frames pre-rendered\n")
+    from videos.providers.render.encode import X264_OPTIONS, X264_THREADS
+
+    print(f"{DURATION:g} s at {FPS} fps, 16:9, libx264 {X264_OPTIONS} threads={X264_THREADS}; "
+          "encoder-only = same frames pre-rendered, same writer\n")
     print("| case | size | fps | wall s | peak RSS MB | encoder-only fps | ratio |")
     print("|---|---|---|---|---|---|---|")
     for mode, p in CASES:
-        out = subprocess.run([sys.executable, __file__, mode, str(p)], capture_output=True, text=True, check=True)
-        r = json.loads(out.stdout.strip().splitlines()[-1])
+        r = _child(mode, str(p))
         print(f"| {mode} | {p}p | {r['fps']:.0f} | {r['wall']:.2f} | {r['rss']:.0f} | {r['encode_fps']:.0f} "
               f"| {r['fps'] / r['encode_fps']:.2f} |", flush=True)
+    print(f"\n1080p {MEMORY_DURATION:g} s, peak RSS (goal < 400 MB):\n")
+    print("| case | wall s | peak RSS MB |")
+    print("|---|---|---|")
+    for mode in ("t2v", "i2v", "kf2v"):
+        r = _child(mode, "memory")
+        print(f"| {mode} | {r['wall']:.2f} | {r['rss']:.0f} |", flush=True)
 
 
 if __name__ == "__main__":

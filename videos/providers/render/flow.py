@@ -58,8 +58,9 @@ def _match(a: np.ndarray, b: np.ndarray, init: np.ndarray, radius: int) -> np.nd
     ys, xs = np.mgrid[0:h, 0:w]
     # Smallest displacements first: argmin keeps the first of equal costs, so exact ties keep
     # the smaller motion.
-    offsets = np.asarray(sorted(((dy, dx) for dy in range(-radius, radius + 1) for dx in range(-radius, radius + 1)),
-                                key=lambda d: abs(d[0]) + abs(d[1])))
+    span = range(-radius, radius + 1)
+    offsets = sorted(((dy, dx) for dy in span for dx in span), key=lambda d: abs(d[0]) + abs(d[1]))
+    offsets = np.asarray(offsets)
     fy = init[None, ..., 0] + offsets[:, 0, None, None]
     fx = init[None, ..., 1] + offsets[:, 1, None, None]
     at = (np.clip(ys + fy, 0, h - 1) * w + np.clip(xs + fx, 0, w - 1)).astype(np.intp)

@@ -10,7 +10,8 @@ place as a cross-fade would. Per frame:
   (a PIL mesh transform) at half size, dissolved, scaled up and feathered in over the first layer.
   Motion hides the softness, and it is 4x fewer pixels through PIL's per-pixel quad mapping.
 
-The motion bookkeeping (splatting, visibility) runs on a grid of a few thousand cells.
+The motion bookkeeping (splatting, visibility) runs once per clip, on a grid of a few thousand
+cells at _STEPS instants; frames interpolate between them.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from .camera import ease
 _CELL = 48  # target mesh cell size in output pixels
 _MOTION_SIDE = 64  # long side of the grid the per-frame motion bookkeeping runs on
 _STILL = 0.5  # output pixels: a cell whose corners all move less than this is left as it is
+_STEPS = 25  # instants the motion is worked out at (per direction); frames interpolate between
 
 
 class Morph:
@@ -35,23 +37,37 @@ class Morph:
         if head.size != tail.size:
             raise ValueError("keyframes must have the same size")
         self.head, self.tail, self.frames = head, tail, frames
-        # head(p) ≈ tail(p + forward(p)); estimated finer, then pooled to the motion grid.
-        # The two directions are independent: estimate them side by side (numpy releases the GIL).
-        with ThreadPoolExecutor(2) as pool:
-            forward, backward = pool.map(lambda pair: _pool(flow.estimate(*pair)), ((head, tail), (tail, head)))
-        self.forward, self.backward = forward, backward
         w, h = head.size
-        self.k = k = 2 if min(w, h) >= 360 else 1  # moving cells are resampled at 1/k size
+        # Moving cells are resampled at 1/k size (k must divide the frame so cells tile it).
+        self.k = k = 3 if min(w, h) >= 1000 and w % 3 == 0 and h % 3 == 0 else 2 if min(w, h) >= 360 else 1
         self.small = {"head": _shrink(head, k), "tail": _shrink(tail, k)}
         gx, gy = max(2, round(w / _CELL)), max(2, round(h / _CELL))
         self.xs = (np.linspace(0, w, gx + 1) / k).round().astype(int) * k  # cell edges on the small grid
         self.ys = (np.linspace(0, h, gy + 1) / k).round().astype(int) * k
-        fh, fw = self.forward.shape[:2]
-        self.to_flow = (fh / h, fw / w)  # output pixels -> motion-grid pixels
         self.gy, self.gx = np.meshgrid(self.ys.astype(np.float32), self.xs.astype(np.float32), indexing="ij")
+        # The two directions are independent: work them out side by side (numpy releases the GIL).
+        with ThreadPoolExecutor(2) as pool:
+            head_side, tail_side = pool.map(self._tabulate, ((head, tail), (tail, head)), (frames, frames))
+        self.tables = {"head": head_side, "tail": tail_side}
+
+    def _tabulate(self, pair: tuple[Image.Image, Image.Image], frames: int) -> tuple[np.ndarray, np.ndarray]:
+        """Motion of the first image toward the second, at _STEPS instants from 0 to 1: the
+        displacement at each mesh vertex and the visibility per motion-grid cell. Frames
+        interpolate between instants: the splatting behind them is too slow to run per frame."""
+        field = _pool(flow.estimate(*pair))  # a(p) ≈ b(p + field(p)), in motion-grid pixels
+        fh, fw = field.shape[:2]
+        w, h = self.head.size
+        to_flow = (fh / h, fw / w)  # output pixels -> motion-grid pixels
         # Where each mesh vertex sits on the motion grid (bilinear lookups of the field there).
-        self.fy = np.clip(self.gy * self.to_flow[0] - 0.5, 0, fh - 1)
-        self.fx = np.clip(self.gx * self.to_flow[1] - 0.5, 0, fw - 1)
+        fy = np.clip(self.gy * to_flow[0] - 0.5, 0, fh - 1)
+        fx = np.clip(self.gx * to_flow[1] - 0.5, 0, fw - 1)
+        travel, seen = [], []
+        for t in np.linspace(0.0, 1.0, max(2, min(frames, _STEPS))):
+            moved = flow.project(field, t)
+            v = flow.sample(moved, fy, fx)
+            travel.append(np.stack([v[..., 0] / to_flow[0], v[..., 1] / to_flow[1]], axis=-1))  # output px
+            seen.append(flow.visibility(field, moved, t))
+        return np.stack(travel).astype(np.float32), np.stack(seen).astype(np.float32)
 
     def frame(self, index: int) -> Image.Image:
         last = self.frames - 1
@@ -65,9 +81,9 @@ class Morph:
         weight = ease(min(1.0, max(0.0, (u - 0.5) * 1.6 + 0.5)))
         sides = []  # (key, image, sample points, moving cells, visibility)
         if weight < 1:
-            sides.append(("head", self.head, *self._motion(self.forward, t)))
+            sides.append(("head", self.head, *self._motion("head", t)))
         if weight > 0:
-            sides.append(("tail", self.tail, *self._motion(self.backward, 1 - t)))
+            sides.append(("tail", self.tail, *self._motion("tail", 1 - t)))
         mask = None
         if len(sides) == 1:
             base = sides[0][1]
@@ -84,19 +100,24 @@ class Morph:
             return base
         return self._overlay(base, sides, moving, mask)
 
-    def _motion(self, field: np.ndarray, t: float) -> tuple[tuple[np.ndarray, np.ndarray], np.ndarray, np.ndarray]:
-        """Where each mesh vertex fetches from when moved t along `field`, which cells move, and
-        the visibility per motion-grid cell."""
-        moved = flow.project(field, t)
-        v = flow.sample(moved, self.fy, self.fx)
+    def _motion(self, key: str, t: float) -> tuple[tuple[np.ndarray, ...], np.ndarray, np.ndarray]:
+        """Where each mesh vertex fetches from when moved t of the way, which cells move, and the
+        visibility per motion-grid cell."""
+        travel, seen = self.tables[key]
+        pos = t * (len(travel) - 1)
+        i = min(int(pos), len(travel) - 2)
+        f = pos - i
+        v = travel[i] + f * (travel[i + 1] - travel[i])
         w, h = self.head.size
-        sy = np.clip(self.gy - t * v[..., 0] / self.to_flow[0], 0, h)
-        sx = np.clip(self.gx - t * v[..., 1] / self.to_flow[1], 0, w)
+        sy = np.clip(self.gy - t * v[..., 0], 0, h)
+        sx = np.clip(self.gx - t * v[..., 1], 0, w)
         travel = np.maximum(np.abs(sy - self.gy), np.abs(sx - self.gx))
-        corner = np.maximum(np.maximum(travel[:-1, :-1], travel[1:, :-1]), np.maximum(travel[:-1, 1:], travel[1:, 1:]))
-        return (sx, sy), corner >= _STILL, flow.visibility(field, moved, t)
+        corner = np.maximum(np.maximum(travel[:-1, :-1], travel[1:, :-1]),
+                            np.maximum(travel[:-1, 1:], travel[1:, 1:]))
+        return (sx, sy), corner >= _STILL, seen[i] + f * (seen[i + 1] - seen[i])
 
-    def _overlay(self, base: Image.Image, sides: list, moving: np.ndarray, mask: Image.Image | None) -> Image.Image:
+    def _overlay(self, base: Image.Image, sides: list, moving: np.ndarray,
+                 mask: Image.Image | None) -> Image.Image:
         """`base` with the warped, dissolved moving cells feathered in over a ring of still cells."""
         grown = moving.copy()
         grown[1:] |= moving[:-1]
@@ -112,13 +133,15 @@ class Morph:
                    int(ys[j + 1] - box[1]) // k), j, i) for j, i in zip(rows, cols)]
         warped = []
         for key, _, (sx, sy), _, _ in sides:
-            mesh = [(cell, tuple(float(q) / k for q in (sx[j, i], sy[j, i], sx[j + 1, i], sy[j + 1, i], sx[j + 1, i + 1],
-                                                        sy[j + 1, i + 1], sx[j, i + 1], sy[j, i + 1])))
-                    for cell, j, i in cells]
-            warped.append(self.small[key].transform(small_size, Image.Transform.MESH, mesh, Image.Resampling.BILINEAR))
+            # Each output cell's source quad: corners NW, SW, SE, NE, in small-image pixels.
+            quads = np.stack([sx[:-1, :-1], sy[:-1, :-1], sx[1:, :-1], sy[1:, :-1],
+                              sx[1:, 1:], sy[1:, 1:], sx[:-1, 1:], sy[:-1, 1:]], axis=-1) / k
+            mesh = [(cell, tuple(quads[j, i].tolist())) for cell, j, i in cells]
+            warped.append(self.small[key].transform(small_size, Image.Transform.MESH, mesh,
+                                                    Image.Resampling.BILINEAR))
         mixed = warped[0]
         if mask is not None:
-            fy, fx = self.to_flow
+            fy, fx = mask.height / self.head.height, mask.width / self.head.width
             flow_box = (box[0] * fx, box[1] * fy, box[2] * fx, box[3] * fy)
             mixed = Image.composite(warped[1], warped[0],
                                     mask.resize(small_size, Image.Resampling.BILINEAR, box=flow_box))

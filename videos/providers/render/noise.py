@@ -22,7 +22,8 @@ def fractal2d(shape: tuple[int, int], cells: tuple[int, int], octaves: int, rng:
         grid = rng.random((gy, gx), dtype=np.float32)
         tiled = Image.fromarray(np.tile(grid, (3, 3)), mode="F")
         # Only the middle tile is resampled; the filter still reads its neighbours across the edges.
-        total += amplitude * np.asarray(tiled.resize((w, h), Image.Resampling.BICUBIC, box=(gx, gy, 2 * gx, 2 * gy)))
+        middle = tiled.resize((w, h), Image.Resampling.BICUBIC, box=(gx, gy, 2 * gx, 2 * gy))
+        total += amplitude * np.asarray(middle)
         norm += amplitude
         amplitude *= persistence
     total /= norm
