@@ -61,6 +61,17 @@ def video_poll_task(video_id: int) -> None:
 
 
 @shared_task(acks_late=True)
+def vendor_dispatch_task(vendor: str) -> int:
+    """Start the oldest videos waiting for a slot at `vendor` (sent when a slot frees, and by the sweep)."""
+    from videos import services
+
+    pks = services.vendor_dispatch(vendor)
+    for pk in pks:
+        video_start_task.delay(pk)
+    return len(pks)
+
+
+@shared_task(acks_late=True)
 def session_tick_task(session_id: int) -> None:
     from videos import services
 
@@ -87,11 +98,18 @@ def videos_poll_due_task() -> int:
     for pk in polls:
         video_poll_task.delay(pk)
     stale = now - timedelta(seconds=max(60, 4 * settings.SWEEP_INTERVAL))
-    starts = list(Video.objects.filter(status=Video.Status.PENDING, updated_at__lte=stale)
-                  .values_list("pk", flat=True)[:500])
+    pending = Video.objects.filter(status=Video.Status.PENDING)
+    starts = list(pending.filter(provider="local", updated_at__lte=stale).values_list("pk", flat=True)[:500])
+    # Slots reserved by a dispatch whose start message was lost.
+    starts += list(Video.objects.filter(status=Video.Status.PROCESSING, vendor_status="dispatched",
+                                        updated_at__lte=stale).values_list("pk", flat=True)[:500])
     for pk in starts:
         video_start_task.delay(pk)
-    return len(polls) + len(starts)
+    # Vendor videos wait for a slot; dispatch fills free slots oldest first (no per-video retry chains).
+    vendors = set(pending.exclude(provider="local").values_list("provider", flat=True).distinct())
+    for vendor in sorted(vendors):
+        vendor_dispatch_task.delay(vendor)
+    return len(polls) + len(starts) + len(vendors)
 
 
 @shared_task

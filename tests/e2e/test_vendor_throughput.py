@@ -31,9 +31,9 @@ N = 200
 CAP = 20  # LUMA_MAX_CONCURRENT for the worker
 POLL_INTERVAL = 0.3  # LUMA_POLL_INTERVAL for the worker
 SCRIPT = ["queued", "running:30", "running:70", "succeeded"]  # one stage per poll
-CONCURRENCY = 1
-SLEEPING_FLOOR = N * (len(SCRIPT) - 1) * POLL_INTERVAL / CONCURRENCY  # 180 s: sleeps between polls alone
-BOUND = 90.0  # half the floor; about 50 s measured, most of it spent on capped start retries
+CONCURRENCY = 2
+SLEEPING_FLOOR = N * (len(SCRIPT) - 1) * POLL_INTERVAL / CONCURRENCY  # 90 s: sleeps between polls alone
+BOUND = SLEEPING_FLOOR / 2  # a worker that slept between polls could not finish in twice this
 PRICE = Decimal("20.00")  # luma-ray-2.0-flash-5s-t2v
 
 

@@ -9,10 +9,11 @@ from videos.services.sessions import (
     session_stop,
     session_tick,
 )
-from videos.services.work import Retry, job_for_video, video_fail, video_poll, video_start
+from videos.services.work import Retry, job_for_video, vendor_dispatch, video_fail, video_poll, video_start
 
 __all__ = [
     "Retry", "VideoRequest", "job_for", "job_for_video", "model_get", "request_validate", "session_create",
-    "session_delete", "session_finish_if_done", "session_replay", "session_stop", "session_tick", "video_fail", "video_poll",
+    "session_delete", "session_finish_if_done", "session_replay", "session_stop", "session_tick",
+    "vendor_dispatch", "video_fail", "video_poll",
     "video_start",
 ]

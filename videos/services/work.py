@@ -11,12 +11,13 @@ import logging
 import os
 import tempfile
 import time
+import zlib
 from datetime import timedelta
 from decimal import Decimal
 
 from django.conf import settings
 from django.core.files import File
-from django.db import transaction
+from django.db import connection, transaction
 from django.utils import timezone
 from PIL import Image
 
@@ -30,10 +31,12 @@ from videos.services.sessions import session_finish_if_done
 
 log = logging.getLogger(__name__)
 SUBMITTING = "submitting"  # vendor_status while a submit is in flight: a crash there must not resubmit
+QUEUED = "queued"  # pending: waiting for a slot under the vendor's concurrency cap
+DISPATCHED = "dispatched"  # a slot is reserved for it; its start task submits
 
 
 class Retry(Exception):
-    """Ask the task to run again after `countdown` seconds (vendor busy, concurrency cap reached)."""
+    """Ask the task to run again after `countdown` seconds (the vendor answered 429/5xx or timed out)."""
 
     def __init__(self, countdown: float) -> None:
         super().__init__(countdown)
@@ -85,6 +88,7 @@ def video_fail(video_pk: int, *, error: str, code: str = "failed") -> None:
                                    video_id=video.public_id, session_id=video.session.public_id,
                                    note=f"refund: {code}")
         session_finish_if_done(video.session_id)  # same transaction: no poll sees a final video in a live session
+        _dispatch_on_commit(video)
 
 
 def _store_result(video: Video, video_path: str, thumbnail_path: str | None, last_frame_path: str | None,
@@ -113,6 +117,7 @@ def _store_result(video: Video, video_path: str, thumbnail_path: str | None, las
             completed_at=timezone.now(), next_poll_at=None, updated_at=timezone.now(), error="", **names,
         )
         session_finish_if_done(video.session_id)
+        _dispatch_on_commit(video)
 
 
 def _render_local(video: Video) -> None:
@@ -153,10 +158,52 @@ def _claim(video: Video, **fields: object) -> bool:
         status=Video.Status.PROCESSING, started_at=timezone.now(), updated_at=timezone.now(), **fields))
 
 
+def _vendor_lock(vendor: str) -> None:
+    """Serialise slot accounting per vendor until the transaction ends. SQLite's IMMEDIATE transactions
+    already serialise every writer; PostgreSQL takes a transaction-scoped advisory lock."""
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_xact_lock(%s)", [zlib.crc32(f"vendor-slots:{vendor}".encode())])
+
+
+def _free_slots(vendor: str) -> int:
+    cap = settings.PROVIDER_SETTINGS.get(vendor, {}).get("max_concurrent", 5)
+    return cap - Video.objects.filter(provider=vendor, status=Video.Status.PROCESSING).count()
+
+
+def vendor_dispatch(vendor: str) -> list[int]:
+    """Reserve free slots at `vendor` for its oldest pending videos; returns their pks, for the caller to start.
+
+    Reserving (status processing, vendor_status "dispatched") under the vendor lock means two dispatches that
+    run at once hand out each slot once, and a start task sent twice submits once.
+    """
+    with transaction.atomic():
+        _vendor_lock(vendor)
+        free = _free_slots(vendor)
+        if free <= 0:
+            return []
+        pending = Video.objects.filter(provider=vendor, status=Video.Status.PENDING).order_by("created_at", "id")
+        pks = list(pending.values_list("pk", flat=True)[:free])
+        Video.objects.filter(pk__in=pks, status=Video.Status.PENDING).update(
+            status=Video.Status.PROCESSING, vendor_status=DISPATCHED, started_at=timezone.now(),
+            updated_at=timezone.now())
+    return pks
+
+
+def _dispatch_on_commit(video: Video) -> None:
+    """A vendor slot frees when a video ends: start whoever waits for it."""
+    if video.provider == "local":
+        return
+    from videos.tasks import vendor_dispatch_task
+
+    vendor_dispatch_task.delay_on_commit(video.provider)
+
+
 def video_start(video_pk: int) -> float | None:
     """Start making the video. Returns seconds until the first poll for vendor jobs, else None.
 
-    Raises Retry when the vendor is busy or its concurrency cap is reached (the video stays pending).
+    At the vendor's concurrency cap the video stays pending (vendor_status "queued") and nothing is retried:
+    `vendor_dispatch` starts it when a slot frees. Raises Retry when the vendor is busy (429/5xx, timeout).
     """
     video = _load(video_pk)
     if video is None or video.is_final:
@@ -168,17 +215,23 @@ def video_start(video_pk: int) -> float | None:
         _render_local(video)  # a redelivered message after a crash renders again: local work is free
         return None
     if video.vendor_task_id:
-        return provider.poll_interval  # already submitted: only polling is left
+        return None  # already submitted: its poll chain (or the sweep) takes it from here
     if video.vendor_status == SUBMITTING:
         # A previous run crashed while submitting: the vendor may have the job. Never submit twice.
         video_fail(video.pk, error="Submission to the vendor was interrupted; not resubmitted.", code="interrupted")
         return None
-    cap = settings.PROVIDER_SETTINGS.get(video.provider, {}).get("max_concurrent", 5)
-    busy = Video.objects.filter(provider=video.provider, status=Video.Status.PROCESSING).count()
-    if busy >= cap:
-        raise Retry(countdown=provider.poll_interval)
-    if not _claim(video, vendor_status=SUBMITTING):
-        return None
+    with transaction.atomic():
+        _vendor_lock(video.provider)  # count-and-claim as one step: two workers can't both take the last slot
+        # A slot reserved by vendor_dispatch, or a free one; else wait, queued, until dispatch calls.
+        claimed = Video.objects.filter(pk=video.pk, status=Video.Status.PROCESSING, vendor_status=DISPATCHED,
+                                       vendor_task_id="").update(vendor_status=SUBMITTING, updated_at=timezone.now())
+        if not claimed and video.status == Video.Status.PENDING:
+            if _free_slots(video.provider) <= 0:
+                Video.objects.filter(pk=video.pk, status=Video.Status.PENDING).update(vendor_status=QUEUED)
+                return None
+            claimed = _claim(video, vendor_status=SUBMITTING)
+        if not claimed:
+            return None  # another run has it
     try:
         task_id = provider.submit(job_for_video(video))
     except ProviderUnavailable as e:
@@ -206,6 +259,9 @@ def video_poll(video_pk: int) -> float | None:
     if video is None or video.is_final or not video.vendor_task_id:
         return None
     provider = get_provider(video.provider)
+    early = (video.next_poll_at - timezone.now()).total_seconds() if video.next_poll_at else 0.0
+    if early > provider.poll_interval / 2:
+        return None  # a duplicate (the sweep re-sent it): the chain that set next_poll_at polls then
     if video.deadline_at and timezone.now() > video.deadline_at:
         video_fail(video.pk, error="The vendor did not finish in time.", code="timeout")
         return None

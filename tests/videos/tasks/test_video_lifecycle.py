@@ -28,6 +28,14 @@ def vendor(settings):
     fake.reset()
 
 
+def _poll(video_pk: int) -> float | None:
+    """Poll as the scheduled task would once its countdown has run out."""
+    from videos.services import video_poll
+
+    Video.objects.filter(pk=video_pk).update(next_poll_at=None)
+    return video_poll(video_pk)
+
+
 def _mp4_bytes(tmp_path) -> bytes:
     from videos.providers.render import RenderSpec, render
 
@@ -67,12 +75,11 @@ def test_a_vendor_job_is_submitted_once_polled_and_stored(alice, vendor, tmp_pat
     assert len(vendor.submitted) == 1 and vendor.submitted[0].vendor_model == "ray-flash-2"
     video.refresh_from_db()
     assert video.vendor_task_id == "fake-1" and video.status == "processing"
-    from videos.services import video_poll
 
-    assert video_poll(video.pk) == 1.0
+    assert _poll(video.pk) == 1.0
     video.refresh_from_db()
     assert (video.progress, video.vendor_status) == (40, "dreaming")
-    assert video_poll(video.pk) is None
+    assert _poll(video.pk) is None
     video.refresh_from_db()
     assert video.status == "completed" and video.file_size > 0 and default_storage.exists(video.thumbnail)
     assert (video.width, video.height) == (320, 180)
@@ -83,9 +90,9 @@ def test_a_vendor_failure_fails_the_video_and_refunds_once(alice, vendor) -> Non
     session = make_session(owner=alice, model="luma-ray-2.0-flash-5s-t2v")
     video = session.videos.get()
     tasks.video_start_task.apply(args=(video.pk,))
-    from videos.services import video_fail, video_poll
+    from videos.services import video_fail
 
-    video_poll(video.pk)
+    _poll(video.pk)
     video_fail(video.pk, error="again", code="again")  # a second failure path: still one refund
     video.refresh_from_db()
     assert (video.status, video.error, video.error_code) == ("failed", "Advanced moderation failed", "moderation")
@@ -125,17 +132,27 @@ def test_a_crash_during_submit_never_submits_twice(alice, vendor) -> None:
     assert credit_balance(user=alice) == Decimal("1000.00")
 
 
-def test_the_concurrency_cap_holds_work_in_pending(alice, vendor, settings) -> None:
+def test_the_concurrency_cap_holds_work_in_pending_until_a_slot_frees(alice, vendor, settings, tmp_path) -> None:
     settings.PROVIDER_SETTINGS = {**settings.PROVIDER_SETTINGS, "luma": {"max_concurrent": 1}}
+    vendor.FakeProvider.result_bytes = _mp4_bytes(tmp_path)
     first = make_session(owner=alice, model="luma-ray-2.0-flash-5s-t2v").videos.get()
     second = make_session(owner=alice, model="luma-ray-2.0-flash-5s-t2v").videos.get()
-    from videos.services import Retry, video_start
+    from videos.services import vendor_dispatch, video_start
 
     video_start(first.pk)
-    with pytest.raises(Retry):
-        video_start(second.pk)
+    assert video_start(second.pk) is None  # no retry chain: it waits for a slot
     second.refresh_from_db()
-    assert second.status == "pending" and len(vendor.submitted) == 1
+    assert (second.status, second.vendor_status) == ("pending", "queued") and len(vendor.submitted) == 1
+    assert vendor_dispatch("luma") == []
+    _poll(first.pk)  # completes: the slot frees
+    assert vendor_dispatch("luma") == [second.pk]
+    assert vendor_dispatch("luma") == []  # a concurrent dispatch gets nothing: the slot is reserved
+    second.refresh_from_db()
+    assert (second.status, second.vendor_status) == ("processing", "dispatched")
+    video_start(second.pk)
+    video_start(second.pk)  # the start message delivered twice: one submission
+    second.refresh_from_db()
+    assert len(vendor.submitted) == 2 and second.vendor_task_id == "fake-2"
 
 
 def test_the_reaper_fails_and_refunds_overdue_videos(alice, vendor) -> None:
@@ -151,9 +168,8 @@ def test_an_expired_result_fails_the_video(alice, vendor) -> None:
     vendor.FakeProvider.download_error = ProviderError("gone", code="result_expired")
     video = make_session(owner=alice, model="luma-ray-2.0-flash-5s-t2v").videos.get()
     tasks.video_start_task.apply(args=(video.pk,))
-    from videos.services import video_poll
 
-    video_poll(video.pk)
+    _poll(video.pk)
     video.refresh_from_db()
     assert video.status == "failed" and video.error_code == "result_expired"
 
@@ -179,3 +195,12 @@ def test_a_submit_that_may_have_reached_the_vendor_is_not_sent_again(alice, vend
     video.refresh_from_db()
     assert video.status == "failed" and video.error_code == "interrupted"
     assert credit_balance(user=alice) == Decimal("1000.00")
+
+
+def test_a_duplicate_poll_before_its_time_asks_the_vendor_nothing(alice, vendor) -> None:
+    vendor.FakeProvider.script = [JobStatus(state="processing", progress=10)]
+    video = make_session(owner=alice, model="luma-ray-2.0-flash-5s-t2v").videos.get()
+    tasks.video_start_task.apply(args=(video.pk,))
+    Video.objects.filter(pk=video.pk).update(next_poll_at=timezone.now() + timedelta(seconds=30))
+    tasks.video_poll_task.apply(args=(video.pk,))  # e.g. the sweep re-sent it while the real one is scheduled
+    assert vendor.polled == []
