@@ -244,7 +244,7 @@ def main() -> None:
     over = " (**over the cap**)" if ours["peak"] > args.cap else ""
     print(f"| peak in flight at the vendor (cap {args.cap}) | {ours['peak']}{over} | {base['peak']} |")
     print(f"| vendor creates | {ours['creates']} | - |")
-    print(f"| worker tasks run | {starts} starts ({starts - n} held back by the cap and retried), "
+    print(f"| worker tasks run | {starts} starts ({starts - n} sent again once a slot was reserved), "
           f"{ours['tasks'].get('video_poll_task', 0)} polls | - |")
     print(f"| every video charged once | {ours['charged_once']} | - |")
     print(f"| mean vendor poll latency | - | {base['poll_latency_ms']:.1f} ms |")
