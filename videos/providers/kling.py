@@ -18,14 +18,13 @@ from videos.providers.base import (
     MODERATION,
     VENDOR_ERROR,
     VENDOR_UNAVAILABLE,
-    HttpProvider,
     Job,
     JobStatus,
     ProviderError,
-    body_message,
     choose,
     refuse,
 )
+from videos.providers.http import HttpProvider, body_message
 
 TOKEN_TTL = 1800  # seconds; Kling's documented exp = now + 1800
 # Envelope `code` -> ours (Kling error-code table). Anything else follows the HTTP status.

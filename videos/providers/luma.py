@@ -11,13 +11,12 @@ from videos.providers.base import (
     INVALID_PARAMETER,
     MODERATION,
     VENDOR_ERROR,
-    HttpProvider,
     Job,
     JobStatus,
-    body_message,
     choose,
     looks_like_moderation,
 )
+from videos.providers.http import HttpProvider, body_message
 
 RATIOS = ("1:1", "16:9", "9:16", "4:3", "3:4", "21:9", "9:21")
 DURATIONS = {5: "5s", 9: "9s"}

@@ -13,13 +13,12 @@ from videos.providers.base import (
     MODERATION,
     VENDOR_ERROR,
     VENDOR_UNAVAILABLE,
-    HttpProvider,
     Job,
     JobStatus,
-    body_message,
     choose,
     refuse,
 )
+from videos.providers.http import HttpProvider, body_message
 
 # base_resp.status_code -> our code (platform.minimax.io errorcode table; 1039 is the token rate limit).
 BASE_RESP_CODES = {

@@ -16,14 +16,13 @@ import requests
 from videos.providers.base import (
     INVALID_PARAMETER,
     VENDOR_ERROR,
-    HttpProvider,
     Job,
     JobStatus,
     ProviderError,
-    body_message,
     choose,
     refuse,
 )
+from videos.providers.http import HttpProvider, body_message
 
 RATIOS = ("16:9", "9:16", "1:1", "4:5", "5:4", "3:2", "2:3")  # text-to-video only; I2V follows the image
 MAX_FRAMES_SECONDS = 25

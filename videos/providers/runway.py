@@ -10,13 +10,12 @@ from videos.providers.base import (
     INVALID_PARAMETER,
     MODERATION,
     VENDOR_ERROR,
-    HttpProvider,
     Job,
     JobStatus,
-    body_message,
     choose,
     refuse,
 )
+from videos.providers.http import HttpProvider, body_message
 
 API_VERSION = "2024-11-06"
 # Our aspect ratio -> Runway's pixel ratio (720p-class outputs; runwayml/sdk-python).

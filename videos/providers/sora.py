@@ -14,13 +14,13 @@ from videos.providers.base import (
     INVALID_PARAMETER,
     MODERATION,
     VENDOR_ERROR,
-    HttpProvider,
     Job,
     JobStatus,
     choose,
     find,
     refuse,
 )
+from videos.providers.http import HttpProvider
 
 SIZES = {("720p", "16:9"): "1280x720", ("720p", "9:16"): "720x1280"}
 PRO_SIZES = {**SIZES, ("1024p", "16:9"): "1792x1024", ("1024p", "9:16"): "1024x1792"}  # sora-2-pro only

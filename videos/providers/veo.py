@@ -15,7 +15,6 @@ from videos.providers.base import (
     INVALID_PARAMETER,
     MODERATION,
     VENDOR_ERROR,
-    HttpProvider,
     InputImage,
     Job,
     JobStatus,
@@ -23,6 +22,7 @@ from videos.providers.base import (
     find,
     refuse,
 )
+from videos.providers.http import HttpProvider
 
 # Google status -> ours for HTTP errors; FAILED_PRECONDITION is how the Gemini API says "billing".
 STATUSES = {"INVALID_ARGUMENT": INVALID_PARAMETER, "FAILED_PRECONDITION": INSUFFICIENT_BALANCE}

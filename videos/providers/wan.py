@@ -13,14 +13,13 @@ from videos.providers.base import (
     MODERATION,
     VENDOR_ERROR,
     VENDOR_UNAVAILABLE,
-    HttpProvider,
     Job,
     JobStatus,
-    body_message,
     choose,
     find,
     refuse,
 )
+from videos.providers.http import HttpProvider, body_message
 
 SYNTHESIS = "/services/aigc/video-generation/video-synthesis"
 KEYFRAMES = "/services/aigc/image2video/video-synthesis"

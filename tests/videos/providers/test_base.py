@@ -24,15 +24,14 @@ from tests.fakevendors.wan import FakeWan
 from videos.catalog import CATALOG
 from videos.providers import get_provider
 from videos.providers.base import (
-    HttpProvider,
     InvalidJob,
     JobStatus,
     ProviderError,
     ProviderUnavailable,
     choose,
     dig,
-    retry_after,
 )
+from videos.providers.http import HttpProvider, retry_after
 
 
 @dataclass
