@@ -2,6 +2,7 @@ import numpy as np
 
 from videos.providers.render import RenderSpec
 from videos.providers.render.images import fitted
+from videos.providers.render.pipeline import source_for
 
 from .helpers import assert_valid_mp4, picture, psnr, render_to
 
@@ -32,3 +33,17 @@ def test_its_middle_is_a_motion_not_a_cross_fade(tmp_path):
     column_yellow = (mid[:, :, 0] > 180) & (mid[:, :, 2] < 110)
     xs = np.nonzero(column_yellow.any(axis=0))[0]
     assert xs.size and 0.3 * 320 < xs.mean() < 0.6 * 320
+
+
+def test_the_warped_area_blends_in_without_holes():
+    """At 640x360 moving cells are warped at half size and feathered in over the dissolve: nothing
+    outside them may show the warp's empty (black) background. The pictures never go below ~40."""
+    size = (640, 360)
+    head = picture(size, disc_x=0.3, colour=(235, 200, 40))
+    tail = picture(size, disc_x=0.6, colour=(235, 120, 40))
+    spec = RenderSpec(prompt="the ball rolls", width=640, height=360, duration=1.0, frame_rate=24,
+                      head_image=head, tail_image=tail)
+    source = source_for(spec)
+    for index in range(24):
+        frame = np.asarray(source.frame(index))
+        assert frame.max(axis=2).min() > 30, index
