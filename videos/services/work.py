@@ -248,7 +248,7 @@ def video_start(video_pk: int) -> float | None:
         video_fail(video.pk, error=e.message, code=e.code)
         return None
     Video.objects.filter(pk=video.pk).update(
-        vendor_task_id=task_id[:255], vendor_status="submitted", error="",
+        vendor_task_id=task_id[:255], vendor_status="submitted", error="", attempts=0,
         next_poll_at=timezone.now() + timedelta(seconds=provider.poll_interval), updated_at=timezone.now())
     return provider.poll_interval
 
@@ -269,10 +269,7 @@ def video_poll(video_pk: int) -> float | None:
     try:
         status = provider.poll(video.vendor_task_id, job)
     except ProviderUnavailable as e:
-        delay = e.retry_after if e.retry_after is not None else provider.poll_interval * 2
-        Video.objects.filter(pk=video.pk).update(next_poll_at=timezone.now() + timedelta(seconds=delay),
-                                                 updated_at=timezone.now())
-        return delay
+        return _poll_later(video, provider.poll_interval, e)
     except ProviderError as e:
         video_fail(video.pk, error=e.message, code=e.code)
         return None
@@ -283,14 +280,21 @@ def video_poll(video_pk: int) -> float | None:
         try:
             _download(video, provider, status, job)
         except ProviderUnavailable as e:  # CDN hiccup: the result is still there, fetch it next time
-            delay = e.retry_after if e.retry_after is not None else provider.poll_interval * 2
-            Video.objects.filter(pk=video.pk).update(next_poll_at=timezone.now() + timedelta(seconds=delay))
-            return delay
+            return _poll_later(video, provider.poll_interval, e)
         return None
     delay = status.poll_after or provider.poll_interval
     Video.objects.filter(pk=video.pk).update(
-        vendor_status=status.vendor_status[:64], progress=min(99, status.progress or video.progress),
+        vendor_status=status.vendor_status[:64], progress=min(99, status.progress or video.progress), attempts=0,
         next_poll_at=timezone.now() + timedelta(seconds=delay), updated_at=timezone.now())
+    return delay
+
+
+def _poll_later(video: Video, interval: float, error: ProviderUnavailable) -> float:
+    """Back off after a 429/5xx/timeout: the vendor's Retry-After, else the interval doubled per failure."""
+    attempts = video.attempts + 1
+    delay = error.retry_after if error.retry_after is not None else min(600.0, interval * 2**attempts)
+    Video.objects.filter(pk=video.pk).update(attempts=attempts, next_poll_at=timezone.now() + timedelta(seconds=delay),
+                                             updated_at=timezone.now())
     return delay
 
 

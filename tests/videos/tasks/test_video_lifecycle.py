@@ -204,3 +204,18 @@ def test_a_duplicate_poll_before_its_time_asks_the_vendor_nothing(alice, vendor)
     Video.objects.filter(pk=video.pk).update(next_poll_at=timezone.now() + timedelta(seconds=30))
     tasks.video_poll_task.apply(args=(video.pk,))  # e.g. the sweep re-sent it while the real one is scheduled
     assert vendor.polled == []
+
+
+def test_polls_back_off_while_the_vendor_is_unavailable(alice, vendor, monkeypatch) -> None:
+    video = make_session(owner=alice, model="luma-ray-2.0-flash-5s-t2v").videos.get()
+    tasks.video_start_task.apply(args=(video.pk,))
+
+    def unavailable(self, task_id, job):
+        raise ProviderUnavailable("luma HTTP 503")
+
+    monkeypatch.setattr(fake.FakeProvider, "poll", unavailable)
+    assert [_poll(video.pk) for _ in range(3)] == [2.0, 4.0, 8.0]  # interval 1 s, doubled per failure
+    monkeypatch.setattr(fake.FakeProvider, "poll", lambda self, task_id, job: JobStatus(state="processing"))
+    assert _poll(video.pk) == 1.0
+    video.refresh_from_db()
+    assert video.status == "processing" and video.attempts == 0
