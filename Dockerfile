@@ -10,7 +10,8 @@ RUN /venv/bin/pip install ".[s3]"
 FROM python:3.11-slim
 ENV PATH=/venv/bin:$PATH PYTHONUNBUFFERED=1 PYTHONDONTWRITEBYTECODE=1 \
     DJANGO_SETTINGS_MODULE=dashboard.settings DATA_DIR=/data MEDIA_ROOT=/data/media PORT=8000
-RUN useradd --system --create-home --uid 1000 app && mkdir -p /data && chown app /data
+# /data/media exists (owned by app) before a named volume is mounted there, so the volume inherits the owner.
+RUN useradd --system --create-home --uid 1000 app && mkdir -p /data/media && chown -R app /data
 COPY --from=build /venv /venv
 WORKDIR /app
 COPY --chown=app . .
