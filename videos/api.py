@@ -75,6 +75,10 @@ def _created(request: ApiRequest, session: GenerationSession) -> dict[str, Any]:
         "prompt": session.prompt,
         "duration": session.params["duration"],
         "aspect_ratio": session.params["aspect_ratio"],
+        # The spec's response format, filled in as the video is made: poll the session for them.
+        "video_url": None,
+        "thumbnail_url": None,
+        "processing_time": None,
         "created_at": iso(session.created_at),
     }
 

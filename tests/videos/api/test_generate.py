@@ -27,6 +27,9 @@ def test_it_creates_a_session_of_one_charged_video(alice, alice_api, django_capt
     assert body["session_id"].startswith("ses_") and body["video_id"].startswith("vid_")
     assert body["credits_used"] == 48.0 and body["remaining_credits"] == 952.0
     assert body["status"] == "pending" and body["model"] == "minimax-hailuo-02-6s-768p-t2v"
+    spec_fields = {"success", "video_id", "video_url", "thumbnail_url", "model", "processing_time", "credits_used",
+                   "remaining_credits", "duration", "aspect_ratio", "prompt", "status", "created_at"}
+    assert spec_fields <= set(body) and body["duration"] == 6 and body["aspect_ratio"] == "16:9"
     video = Video.objects.get(public_id=body["video_id"])
     assert video.session.public_id == body["session_id"] and video.session.max_videos == 1
     assert (video.width, video.height, video.duration, video.frame_rate) == (1366, 768, 6, 24)
