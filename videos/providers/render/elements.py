@@ -41,8 +41,7 @@ class Clouds:
 
     def draw(self, canvas: Image.Image, t: float, dx: float) -> Image.Image:
         shift = int(self.speed * t + dx * 0.85) % self.width
-        box = (shift, 0, shift + canvas.width, self.rows)
-        canvas.paste(self.rgb.crop(box), (0, 0), self.alpha.crop(box))
+        canvas.paste(self.rgb, (-shift, 0), self.alpha)  # clipped to the canvas: no crop copies
         return canvas
 
 

@@ -23,7 +23,7 @@ from .palette import theme_from_prompt
 from .scene import Scene
 from .spec import RenderCancelled, RenderResult, RenderSpec
 from .still import StillMotion
-from .text import Caption
+from .text import CAPTION_SECONDS, Caption
 
 _QUEUE_DEPTH = 2  # frames in flight between the producer and the encoder (memory at 1080p)
 _PROGRESS_INTERVAL = 0.1  # seconds: at most ~10 progress calls per second
@@ -32,6 +32,11 @@ _POLL = 0.05  # seconds between cancellation checks while waiting for a frame
 
 class FrameSource(Protocol):
     def frame(self, index: int) -> Image.Image: ...
+
+
+# A source may also have `draft(index) -> Image.Image | None`: the frame at a smaller size, which
+# the writer scales up while converting it to YUV (cheaper than producing it at full size), or
+# None when that frame must be drawn at full size.
 
 
 def source_for(spec: RenderSpec) -> FrameSource:
@@ -55,20 +60,30 @@ class _Captioned:
         self.caption.draw(image, index / self.frame_rate)
         return image
 
+    def draft(self, index: int) -> Image.Image | None:
+        if index / self.frame_rate < CAPTION_SECONDS:
+            return None  # the caption's glyphs need the output's resolution
+        return self.scene.draft(index)
+
 
 class _Producer(threading.Thread):
-    """Runs `source.frame(i)` for every index into a bounded queue; errors travel through it too."""
+    """Produces every frame into a bounded queue as (image to encode, full-size image or None);
+    the full-size one only for the indices in `stills` when the encoded image is a draft. Errors
+    travel through the queue too."""
 
-    def __init__(self, source: FrameSource, frames: int) -> None:
+    def __init__(self, source: FrameSource, frames: int, stills: set[int]) -> None:
         super().__init__(daemon=True, name="render-producer")
-        self.source, self.frames = source, frames
-        self.queue: queue.Queue[Image.Image | BaseException] = queue.Queue(_QUEUE_DEPTH)
+        self.source, self.frames, self.stills = source, frames, stills
+        self.queue: queue.Queue[tuple[Image.Image, Image.Image] | BaseException] = queue.Queue(_QUEUE_DEPTH)
         self.stop = threading.Event()
 
     def run(self) -> None:
+        draft = getattr(self.source, "draft", None)
         try:
             for index in range(self.frames):
-                item: Image.Image | BaseException = self.source.frame(index)
+                small = draft(index) if draft is not None else None
+                full = self.source.frame(index) if small is None or index in self.stills else None
+                item: tuple[Image.Image, Image.Image | None] | BaseException = (small or full, full)
                 while not self.stop.is_set():
                     try:
                         self.queue.put(item, timeout=_POLL)
@@ -114,16 +129,16 @@ def render(spec: RenderSpec, *, video_path: str, thumbnail_path: str, last_frame
     source = source_for(spec)
     thumb_index = min(total - 1, spec.frame_rate)  # one second in: past the caption, into the motion
     writer = VideoWriter(video_path, spec.width, spec.height, spec.frame_rate)
-    producer = _Producer(source, total)
+    producer = _Producer(source, total, {thumb_index, total - 1})
     producer.start()
     try:
         last: Image.Image | None = None
         for index in range(total):
-            item = _next(producer, is_cancelled)
+            item, full = _next(producer, is_cancelled)
             writer.write(item)
             if index == thumb_index:
-                save_thumbnail(item, thumbnail_path)
-            last = item
+                save_thumbnail(full, thumbnail_path)
+            last = full
             if is_cancelled():
                 raise RenderCancelled()
             report((index + 1) * 99 // total)
@@ -143,7 +158,7 @@ def render(spec: RenderSpec, *, video_path: str, thumbnail_path: str, last_frame
                         duration=total / spec.frame_rate)
 
 
-def _next(producer: _Producer, is_cancelled: Callable[[], bool]) -> Image.Image:
+def _next(producer: _Producer, is_cancelled: Callable[[], bool]) -> tuple[Image.Image, Image.Image]:
     """The next produced frame, checking for cancellation while waiting for it."""
     while True:
         if is_cancelled():

@@ -48,6 +48,9 @@ class Scene:
         if theme.clouds > 0.15 and not (theme.setting == "city" and theme.time == "night"):
             self.behind.append(Clouds(theme, (cw, ch), hy, rng))
         self.layers = [_Sprite(layer) for layer in self._layers(theme, (cw, ch), rng)]
+        covered = ch  # rows from here down are hidden under an opaque part of a nearer layer
+        for sprite in reversed(self.layers):
+            covered = sprite.trim(covered)
         self.water = None
         if theme.setting == "ocean":  # reflects the sky's colours; the sun itself only as glitter
             self.water = Water(theme, terrain.sky(theme, (cw, ch), hy, None), hy, sun[0] - m, rng)
@@ -95,9 +98,7 @@ class Scene:
         if self.water is not None:
             frame = self.water.draw(frame, t, dx)
         for layer in self.layers:
-            shift = int(np.clip(dx * (1 - layer.depth), -m, m))
-            crop = (m + shift, 0, m + shift + cw, layer.rgb.height)
-            frame.paste(layer.rgb.crop(crop), (0, layer.top), layer.alpha.crop(crop))
+            layer.draw(frame, -(m + int(np.clip(dx * (1 - layer.depth), -m, m))))
         for element in self.front:
             frame = element.draw(frame, t, dx)
         if self.grade.strategy is not None:
@@ -111,14 +112,43 @@ class Scene:
         image = small.resize(self.size, Image.Resampling.BILINEAR, box=box)
         return self.grade.bars(image)
 
+    def draft(self, index: int) -> Image.Image | None:
+        """Frame `index` at the working canvas's resolution, for the encoder to scale up (see
+        VideoWriter.write); None when it must be drawn at the output size (letterbox bars).
+
+        The camera's crop box is resampled here (sub-pixel motion stays smooth); the 2-3x upscale
+        to the output then happens in swscale, fused with the YUV conversion the encoder needs anyway.
+        """
+        draft_size = (round(self.base[0]), round(self.base[1]))
+        if self.grade.strategy == "cinematic" or draft_size == self.size:
+            return None
+        small, box = self.canvas(index)
+        return small.resize(draft_size, Image.Resampling.BILINEAR, box=box)
+
 
 class _Sprite:
-    """A terrain layer as 8-bit colour and coverage images, for masked pastes."""
+    """A terrain layer as 8-bit images: its ragged top edge pasted through its coverage mask, the
+    opaque rows below it with a plain copy, and nothing where nearer layers cover it anyway."""
 
     def __init__(self, layer: Layer) -> None:
         self.top, self.depth = layer.top, layer.depth
-        self.rgb = Image.fromarray(to_u8(layer.rgb))
-        self.alpha = Image.fromarray(to_u8(layer.alpha[..., 0]))
+        self.rgb, self.alpha = to_u8(layer.rgb), to_u8(layer.alpha[..., 0])
+        see_through = np.nonzero((self.alpha < 255).any(axis=1))[0]
+        self.solid = int(see_through.max()) + 1 if see_through.size else 0  # first all-opaque row
+
+    def trim(self, covered: int) -> int:
+        """Keep the rows above canvas row `covered`; returns the row this layer covers from."""
+        end = max(self.solid, min(covered - self.top, len(self.rgb)))
+        self.edge = (Image.fromarray(self.rgb[:self.solid]), Image.fromarray(self.alpha[:self.solid]))
+        self.body = Image.fromarray(self.rgb[self.solid:end]) if end > self.solid else None
+        return min(covered, self.top + self.solid)
+
+    def draw(self, frame: Image.Image, x: int) -> None:
+        """Paste at column offset `x` (<= 0: the layer is wider than the frame)."""
+        if self.solid:
+            frame.paste(self.edge[0], (x, self.top), self.edge[1])
+        if self.body is not None:
+            frame.paste(self.body, (x, self.top + self.solid))
 
 
 def _neon_signs(layer: Layer, rng: np.random.Generator, near: float) -> None:
