@@ -1,4 +1,4 @@
-"""Moving parts of a procedural scene: clouds, stars, water and particles.
+"""Moving parts of a procedural scene: clouds, stars and particles (water: see water.py).
 
 Each element precomputes what it can in __init__; `draw(canvas, t, dx)` takes the 8-bit RGB working
 canvas (a PIL image), draws on it with a masked paste or a few numpy operations, and returns it
@@ -63,50 +63,6 @@ class Stars:
         glow = (self.level * (0.65 + 0.35 * np.sin(self.phase + self.rate * t)) * 255).astype(np.uint8)
         a[self.y, x] = np.maximum(a[self.y, x], glow[:, None])
         return Image.fromarray(a)
-
-
-class Water:
-    """Sea below the horizon: mirrored sky, wave crests in perspective, and a sun glitter path."""
-
-    def __init__(self, theme: Theme, sky: np.ndarray, horizon: int, sun_x: float, rng: np.random.Generator) -> None:
-        h, w = sky.shape[:2]
-        self.top = horizon
-        rows = np.arange(horizon, h, dtype=np.float32)
-        d = (rows - horizon + 1) / (h - horizon)  # 0 at the horizon .. 1 at the bottom edge
-        self.tex_h, self.tex_w = 256, w
-        noise = fractal2d((self.tex_h, self.tex_w), (8, 6), 4, rng)
-        wy = np.arange(self.tex_h, dtype=np.float32)[:, None]
-        # Crests: a sine in depth bent by noise, then sharpened: peaks narrow, troughs wide.
-        crest = 0.5 + 0.5 * np.sin(wy * (2 * np.pi * 16 / self.tex_h) + noise * 7.0)
-        self.tex = (crest ** 3 * 0.7 + noise * 0.3).astype(np.float32)
-        depth = 40.0 / (d + 0.04)  # texture row per screen row: far rows step fast (perspective)
-        self.row_index = depth.astype(np.int64)[:, None]
-        self.row_frac = (depth - np.floor(depth)).astype(np.float32)[:, None, None]
-        cx = w / 2
-        self.col_index = ((np.arange(w)[None, :] - cx) * (0.25 + 0.75 * d[:, None]) + cx).astype(np.int64) % w
-        mirror = np.clip(horizon - (rows - horizon) * 0.8, 0, horizon - 1).astype(int)
-        deep = np.asarray(theme.light.sky_top, np.float32) * 0.5 + np.asarray((0.0, 0.08, 0.14), np.float32)
-        fresnel = smoothstep(0.0, 0.9, d)[:, None, None] * 0.75
-        self.base = mix(sky[mirror, :, :] * 0.85, deep, fresnel).astype(np.float32)
-        spread = w * (0.02 + 0.10 * d)[:, None]
-        path = np.exp(-(((np.arange(w)[None, :] - sun_x) / spread) ** 2)) * (1 - 0.5 * d[:, None])
-        self.glint = (path * theme.light.glow)[..., None].astype(np.float32)
-        self.sun = np.asarray(theme.light.sun, np.float32)
-        self.foam = (0.6 + 0.4 * d[:, None, None]) * 0.35
-        self.speed = 14.0 * (1 + 0.3 * rng.random())  # texture rows per second
-
-    def draw(self, canvas: Image.Image, t: float, dx: float) -> Image.Image:
-        off = int(self.speed * t)
-        cols = (self.col_index + int(dx)) % self.tex_w
-        rows = (self.row_index + off) % self.tex_h
-        # Near rows magnify the texture: interpolate between texture rows so crests stay smooth.
-        h = self.tex[rows, cols][..., None]
-        h += self.row_frac * (self.tex[(rows + 1) % self.tex_h, cols][..., None] - h)
-        water = self.base * (0.75 + 0.5 * h)
-        water += self.foam * smoothstep(0.72, 0.95, h)
-        water += self.glint * smoothstep(0.5, 0.9, h) * self.sun * 1.6
-        canvas.paste(Image.fromarray(to_u8(water)), (0, self.top))
-        return canvas
 
 
 _PARTICLES = {  # count per 100k canvas px, colour, size px, fall speed and drift (canvas heights / s)

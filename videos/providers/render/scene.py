@@ -14,10 +14,11 @@ from PIL import Image, ImageFilter
 
 from . import terrain
 from .camera import Move, crop_box
-from .elements import Clouds, Particles, Stars, Water
+from .elements import Clouds, Particles, Stars
 from .grade import Grade
 from .palette import Theme
 from .terrain import Layer, to_u8
+from .water import Water
 
 # Working-canvas size of the output's short side (before overscan): half the output's, within
 # these bounds. The scene is soft gradients and noise: one bilinear upscale loses little of it.
@@ -65,8 +66,14 @@ class Scene:
         hy, m = self.horizon, self.margin
         s = theme.setting
         if s == "ocean":
-            # A low, hazy coastline on the horizon unless looking straight down at the sea.
-            return [] if theme.aerial else terrain.ridges(theme, size, hy + 2, m, rng, count=1)[:1]
+            # A low, hazy far shore on the horizon unless looking straight down at the water. Only
+            # its rows above the waterline: the band below would hide the water.
+            if theme.aerial:
+                return []
+            shore = terrain.ridges(theme, size, hy + 2, m, rng, count=1)[0]
+            keep = max(1, hy + 2 - shore.top)
+            shore.rgb, shore.alpha = shore.rgb[:keep], shore.alpha[:keep]
+            return [shore]
         if s == "forest":
             far = terrain.ridges(theme, size, hy, m, rng, count=2)[:1]
             return far + [terrain.tree_line(theme, size, hy, m, rng, near) for near in (0.0, 0.45, 1.0)]

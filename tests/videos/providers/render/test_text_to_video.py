@@ -84,3 +84,14 @@ def test_frames_drafted_at_the_canvas_size_match_the_full_size_ones(tmp_path):
     frames = assert_valid_mp4(paths["video"], frames=24, size=(640, 360))
     for index in (0, 20):
         assert psnr(frames[index], np.asarray(source.frame(index))) >= 32, index
+
+
+def test_lakes_rivers_and_boats_are_water():
+    for prompt in ("A paper boat drifting on a calm lake at golden hour", "a river at dawn", "sailing by the sea"):
+        assert theme_from_prompt(prompt, 0).setting == "ocean", prompt
+
+
+def test_a_lake_shows_moving_water_below_its_far_shore(tmp_path):
+    frames = frames_of(tmp_path, "a", prompt="A paper boat drifting on a calm lake at golden hour, static camera")
+    lower = (slice(130, 180), slice(270, 320))  # below the horizon, right of the caption
+    assert np.abs(frames[11][lower].astype(int) - frames[3][lower].astype(int)).mean() > 2
