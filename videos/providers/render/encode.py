@@ -47,15 +47,21 @@ class VideoWriter:
         stream.thread_type = "FRAME"
         self._stream = stream
 
-    def write(self, frame: np.ndarray | Image.Image) -> None:
-        """Encode one frame (H×W×3 uint8 RGB array or RGB PIL image) at the next timestamp.
+    def prepare(self, frame: np.ndarray | Image.Image | av.VideoFrame) -> av.VideoFrame:
+        """The YUV 4:2:0 frame the encoder takes, from an H×W×3 uint8 RGB array or RGB PIL image.
 
         A frame smaller than the output (a draft) is scaled up bilinearly by swscale in the same
         pass that converts it to YUV: ~4x cheaper than a PIL upscale followed by the conversion.
+        Thread-safe: the pipeline prepares frames in its worker threads, off the encoding thread.
         """
+        if isinstance(frame, av.VideoFrame):
+            return frame
         video_frame = av.VideoFrame.from_ndarray(np.asarray(frame), format="rgb24")
-        if (video_frame.width, video_frame.height) != self.size:
-            video_frame = video_frame.reformat(*self.size, format="yuv420p", interpolation="BILINEAR")
+        return video_frame.reformat(*self.size, format="yuv420p", interpolation="BILINEAR")
+
+    def write(self, frame: np.ndarray | Image.Image | av.VideoFrame) -> None:
+        """Encode one frame (see `prepare`; or one it returned) at the next timestamp."""
+        video_frame = self.prepare(frame)
         video_frame.pts = self.frames
         self._container.mux(self._stream.encode(video_frame))
         self.frames += 1

@@ -1,8 +1,10 @@
 """render(): pick the frame source for a spec, then produce, encode and report progress.
 
-Frames are produced in a worker thread and encoded in the calling thread, one at a time through
-a short queue: PIL, numpy and libx264 all release the GIL, so synthesis and encoding overlap on
-two cores while memory stays at a few frames whatever the clip length.
+Frames are made two at a time by worker threads, converted to the encoder's YUV there too, and
+encoded in the calling thread through a short queue: most PIL, numpy, swscale and libx264 work
+releases the GIL, so synthesis and encoding overlap on two cores while memory stays at a few
+frames whatever the clip length. Sources may skip the full-size RGB frame: T2V hands over drafts
+at its canvas size (swscale scales them up in the conversion), KF2V assembles YUV directly.
 """
 
 from __future__ import annotations
@@ -10,9 +12,12 @@ from __future__ import annotations
 import queue
 import threading
 import time
+from collections import deque
 from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Protocol
 
+import av
 from PIL import Image
 
 from . import images
@@ -26,6 +31,7 @@ from .still import StillMotion
 from .text import CAPTION_SECONDS, Caption
 
 _QUEUE_DEPTH = 2  # frames in flight between the producer and the encoder (memory at 1080p)
+_WORKERS = 2  # frames made at once
 _PROGRESS_INTERVAL = 0.1  # seconds: at most ~10 progress calls per second
 _POLL = 0.05  # seconds between cancellation checks while waiting for a frame
 
@@ -36,7 +42,8 @@ class FrameSource(Protocol):
 
 # A source may also have `draft(index) -> Image.Image | None`: the frame at a smaller size, which
 # the writer scales up while converting it to YUV (cheaper than producing it at full size), or
-# None when that frame must be drawn at full size.
+# None when that frame must be drawn at full size; or `video_frame(index) -> av.VideoFrame`: the
+# frame straight in the encoder's yuv420p at the output size.
 
 
 def source_for(spec: RenderSpec) -> FrameSource:
@@ -67,33 +74,54 @@ class _Captioned:
 
 
 class _Producer(threading.Thread):
-    """Produces every frame into a bounded queue as (image to encode, full-size image or None);
-    the full-size one only for the indices in `stills` when the encoded image is a draft. Errors
-    travel through the queue too."""
+    """Produces every frame into a bounded queue as (frame prepared for the encoder, full-size
+    image or None); the full-size one only for the indices in `stills`. Errors travel through the
+    queue too."""
 
-    def __init__(self, source: FrameSource, frames: int, stills: set[int]) -> None:
+    def __init__(self, source: FrameSource, frames: int, stills: set[int],
+                 prepare: Callable[[Image.Image], av.VideoFrame]) -> None:
         super().__init__(daemon=True, name="render-producer")
-        self.source, self.frames, self.stills = source, frames, stills
-        self.queue: queue.Queue[tuple[Image.Image, Image.Image] | BaseException] = queue.Queue(_QUEUE_DEPTH)
+        self.source, self.frames, self.stills, self.prepare = source, frames, stills, prepare
+        self.queue: queue.Queue[tuple[av.VideoFrame, Image.Image | None] | BaseException] = queue.Queue(_QUEUE_DEPTH)
         self.stop = threading.Event()
 
     def run(self) -> None:
-        draft = getattr(self.source, "draft", None)
+        # Frames are independent: two are made at a time, so the cores the encoder leaves idle
+        # (while it waits for a frame, or between its own threads' work) do the next one.
+        pool = ThreadPoolExecutor(_WORKERS, thread_name_prefix="render-frame")
         try:
+            pending: deque[Future] = deque()
             for index in range(self.frames):
-                small = draft(index) if draft is not None else None
-                full = self.source.frame(index) if small is None or index in self.stills else None
-                item: tuple[Image.Image, Image.Image | None] | BaseException = (small or full, full)
-                while not self.stop.is_set():
-                    try:
-                        self.queue.put(item, timeout=_POLL)
-                        break
-                    except queue.Full:
-                        continue
-                if self.stop.is_set():
+                pending.append(pool.submit(self._make, index))
+                if len(pending) >= _WORKERS and not self._put(pending.popleft().result()):
+                    return
+            while pending:
+                if not self._put(pending.popleft().result()):
                     return
         except BaseException as e:  # re-raised in the encoding thread
             self.queue.put(e)
+        finally:
+            pool.shutdown(wait=False, cancel_futures=True)
+
+    def _make(self, index: int) -> tuple[av.VideoFrame, Image.Image | None]:
+        direct = getattr(self.source, "video_frame", None)
+        if direct is not None:  # the source makes the encoder's YUV itself
+            return direct(index), self.source.frame(index) if index in self.stills else None
+        draft = getattr(self.source, "draft", None)
+        small = draft(index) if draft is not None else None
+        full = self.source.frame(index) if small is None or index in self.stills else None
+        # The RGB -> YUV conversion (and a draft's upscale) happens here too, in parallel.
+        return (self.prepare(small or full), full if index in self.stills else None)
+
+    def _put(self, item: tuple[av.VideoFrame, Image.Image | None]) -> bool:
+        """Queue `item`, waiting for room; False once told to stop."""
+        while not self.stop.is_set():
+            try:
+                self.queue.put(item, timeout=_POLL)
+                return True
+            except queue.Full:
+                continue
+        return False
 
 
 class _Progress:
@@ -129,7 +157,7 @@ def render(spec: RenderSpec, *, video_path: str, thumbnail_path: str, last_frame
     source = source_for(spec)
     thumb_index = min(total - 1, spec.frame_rate)  # one second in: past the caption, into the motion
     writer = VideoWriter(video_path, spec.width, spec.height, spec.frame_rate)
-    producer = _Producer(source, total, {thumb_index, total - 1})
+    producer = _Producer(source, total, {thumb_index, total - 1}, writer.prepare)
     producer.start()
     try:
         last: Image.Image | None = None
@@ -138,7 +166,8 @@ def render(spec: RenderSpec, *, video_path: str, thumbnail_path: str, last_frame
             writer.write(item)
             if index == thumb_index:
                 save_thumbnail(full, thumbnail_path)
-            last = full
+            if full is not None:
+                last = full
             if is_cancelled():
                 raise RenderCancelled()
             report((index + 1) * 99 // total)
@@ -158,7 +187,7 @@ def render(spec: RenderSpec, *, video_path: str, thumbnail_path: str, last_frame
                         duration=total / spec.frame_rate)
 
 
-def _next(producer: _Producer, is_cancelled: Callable[[], bool]) -> tuple[Image.Image, Image.Image]:
+def _next(producer: _Producer, is_cancelled: Callable[[], bool]) -> tuple[av.VideoFrame, Image.Image | None]:
     """The next produced frame, checking for cancellation while waiting for it."""
     while True:
         if is_cancelled():

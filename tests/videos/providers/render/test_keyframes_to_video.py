@@ -1,3 +1,4 @@
+import av
 import numpy as np
 
 from videos.providers.render import RenderSpec
@@ -47,3 +48,20 @@ def test_the_warped_area_blends_in_without_holes():
     for index in range(24):
         frame = np.asarray(source.frame(index))
         assert frame.max(axis=2).min() > 30, index
+
+
+def test_the_encoded_frames_are_the_rgb_frames_and_have_no_holes(tmp_path):
+    """The pipeline encodes `video_frame` (the morph assembled in YUV); it must be the picture
+    `frame` draws, and the decoded video must not show the overlay's black background anywhere."""
+    size = (640, 360)
+    head = picture(size, disc_x=0.3, colour=(235, 200, 40))
+    tail = picture(size, disc_x=0.6, colour=(235, 120, 40))
+    spec = RenderSpec(prompt="the ball rolls", width=640, height=360, duration=1.0, frame_rate=24,
+                      head_image=head, tail_image=tail)
+    source = source_for(spec)
+    for index in (0, 6, 12, 18, 23):
+        expected = av.VideoFrame.from_image(source.frame(index)).reformat(format="yuv420p").to_ndarray()
+        assert psnr(source.video_frame(index).to_ndarray(), expected) >= 45, index
+    _, paths = render_to(tmp_path, spec)
+    for index, frame in enumerate(assert_valid_mp4(paths["video"], frames=24, size=size)):
+        assert frame.max(axis=2).min() > 25, index
