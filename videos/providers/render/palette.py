@@ -47,8 +47,8 @@ _TIME_WORDS = [
 ]
 _SETTING_WORDS = [
     ("city", r"city|street|urban|skyline|neon|downtown|buildings?|cyberpunk|town"),
-    ("ocean", r"oceans?|seas?|seaside|beach(es)?|waves?|coast|shore|lakes?|lakeside|rivers?|ponds?|lagoon|bay"
-              r"|harbou?r|surf|water|waters|boats?|sail(ing|boat)?|reflections?"),
+    ("ocean", (r"oceans?|seas?|seaside|beach(es)?|waves?|coast|shore|lakes?|lakeside|rivers?|ponds?|lagoon"
+               r"|bay|harbou?r|surf|waters?|boats?|sail(ing|boat)?")),
     ("forest", r"forest|woods?|jungle|trees?|pines?"),
     ("desert", r"desert|dunes?|sand|sahara|canyon"),
     ("snow", r"snow|winter|ice|icy|arctic|frozen|blizzard"),
