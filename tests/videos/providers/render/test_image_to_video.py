@@ -1,8 +1,10 @@
+import av
 import numpy as np
 import pytest
 
 from videos.providers.render import RenderSpec
 from videos.providers.render.images import fitted
+from videos.providers.render.pipeline import source_for
 
 from .helpers import assert_valid_mp4, picture, psnr, render_to
 
@@ -31,3 +33,15 @@ def test_it_rejects_bytes_that_are_not_an_image(tmp_path):
     with pytest.raises(ValueError):
         render_to(tmp_path, spec)
     assert not (tmp_path / "out.mp4").exists()
+
+
+@pytest.mark.parametrize("prompt", ["a calm scene", "slow zoom out", "pan left across the room", "tilt up"])
+def test_the_encoded_frames_are_the_rgb_frames(prompt):
+    """The pipeline encodes `video_frame` (the camera move run on the picture's YUV planes): it
+    must be the picture `frame` draws, once that is converted as the writer would."""
+    head = picture((640, 360), disc_x=0.4, colour=(230, 190, 40))
+    spec = RenderSpec(prompt=prompt, width=640, height=360, duration=1.0, frame_rate=12, head_image=head)
+    source = source_for(spec)
+    for index in (0, 1, 6, 11):
+        expected = av.VideoFrame.from_image(source.frame(index)).reformat(format="yuv420p").to_ndarray()
+        assert psnr(source.video_frame(index).to_ndarray(), expected) >= 45, index
