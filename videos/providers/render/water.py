@@ -64,10 +64,11 @@ class Water:
     def heights(self, t: float, dx: float) -> Image.Image:
         """The wave height under each water pixel at time `t`, as an 8-bit L image."""
         shift = int(dx)
-        if self._cols_at is None or self._cols_at[0] != shift:  # the camera's sideways travel
-            self._cols_at = (shift, (self.cols + shift) % self.width)
+        cols = self._cols_at  # one read: frames are made on two threads
+        if cols is None or cols[0] != shift:  # the camera's sideways travel
+            cols = self._cols_at = (shift, (self.cols + shift) % self.width)
         rows = (np.rint(self.depth + self.speed * t).astype(np.int64) % (_TEX_ROWS * _SUB)) * self.width
-        at = self._cols_at[1] + rows.astype(np.int32)[:, None]
+        at = cols[1] + rows.astype(np.int32)[:, None]
         return Image.fromarray(np.take(self.tex, at))
 
     def draw(self, canvas: Image.Image, t: float, dx: float) -> Image.Image:
