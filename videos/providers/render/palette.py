@@ -63,6 +63,7 @@ class Theme:
     light: Light
     neon: bool = False
     aerial: bool = False  # a high viewpoint: horizon near the top
+    calm: bool = False  # still water (a lake, a pond, "calm"): a gentle swell rather than waves
     clouds: float = 0.5  # sky coverage 0..1
     particles: str | None = None  # snow | rain | fireflies | dust | None
     seed: int = 0
@@ -100,6 +101,8 @@ def theme_from_prompt(prompt: str, seed: int) -> Theme:
     digest = hashlib.sha256(f"{seed}:{prompt}".encode()).digest()
     theme = Theme(time=time, setting=setting, light=LIGHTS[time], neon=neon,
                   aerial=bool(re.search(r"\b(aerial|drone|bird'?s[- ]eye|overhead|from above)\b", text)),
+                  calm=bool(re.search(r"\b(calm|still|tranquil|placid|glassy|lakes?|ponds?)\b", text))
+                  and not re.search(r"\b(waves?|storm|stormy|surf|rough)\b", text),
                   clouds=clouds, particles=particles, seed=int.from_bytes(digest[:8], "little"))
     if time == "night" and setting == "city" and neon:
         theme = replace(theme, light=replace(theme.light, horizon=(0.30, 0.10, 0.35), land=(0.30, 0.28, 0.45)))

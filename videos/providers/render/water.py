@@ -49,17 +49,19 @@ class Water:
         deep = np.asarray(theme.light.sky_top, np.float32) * 0.5 + np.asarray((0.0, 0.08, 0.14), np.float32)
         fresnel = smoothstep(0.0, 0.9, d)[:, None, None] * 0.75
         base = mix(sky[mirror, :, :] * 0.85, deep, fresnel)
-        self.dark, self.bright = Image.fromarray(to_u8(base * 0.75)), Image.fromarray(to_u8(base * 1.25))
+        # Calm water (a lake, "calm", "still"): gentler swell, little foam, a slower drift.
+        swell, foam, speed = (0.12, 0.06, 8.0) if theme.calm else (0.25, 0.35, 14.0)
+        self.dark, self.bright = Image.fromarray(to_u8(base * (1 - swell))), Image.fromarray(to_u8(base * (1 + swell)))
         spread = w * (0.02 + 0.10 * d)[:, None]
         path = np.exp(-(((np.arange(w)[None, :] - sun_x) / spread) ** 2)) * (1 - 0.5 * d[:, None])
         self.glint = Image.fromarray(to_u8(path * theme.light.glow * 1.6)) if theme.light.glow > 0 else None
-        self.foam = Image.fromarray(to_u8(np.broadcast_to((0.6 + 0.4 * d[:, None]) * 0.35, (d.size, w))))
+        self.foam = Image.fromarray(to_u8(np.broadcast_to((0.6 + 0.4 * d[:, None]) * foam, (d.size, w))))
         # Foam and glitter both add light to the crests, the sun's colour a little whitened: per
         # channel, a table from the summed 8-bit shine to the amount added.
         light = mix(theme.light.sun, (1.0, 1.0, 1.0), 0.3)
         self.light_luts = [[round(v * c) for v in range(256)] for c in light.tolist()]
         self.foam_lut, self.glint_lut = _lut(0.72, 0.95), _lut(0.5, 0.9)
-        self.speed = 14.0 * (1 + 0.3 * rng.random()) * _SUB  # texture sub-rows per second
+        self.speed = speed * (1 + 0.3 * rng.random()) * _SUB  # texture sub-rows per second
 
     def heights(self, t: float, dx: float) -> Image.Image:
         """The wave height under each water pixel at time `t`, as an 8-bit L image."""

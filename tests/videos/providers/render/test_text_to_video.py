@@ -89,6 +89,8 @@ def test_frames_drafted_at_the_canvas_size_match_the_full_size_ones(tmp_path):
 def test_lakes_rivers_and_boats_are_water():
     for prompt in ("A paper boat drifting on a calm lake at golden hour", "a river at dawn", "sailing by the sea"):
         assert theme_from_prompt(prompt, 0).setting == "ocean", prompt
+    assert theme_from_prompt("A calm lake at golden hour", 0).calm  # a gentle swell, not breakers
+    assert not theme_from_prompt("Aerial view of ocean waves", 0).calm
 
 
 def test_a_lake_shows_moving_water_below_its_far_shore(tmp_path):
