@@ -243,7 +243,7 @@ def video_start(video_pk: int) -> float | None:
         if video.attempts + 1 >= 6:
             video_fail(video.pk, error=e.message, code=e.code)
             return None
-        raise Retry(countdown=e.retry_after if e.retry_after is not None else min(300, 5 * 2 ** video.attempts))
+        raise Retry(countdown=e.retry_after if e.retry_after is not None else min(300, 5 * 2 ** video.attempts)) from e
     except ProviderError as e:
         video_fail(video.pk, error=e.message, code=e.code)
         return None

@@ -168,7 +168,7 @@ def test_the_vendor_key_never_follows_a_redirect_to_another_host(settings):
 
 
 def test_a_connection_refused_is_retryable(settings):
-    for fake in running(FakeLuma, settings):
+    for _fake in running(FakeLuma, settings):
         provider = get_provider("luma")
     with pytest.raises(ProviderUnavailable):  # the fake has stopped: nothing listens there now
         provider.submit(make_job("luma-ray-2.0"))

@@ -82,7 +82,7 @@ def estimate(a_img: Image.Image, b_img: Image.Image) -> np.ndarray:
     Units are pixels of the finest level; the caller scales them to its own resolution.
     """
     flow: np.ndarray | None = None
-    for i, side in enumerate(_LEVELS):
+    for side in _LEVELS:
         a, b = features(a_img, side), features(b_img, side)
         if flow is None:
             init = np.zeros(a.shape[:2] + (2,), dtype=np.int64)
