@@ -51,7 +51,7 @@ _SETTING_WORDS = [
                r"|bay|harbou?r|surf|waters?|boats?|sail(ing|boat)?")),
     ("forest", r"forest|woods?|jungle|trees?|pines?"),
     ("desert", r"desert|dunes?|sand|sahara|canyon"),
-    ("snow", r"snow|winter|ice|icy|arctic|frozen|blizzard"),
+    ("snow", r"snow(y|-?capped|-?covered|fall|ing|storm)?|winter|wintry|ice|icy|arctic|frozen|blizzard|glaciers?"),
     ("mountains", r"mountains?|peaks?|alps|cliffs?|landscape|valley"),
 ]
 
@@ -88,7 +88,8 @@ def theme_from_prompt(prompt: str, seed: int) -> Theme:
     elif re.search(r"\bclouds?|cloudy|overcast|storm\b", text):
         clouds = 0.8
     particles = None
-    if setting == "snow" or re.search(r"\bsnow(ing|fall)?\b", text):
+    # Falling snow; not for snow lying on the ground ("snowy", "snow-capped", "frozen", "glacier").
+    if re.search(r"\b(snow(ing|fall|flakes?|storm)?|blizzard|winter)\b(?!-)", text):
         particles = "snow"
     elif re.search(r"\b(rain|raining|rainy|storm)\b", text):
         particles = "rain"

@@ -97,3 +97,12 @@ def test_a_lake_shows_moving_water_below_its_far_shore(tmp_path):
     frames = frames_of(tmp_path, "a", prompt="A paper boat drifting on a calm lake at golden hour, static camera")
     lower = (slice(130, 180), slice(270, 320))  # below the horizon, right of the caption
     assert np.abs(frames[11][lower].astype(int) - frames[3][lower].astype(int)).mean() > 2
+
+
+def test_snowy_words_select_the_snow_scene():
+    for prompt in ("Snowy mountains at dawn", "snow-capped peaks", "a winter valley", "a frozen pond at night",
+                   "icy cliffs", "a glacier under clouds"):
+        assert theme_from_prompt(prompt, 0).setting == ("ocean" if "pond" in prompt else "snow"), prompt
+    assert theme_from_prompt("Snowy mountains at dawn", 0).particles is None  # snow lying, not falling
+    assert theme_from_prompt("snow falling on a winter forest", 0).particles == "snow"
+    assert theme_from_prompt("mountains in a blizzard", 0).particles == "snow"
