@@ -52,13 +52,16 @@ def sky(theme: Theme, size: tuple[int, int], horizon: int, sun: tuple[float, flo
     return np.clip(rgb, 0, 1)
 
 
+_ROCK = (0.36, 0.38, 0.44)
+
+
 def haze(theme: Theme) -> np.ndarray:
     """Colour distant land fades into: the upper sky's, not the horizon glow (which is too warm)."""
     return mix(theme.light.sky_mid, theme.light.sky_top, 0.3)
 
 
 def _band(top: np.ndarray, colour: np.ndarray, depth: float, height: int, shade: float,
-          rng: np.random.Generator) -> Layer:
+          rng: np.random.Generator, grain: float = 0.2) -> Layer:
     """A layer filling everything below the per-column `top` profile, anti-aliased at the edge."""
     y0 = max(0, int(top.min()) - 1)
     rows = np.arange(y0, height, dtype=np.float32)[:, None]
@@ -66,47 +69,93 @@ def _band(top: np.ndarray, colour: np.ndarray, depth: float, height: int, shade:
     # Darker toward the foot of each band: reads as depth and keeps ridges apart.
     fall = np.clip((rows - top[None, :]) / max(1.0, height - y0), 0, 1)
     tex = fractal2d((height - y0, top.size), (6, 14), 3, rng)
-    rgb = colour[None, None, :] * (1 - shade * fall[..., None]) * (0.9 + 0.2 * tex[..., None])
+    rgb = colour[None, None, :] * (1 - shade * fall[..., None]) * (1 - grain / 2 + grain * tex[..., None])
     return Layer(y0, rgb.astype(np.float32), alpha[..., None].astype(np.float32), depth)
 
 
 def ridges(theme: Theme, size: tuple[int, int], horizon: int, margin: int, rng: np.random.Generator,
            count: int = 3) -> list[Layer]:
-    """Mountain / hill / dune ranges from far (hazy, pale) to near (dark, detailed)."""
+    """Mountain / hill / dune ranges from far (faded into the sky) to near (dark, detailed)."""
     w, h = size
     width = w + 2 * margin
     light = np.asarray(theme.light.land, np.float32)
     base = {
-        "mountains": (0.36, 0.38, 0.44), "snow": (0.85, 0.88, 0.95), "desert": (0.86, 0.64, 0.40),
+        "mountains": _ROCK, "snow": (0.85, 0.88, 0.95), "desert": (0.86, 0.64, 0.40),
         "forest": (0.20, 0.32, 0.22), "hills": (0.30, 0.48, 0.24), "ocean": (0.30, 0.34, 0.40),
         "city": (0.20, 0.22, 0.26),
     }[theme.setting]
     sharp = theme.setting in ("mountains", "snow")
+    # The air's colour at each row: the sky's there (no sun), a little toward the upper sky's so
+    # the haze below a warm horizon does not glow.
+    air = mix(sky(theme, (1, h), horizon, None)[:, 0], haze(theme), 0.3)
     layers = []
     for i in range(count):
         near = i / max(1, count - 1)  # 0 far .. 1 near
+        snowfield = theme.setting == "snow" and i == count - 1  # the near slope; far ones are rock under snow
         n = fractal1d(width, 3 + 2 * i, 5, rng, persistence=0.55 if sharp else 0.4)
-        if sharp:
+        if sharp and not snowfield:
             n = 1 - np.abs(2 * n - 1)  # ridged noise: sharp peaks
-        amp = h * (0.30 - 0.08 * near if sharp else 0.10)
-        top = horizon - amp * n + h * (0.0 + 0.18 * near) - (0.06 * h if sharp and i == 0 else 0)
-        colour = mix(np.asarray(base) * light, haze(theme), 0.65 * (1 - near) ** 1.3)
-        layer = _band(top, colour, 0.25 + 0.75 * near, h, 0.5 * near + 0.15, rng)
+        amp = h * (0.30 - 0.08 * near if sharp else 0.10) * (0.4 if snowfield else 1)
+        top = horizon - amp * n + h * (0.0 + (0.1 if snowfield else 0.18) * near) - (0.06 * h if sharp and i == 0 else 0)
+        colour = np.asarray(base if snowfield or theme.setting != "snow" else _ROCK, np.float32) * light
+        if snowfield:  # snow throws back much of the sky's light: brighter than the light on rock
+            colour = np.asarray(base, np.float32) * mix(light, theme.light.cloud, 0.5)
+        layer = _band(top, colour, 0.25 + 0.75 * near, h, 0.25 if snowfield else 0.5 * near + 0.15, rng,
+                      grain=0.06 if snowfield else 0.2)
+        rows = np.arange(layer.top, h, dtype=np.float32)[:, None]
+        below = np.clip(rows - top[None, :], 0, None)  # rows under the crest
+        slope = np.tanh(_smooth(np.gradient(top), w // 120) * (0.6 if theme.setting == "desert" else 0.35))[None, :]
         if sharp:
-            # Snow caps: the top of high peaks turns white, tinted by the light.
-            # Snow caps: only peaks above a snow line, reaching further down the higher they are.
-            rows = np.arange(layer.top, h, dtype=np.float32)[:, None]
-            snow_line = horizon - amp * 0.6 + h * (0.02 + 0.08 * near)
-            reach = np.clip(snow_line - top, 0, h * 0.05) * (0.5 + fractal1d(width, 40, 2, rng))
-            cap = np.clip((top[None, :] + reach[None, :] - rows) / 2.0, 0, 1)[..., None]
-            white = mix(np.asarray(theme.light.land) * 1.3, theme.light.horizon, 0.3 * (1 - near))
-            layer.rgb = layer.rgb * (1 - 0.85 * cap) + white * 0.85 * cap
+            # Lit and shaded flanks near the crest: the range reads as rock faces, not a flat cut-out.
+            # The crease between them runs down and sideways from each peak, as the faces do.
+            cols = np.minimum(np.arange(width)[None, :] + (below * 0.7).astype(np.int32), width - 1)
+            slope = slope[0][cols]
+            layer.rgb *= (1 + 0.2 * slope * np.exp(-below / (h * 0.08)))[..., None]
+            if not snowfield and i < (2 if theme.setting == "snow" else 1) and count > 1:
+                _snow_caps(layer, theme, top, below, slope, rng)
         if theme.setting == "desert":
-            # Lit and shaded flanks of each dune, from the slope of its crest line.
-            slope = np.gradient(top)
-            layer.rgb *= (1.0 + 0.25 * np.tanh(slope * 0.6))[None, :, None]
+            layer.rgb *= (1.0 + 0.25 * slope)[..., None]  # lit and shaded flanks of each dune
+        _aerial(layer, air, rows, below, near, h)
         layers.append(layer)
     return layers
+
+
+def _snow_caps(layer: Layer, theme: Theme, top: np.ndarray, below: np.ndarray, slope: np.ndarray,
+               rng: np.random.Generator) -> None:
+    """Snow above a snow line (an altitude, so only the peaks that rise above it), reaching down
+    gullies in narrow streaks; never more than a thin cap below the crest unless the scene is snowy.
+    Lit and shadowed sides follow the ridge."""
+    h = below.shape[0] + layer.top
+    deep = theme.setting == "snow"
+    snow_line = np.percentile(top, 75 if deep else 12)  # a row: the highest peaks only, unless snowy
+    streaks = fractal2d(below.shape, (3, 40), 3, rng) - 0.5  # tall, narrow: gullies and spurs
+    depth = np.minimum(np.clip(snow_line - top, 0, None) * (0.7 + 0.6 * fractal1d(top.size, 30, 2, rng)),
+                       h * (0.25 if deep else 0.03))[None, :]  # how far below the crest snow lies
+    edge = depth + streaks * h * (0.08 if deep else 0.012)
+    soft = h * 0.03 if deep else 1.5  # a wide snow line blends: a sharp one would read as a ridge
+    cap = np.clip((edge - below) / soft + 0.5, 0, 1) * smoothstep(0.5, 2.5, depth)  # no specks on low bumps
+    white = np.asarray(theme.light.land, np.float32) * 0.3 + np.asarray(theme.light.cloud, np.float32) * 0.7
+    snow = mix(mix(white * 0.72, theme.light.sky_top, 0.3), white, (0.5 + 0.5 * slope)[..., None])
+    layer.rgb = layer.rgb * (1 - cap[..., None]) + snow * cap[..., None]
+
+
+def _smooth(a: np.ndarray, radius: int) -> np.ndarray:
+    """`a` blurred by two box passes of 2·radius + 1 (a triangle filter); edges held."""
+    if radius < 1:
+        return a
+    k = np.ones(2 * radius + 1, np.float32) / (2 * radius + 1)
+    for _ in range(2):
+        a = np.convolve(np.pad(a, radius, mode="edge"), k, mode="valid")
+    return a
+
+
+def _aerial(layer: Layer, air: np.ndarray, rows: np.ndarray, below: np.ndarray, near: float, h: int) -> None:
+    """Aerial perspective: distant ranges fade into the sky's colour at their height, most at their
+    foot (haze pools in the valleys), so the ranges step back into the horizon."""
+    far = 1 - near
+    mist = smoothstep(0.0, h * 0.2, below)
+    amount = np.clip(0.55 * far ** 1.2 + 0.35 * far * mist, 0, 0.92)[..., None]
+    layer.rgb = layer.rgb * (1 - amount) + air[rows[:, 0].astype(int)][:, None, :] * amount
 
 
 def tree_line(theme: Theme, size: tuple[int, int], horizon: int, margin: int, rng: np.random.Generator,
