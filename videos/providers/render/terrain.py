@@ -115,7 +115,7 @@ def ridges(theme: Theme, size: tuple[int, int], horizon: int, margin: int, rng: 
                 _snow_caps(layer, theme, top, below, slope, rng)
         if theme.setting == "desert":
             layer.rgb *= (1.0 + 0.25 * slope)[..., None]  # lit and shaded flanks of each dune
-        _aerial(layer, air, rows, below, near, h)
+        _aerial(layer, air, rows, np.clip(rows - _smooth(top, w // 12)[None, :], 0, None), near, h)
         layers.append(layer)
     return layers
 
@@ -151,7 +151,8 @@ def _smooth(a: np.ndarray, radius: int) -> np.ndarray:
 
 def _aerial(layer: Layer, air: np.ndarray, rows: np.ndarray, below: np.ndarray, near: float, h: int) -> None:
     """Aerial perspective: distant ranges fade into the sky's colour at their height, most at their
-    foot (haze pools in the valleys), so the ranges step back into the horizon."""
+    foot (haze pools in the valleys), so the ranges step back into the horizon. `below`: rows under
+    the range's broad outline (not each peak's, which would hang a streak of haze under every peak)."""
     far = 1 - near
     mist = smoothstep(0.0, h * 0.2, below)
     amount = np.clip(0.55 * far ** 1.2 + 0.35 * far * mist, 0, 0.92)[..., None]
