@@ -128,15 +128,17 @@ def _snow_caps(layer: Layer, theme: Theme, top: np.ndarray, below: np.ndarray, s
     h = below.shape[0] + layer.top
     deep = theme.setting == "snow"
     snow_line = np.percentile(top, 75 if deep else 12)  # a row: the highest peaks only, unless snowy
-    streaks = fractal2d(below.shape, (3, 40), 3, rng) - 0.5  # tall, narrow: gullies and spurs
     depth = np.minimum(np.clip(snow_line - top, 0, None) * (0.7 + 0.6 * fractal1d(top.size, 30, 2, rng)),
                        h * (0.25 if deep else 0.03))[None, :]  # how far below the crest snow lies
-    edge = depth + streaks * h * (0.08 if deep else 0.012)
-    soft = h * 0.03 if deep else 1.5  # a wide snow line blends: a sharp one would read as a ridge
-    cap = np.clip((edge - below) / soft + 0.5, 0, 1) * smoothstep(0.5, 2.5, depth)  # no specks on low bumps
+    reach, soft = h * (0.08 if deep else 0.012), h * 0.03 if deep else 1.5
+    end = min(below.shape[0], int(snow_line + reach + soft) + 2 - layer.top)  # rows below: no snow
+    below, slope = below[:end], slope[:end]
+    streaks = fractal2d(below.shape, (3, 40), 3, rng) - 0.5  # tall, narrow: gullies and spurs
+    # A wide, soft snow line where it is low (snowy scenes): a sharp one would read as a ridge.
+    cap = np.clip((depth + streaks * reach - below) / soft + 0.5, 0, 1) * smoothstep(0.5, 2.5, depth)  # no specks
     white = np.asarray(theme.light.land, np.float32) * 0.3 + np.asarray(theme.light.cloud, np.float32) * 0.7
     snow = mix(mix(white * 0.72, theme.light.sky_top, 0.3), white, (0.5 + 0.5 * slope)[..., None])
-    layer.rgb = layer.rgb * (1 - cap[..., None]) + snow * cap[..., None]
+    layer.rgb[:end] = layer.rgb[:end] * (1 - cap[..., None]) + snow * cap[..., None]
 
 
 def _smooth(a: np.ndarray, radius: int) -> np.ndarray:
@@ -154,6 +156,8 @@ def _aerial(layer: Layer, air: np.ndarray, rows: np.ndarray, below: np.ndarray, 
     foot (haze pools in the valleys), so the ranges step back into the horizon. `below`: rows under
     the range's broad outline (not each peak's, which would hang a streak of haze under every peak)."""
     far = 1 - near
+    if far <= 0:
+        return
     mist = smoothstep(0.0, h * 0.2, below)
     amount = np.clip(0.55 * far ** 1.2 + 0.35 * far * mist, 0, 0.92)[..., None]
     layer.rgb = layer.rgb * (1 - amount) + air[rows[:, 0].astype(int)][:, None, :] * amount
