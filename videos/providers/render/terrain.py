@@ -88,6 +88,8 @@ def ridges(theme: Theme, size: tuple[int, int], horizon: int, margin: int, rng: 
     # The air's colour at each row: the sky's there (no sun), a little toward the upper sky's so
     # the haze below a warm horizon does not glow.
     air = mix(sky(theme, (1, h), horizon, None)[:, 0], haze(theme), 0.3)
+    if theme.setting == "desert":  # dust in the air: a warm haze, not a grey one
+        air = mix(air, np.asarray(base, np.float32) * light, 0.4)
     layers = []
     for i in range(count):
         near = i / max(1, count - 1)  # 0 far .. 1 near
