@@ -40,7 +40,7 @@ class Clouds:
         self.speed = w * 0.02 * (1 + rng.random())  # canvas px per second
 
     def draw(self, canvas: Image.Image, t: float, dx: float) -> Image.Image:
-        shift = int(self.speed * t + dx * 0.85) % self.width
+        shift = int(self.speed * t - dx * 0.85) % self.width  # far: travels with the camera
         canvas.paste(self.rgb, (-shift, 0), self.alpha)  # clipped to the canvas: no crop copies
         return canvas
 

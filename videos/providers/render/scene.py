@@ -54,7 +54,7 @@ class Scene:
             covered = sprite.trim(covered)
         self.water = None
         if theme.setting == "ocean":  # reflects the sky's colours; the sun itself only as glitter
-            self.water = Water(theme, terrain.sky(theme, (cw, ch), hy, None), hy, sun[0] - m, rng)
+            self.water = Water(theme, terrain.sky(theme, (cw, ch), hy, None), hy, sun[0] - m, rng, sky_margin=m)
         if theme.particles:
             self.front.append(Particles(theme.particles, (cw, ch), rng))
         if theme.setting == "city":
@@ -97,15 +97,17 @@ class Scene:
         cw, ch = self.canvas_size
         m = self.margin
         box = crop_box(self.move.view(u, anchored=False), canvas=(cw, ch), base=self.base)
-        dx = (box[0] + box[2]) / 2 - cw / 2  # camera travel: near layers slide more than far ones
+        # Camera travel. What is far travels with the camera, by dx·(1 - depth) on the canvas, so on
+        # screen near layers slide more than far ones and the sky hardly moves.
+        dx = (box[0] + box[2]) / 2 - cw / 2
         sky_shift = int(np.clip(dx * 0.9, -m, m))
-        frame = self.sky.crop((m + sky_shift, 0, m + sky_shift + cw, ch))
+        frame = self.sky.crop((m - sky_shift, 0, m - sky_shift + cw, ch))
         for element in self.behind:
             frame = element.draw(frame, t, dx)
         if self.water is not None:
             frame = self.water.draw(frame, t, dx)
         for layer in self.layers:
-            layer.draw(frame, -(m + int(np.clip(dx * (1 - layer.depth), -m, m))))
+            layer.draw(frame, -m + int(np.clip(dx * (1 - layer.depth), -m, m)))
         for element in self.front:
             frame = element.draw(frame, t, dx)
         if self.grade.strategy is not None:

@@ -27,7 +27,8 @@ class Water:
     """Colour per pixel: base·(0.75 + 0.5·h), lightened toward the sun's colour by foam·s(h) +
     glint·s'(h), where h is the wave height 0..1 under it and s, s' pick out the crests."""
 
-    def __init__(self, theme: Theme, sky: np.ndarray, horizon: int, sun_x: float, rng: np.random.Generator) -> None:
+    def __init__(self, theme: Theme, sky: np.ndarray, horizon: int, sun_x: float, rng: np.random.Generator,
+                 sky_margin: int = 0) -> None:
         h, w = sky.shape[:2]
         self.top, self.width = horizon, w
         rows = np.arange(horizon, h, dtype=np.float32)
@@ -44,6 +45,9 @@ class Water:
         self.depth = 40.0 / (d + 0.04) * _SUB  # texture sub-row per screen row: perspective
         cx = w / 2
         self.cols = ((np.arange(w)[None, :] - cx) * (0.25 + 0.75 * d[:, None]) + cx).astype(np.int32)
+        # Texture columns a row slides per canvas px of camera travel: the far water travels with
+        # the camera (content moves +dx on the canvas, in texture px at that row's scale), near is fixed.
+        self.follow = -(1 - d) * (0.25 + 0.75 * d)
         self._cols_at: tuple[int, np.ndarray] | None = None
         mirror = np.clip(horizon - (rows - horizon) * 0.8, 0, horizon - 1).astype(int)
         deep = np.asarray(theme.light.sky_top, np.float32) * 0.5 + np.asarray((0.0, 0.08, 0.14), np.float32)
@@ -55,6 +59,8 @@ class Water:
         spread = w * (0.02 + 0.10 * d)[:, None]
         path = np.exp(-(((np.arange(w)[None, :] - sun_x) / spread) ** 2)) * (1 - 0.5 * d[:, None])
         self.glint = Image.fromarray(to_u8(path * theme.light.glow * 1.6)) if theme.light.glow > 0 else None
+        # The sun's path stays under the sun, which travels with the camera as the sky does (Scene).
+        self.sky_margin, self._glint_at = sky_margin, (0, self.glint)
         self.foam = Image.fromarray(to_u8(np.broadcast_to((0.6 + 0.4 * d[:, None]) * foam, (d.size, w))))
         # Foam and glitter both add light to the crests, the sun's colour a little whitened: per
         # channel, a table from the summed 8-bit shine to the amount added.
@@ -68,7 +74,8 @@ class Water:
         shift = int(dx)
         cols = self._cols_at  # one read: frames are made on two threads
         if cols is None or cols[0] != shift:  # the camera's sideways travel
-            cols = self._cols_at = (shift, (self.cols + shift) % self.width)
+            slide = np.rint(self.follow * shift).astype(np.int32)[:, None]
+            cols = self._cols_at = (shift, (self.cols + slide) % self.width)
         rows = (np.rint(self.depth + self.speed * t).astype(np.int64) % (_TEX_ROWS * _SUB)) * self.width
         at = cols[1] + rows.astype(np.int32)[:, None]
         return Image.fromarray(np.take(self.tex, at))
@@ -78,7 +85,11 @@ class Water:
         water = Image.composite(self.bright, self.dark, h)  # base·(0.75 + 0.5·h)
         shine = ImageChops.multiply(self.foam, h.point(self.foam_lut))  # 8-bit L from here on
         if self.glint is not None:
-            shine = ImageChops.add(shine, ImageChops.multiply(self.glint, h.point(self.glint_lut)))
+            follow = int(np.clip(dx * 0.9, -self.sky_margin, self.sky_margin))
+            glint = self._glint_at  # one read: frames are made on two threads
+            if glint[0] != follow:
+                glint = self._glint_at = (follow, ImageChops.offset(self.glint, follow, 0))
+            shine = ImageChops.add(shine, ImageChops.multiply(glint[1], h.point(self.glint_lut)))
         light = Image.merge("RGB", [shine.point(lut) for lut in self.light_luts])
         canvas.paste(ImageChops.add(water, light), (0, self.top))
         return canvas

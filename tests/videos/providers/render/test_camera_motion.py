@@ -1,7 +1,9 @@
+import numpy as np
 import pytest
 
 from videos.providers.render import RenderSpec
 from videos.providers.render.camera import move_from_prompt
+from videos.providers.render.pipeline import source_for
 
 from .helpers import decode, picture, render_to, shift
 
@@ -54,3 +56,13 @@ def halves_spread(tmp_path, prompt):
 def test_zoom_in_expands_and_zoom_out_contracts(tmp_path):
     assert halves_spread(tmp_path, "zoom in") < -2
     assert halves_spread(tmp_path, "zoom out") > 2
+
+
+@pytest.mark.parametrize("prompt", ["mountains at noon, clear sky, pan right", "a dense forest, pan left"])
+def test_a_pan_slides_near_things_more_than_far_ones(prompt):
+    """Parallax: on screen the sky hardly moves, distant ranges move less than the foreground."""
+    spec = RenderSpec(prompt=prompt, width=640, height=360, duration=2.0, frame_rate=12)
+    source = source_for(spec)
+    a, b = np.asarray(source.frame(12)), np.asarray(source.frame(16))
+    sky, far, near = (abs(shift(a[rows], b[rows])[0]) for rows in (slice(0, 60), slice(150, 200), slice(300, 360)))
+    assert sky + 5 < far and far + 5 < near, (sky, far, near)
