@@ -9,7 +9,7 @@ in canvas pixels (for parallax).
 from __future__ import annotations
 
 import numpy as np
-from PIL import Image
+from PIL import Image, ImageDraw
 
 from .noise import fractal2d, smoothstep
 from .palette import Theme
@@ -111,3 +111,64 @@ class Particles:
                 under = out[yy, xx].astype(np.float32)
                 out[yy, xx] = (under + a * (self.colours - under) + 0.5).astype(np.uint8)
         return Image.fromarray(out)
+
+
+class Boat:
+    """A small paper boat (or any boat the prompt names) afloat on the water: a folded hull and a
+    peaked middle, lit on one side, with a faint reflection under it, drifting slowly and bobbing.
+
+    Drawn once at 4x in 4x4 sub-pixel positions and scaled down, so its slow motion is smooth:
+    each frame pastes one small sprite.
+    """
+
+    _SUB = 4
+
+    def __init__(self, theme: Theme, size: tuple[int, int], horizon: int, rng: np.random.Generator) -> None:
+        w, h = size
+        self.bw = bw = max(8, round(w * 0.09))
+        bh = round(bw * 0.75)
+        self.y = horizon + (h - horizon) * 0.42 - bh  # the sprite's waterline, a little nearer than mid-water
+        self.x = w * rng.uniform(0.3, 0.45)
+        self.speed = w * 0.006 * rng.uniform(0.7, 1.3)  # canvas px per second, to the right
+        lit = mix(theme.light.cloud, (1.0, 1.0, 1.0), 0.35) * 0.95
+        shade = mix(lit * 0.62, theme.light.sky_top, 0.25)
+        self.sprites = [[self._sprite(bw, bh, lit, shade, ox, oy) for ox in range(self._SUB)]
+                        for oy in range(self._SUB)]
+
+    def _sprite(self, bw: int, bh: int, lit: np.ndarray, shade: np.ndarray, ox: int, oy: int) -> tuple:
+        k = self._SUB
+        W, H = (bw + 2) * k, (bh * 2 + 2) * k  # room below for the reflection
+        img = Image.new("RGBA", (W, H), (0, 0, 0, 0))
+        d = ImageDraw.Draw(img)
+        x0, y0, s = ox, oy, bw * k
+        water = y0 + bh * k  # the waterline
+        hull_top = water - s * 0.22
+        peak = (x0 + s * 0.5, water - s * 0.55)
+        # Reflection first (faint, squashed), then the boat over it.
+        d.polygon([(x0 + s * 0.12, water), (x0 + s * 0.88, water), (x0 + s * 0.74, water + s * 0.12),
+                   (x0 + s * 0.26, water + s * 0.12)], fill=_rgba(shade * 0.8, 70))
+        d.polygon([(x0 + s * 0.3, water + s * 0.1), (peak[0], water + s * 0.4),
+                   (x0 + s * 0.7, water + s * 0.1)], fill=_rgba(lit * 0.8, 45))
+        # The peak: a lit half and a shaded one.
+        d.polygon([(x0 + s * 0.24, hull_top), peak, (x0 + s * 0.5, hull_top)], fill=_rgba(lit))
+        d.polygon([(x0 + s * 0.5, hull_top), peak, (x0 + s * 0.76, hull_top)], fill=_rgba(shade))
+        d.polygon([(x0, hull_top - s * 0.06), (x0 + s, hull_top - s * 0.06), (x0 + s * 0.8, water),
+                   (x0 + s * 0.2, water)], fill=_rgba(lit * 0.92))  # the hull, its rim a little raised
+        d.polygon([(x0 + s * 0.5, hull_top + s * 0.01), (x0 + s * 0.8, water), (x0 + s * 0.2, water)],
+                  fill=_rgba(shade * 1.1))  # the fold down its side
+        small = img.resize((W // k, H // k), Image.Resampling.BOX)
+        return small.convert("RGB"), small.getchannel("A")
+
+    def draw(self, canvas: Image.Image, t: float, dx: float) -> Image.Image:
+        # On the water part-way out: it travels with the camera about half as much as the far shore.
+        x = self.x + self.speed * t + dx * 0.45
+        y = self.y + np.sin(t * 2.1) * self.bw * 0.025
+        xi, yi = int(np.floor(x)), int(np.floor(y))
+        rgb, alpha = self.sprites[int((y - yi) * self._SUB)][int((x - xi) * self._SUB)]
+        canvas.paste(rgb, (xi, yi), alpha)
+        return canvas
+
+
+def _rgba(colour: np.ndarray, alpha: int = 255) -> tuple[int, int, int, int]:
+    r, g, b = (int(v * 255 + 0.5) for v in np.clip(colour, 0, 1))
+    return r, g, b, alpha

@@ -51,7 +51,8 @@ _SETTING_WORDS = [
                r"|bay|harbou?r|surf|waters?|boats?|sail(ing|boat)?")),
     ("forest", r"forest|woods?|jungle|trees?|pines?"),
     ("desert", r"desert|dunes?|sand|sahara|canyon"),
-    ("snow", r"snow(y|-?capped|-?covered|fall|ing|storm)?|winter|wintry|ice|icy|arctic|frozen|blizzard|glaciers?"),
+    ("snow", (r"snow(y|-?capped|-?covered|fall|ing|storm)?|winter|wintry|ice|icy|arctic|frozen|blizzard"
+              r"|glaciers?")),
     ("mountains", r"mountains?|peaks?|alps|cliffs?|landscape|valley"),
 ]
 
@@ -63,6 +64,7 @@ class Theme:
     light: Light
     neon: bool = False
     aerial: bool = False  # a high viewpoint: horizon near the top
+    boat: bool = False  # a (paper) boat afloat on the water
     calm: bool = False  # still water (a lake, a pond, "calm"): a gentle swell rather than waves
     clouds: float = 0.5  # sky coverage 0..1
     particles: str | None = None  # snow | rain | fireflies | dust | None
@@ -102,6 +104,8 @@ def theme_from_prompt(prompt: str, seed: int) -> Theme:
     digest = hashlib.sha256(f"{seed}:{prompt}".encode()).digest()
     theme = Theme(time=time, setting=setting, light=LIGHTS[time], neon=neon,
                   aerial=bool(re.search(r"\b(aerial|drone|bird'?s[- ]eye|overhead|from above)\b", text)),
+                  boat=bool(re.search(r"\b(boats?|sailboats?|sailing|yachts?|ships?|canoes?|kayaks?)\b",
+                                      text)),
                   calm=bool(re.search(r"\b(calm|still|tranquil|placid|glassy|lakes?|ponds?)\b", text))
                   and not re.search(r"\b(waves?|storm|stormy|surf|rough)\b", text),
                   clouds=clouds, particles=particles, seed=int.from_bytes(digest[:8], "little"))

@@ -14,7 +14,7 @@ from PIL import Image, ImageFilter
 
 from . import terrain
 from .camera import Move, crop_box
-from .elements import Clouds, Particles, Stars
+from .elements import Boat, Clouds, Particles, Stars
 from .grade import Grade
 from .palette import Theme
 from .terrain import Layer, to_u8
@@ -54,7 +54,10 @@ class Scene:
             covered = sprite.trim(covered)
         self.water = None
         if theme.setting == "ocean":  # reflects the sky's colours; the sun itself only as glitter
-            self.water = Water(theme, terrain.sky(theme, (cw, ch), hy, None), hy, sun[0] - m, rng, sky_margin=m)
+            self.water = Water(theme, terrain.sky(theme, (cw, ch), hy, None), hy, sun[0] - m, rng,
+                               sky_margin=m)
+        if self.water is not None and theme.boat and not theme.aerial:
+            self.front.append(Boat(theme, (cw, ch), hy, rng))
         if theme.particles:
             self.front.append(Particles(theme.particles, (cw, ch), rng))
         if theme.setting == "city":

@@ -98,7 +98,8 @@ def ridges(theme: Theme, size: tuple[int, int], horizon: int, margin: int, rng: 
         if sharp and not snowfield:
             n = 1 - np.abs(2 * n - 1)  # ridged noise: sharp peaks
         amp = h * (0.30 - 0.08 * near if sharp else 0.10) * (0.4 if snowfield else 1)
-        top = horizon - amp * n + h * (0.0 + (0.1 if snowfield else 0.18) * near) - (0.06 * h if sharp and i == 0 else 0)
+        lift = 0.06 * h if sharp and i == 0 else 0  # the farthest range rises highest
+        top = horizon - amp * n + h * ((0.1 if snowfield else 0.18) * near) - lift
         colour = np.asarray(base if snowfield or theme.setting != "snow" else _ROCK, np.float32) * light
         if snowfield:  # snow throws back much of the sky's light: brighter than the light on rock
             colour = np.asarray(base, np.float32) * mix(light, theme.light.cloud, 0.5)
@@ -106,7 +107,8 @@ def ridges(theme: Theme, size: tuple[int, int], horizon: int, margin: int, rng: 
                       grain=0.06 if snowfield else 0.2)
         rows = np.arange(layer.top, h, dtype=np.float32)[:, None]
         below = np.clip(rows - top[None, :], 0, None)  # rows under the crest
-        slope = np.tanh(_smooth(np.gradient(top), w // 120) * (0.6 if theme.setting == "desert" else 0.35))[None, :]
+        steep = 0.6 if theme.setting == "desert" else 0.35
+        slope = np.tanh(_smooth(np.gradient(top), w // 120) * steep)[None, :]
         if sharp:
             # Lit and shaded flanks near the crest: the range reads as rock faces, not a flat cut-out.
             # The crease between them runs down and sideways from each peak, as the faces do.
@@ -137,7 +139,8 @@ def _snow_caps(layer: Layer, theme: Theme, top: np.ndarray, below: np.ndarray, s
     below, slope = below[:end], slope[:end]
     streaks = fractal2d(below.shape, (3, 40), 3, rng) - 0.5  # tall, narrow: gullies and spurs
     # A wide, soft snow line where it is low (snowy scenes): a sharp one would read as a ridge.
-    cap = np.clip((depth + streaks * reach - below) / soft + 0.5, 0, 1) * smoothstep(0.5, 2.5, depth)  # no specks
+    cap = np.clip((depth + streaks * reach - below) / soft + 0.5, 0, 1)
+    cap *= smoothstep(0.5, 2.5, depth)  # no specks on low bumps
     white = np.asarray(theme.light.land, np.float32) * 0.3 + np.asarray(theme.light.cloud, np.float32) * 0.7
     snow = mix(mix(white * 0.72, theme.light.sky_top, 0.3), white, (0.5 + 0.5 * slope)[..., None])
     layer.rgb[:end] = layer.rgb[:end] * (1 - cap[..., None]) + snow * cap[..., None]

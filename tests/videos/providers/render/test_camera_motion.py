@@ -64,5 +64,6 @@ def test_a_pan_slides_near_things_more_than_far_ones(prompt):
     spec = RenderSpec(prompt=prompt, width=640, height=360, duration=2.0, frame_rate=12)
     source = source_for(spec)
     a, b = np.asarray(source.frame(12)), np.asarray(source.frame(16))
-    sky, far, near = (abs(shift(a[rows], b[rows])[0]) for rows in (slice(0, 60), slice(150, 200), slice(300, 360)))
+    bands = (slice(0, 60), slice(150, 200), slice(300, 360))
+    sky, far, near = (abs(shift(a[rows], b[rows])[0]) for rows in bands)
     assert sky + 5 < far and far + 5 < near, (sky, far, near)

@@ -100,9 +100,22 @@ def test_a_lake_shows_moving_water_below_its_far_shore(tmp_path):
 
 
 def test_snowy_words_select_the_snow_scene():
-    for prompt in ("Snowy mountains at dawn", "snow-capped peaks", "a winter valley", "a frozen pond at night",
-                   "icy cliffs", "a glacier under clouds"):
+    for prompt in ("Snowy mountains at dawn", "snow-capped peaks", "a winter valley",
+                   "a frozen pond at night", "icy cliffs", "a glacier under clouds"):
         assert theme_from_prompt(prompt, 0).setting == ("ocean" if "pond" in prompt else "snow"), prompt
     assert theme_from_prompt("Snowy mountains at dawn", 0).particles is None  # snow lying, not falling
     assert theme_from_prompt("snow falling on a winter forest", 0).particles == "snow"
     assert theme_from_prompt("mountains in a blizzard", 0).particles == "snow"
+
+
+def test_a_boat_floats_on_the_water_when_the_prompt_names_one():
+    prompt = "A paper boat drifting on a calm lake at golden hour, static camera"
+    assert theme_from_prompt(prompt, 0).boat and not theme_from_prompt("A calm lake at golden hour", 0).boat
+    spec = RenderSpec(prompt=prompt, width=640, height=360, duration=2.0, frame_rate=12)
+    with_boat, without = source_for(spec), source_for(spec)
+    without.scene.front = [e for e in without.scene.front if type(e).__name__ != "Boat"]
+    assert len(without.scene.front) < len(with_boat.scene.front)
+    one, other = (np.asarray(source.frame(20), int) for source in (with_boat, without))
+    differs = np.abs(one - other).max(axis=2) > 40
+    rows, _ = np.nonzero(differs)
+    assert 300 < differs.sum() < 640 * 360 * 0.05 and rows.min() > 180  # boat-sized, on the water
