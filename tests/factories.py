@@ -30,14 +30,8 @@ def make_key(user: User, name: str = "test") -> tuple[ApiKey, str]:
 def make_session(*, owner: User, model: str = "luma-ray-2.0-flash-5s-t2v", prompt: str = "A sunset over the sea",
                  timed: bool = False, **fields: Any) -> GenerationSession:
     """A session made through the services (charged), as the API would."""
-    if timed:
-        payload = SessionIn(prompt=prompt, model=model, **fields)
-        return services.session_create(
-            user=owner, request=services.request_validate(payload), kind=GenerationSession.Kind.TIMED,
-            max_videos=payload.max_videos, interval_seconds=payload.interval_seconds,
-            duration_minutes=payload.duration_minutes)
-    payload = GenerateIn(prompt=prompt, model=model, **fields)
-    return services.session_create(user=owner, request=services.request_validate(payload))
+    payload = (SessionIn if timed else GenerateIn)(prompt=prompt, model=model, **fields)
+    return services.session_start(user=owner, payload=payload)
 
 
 def png_bytes(width: int = 320, height: int = 180, color: tuple[int, int, int] = (200, 80, 40)) -> bytes:

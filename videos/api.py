@@ -83,20 +83,19 @@ def _created(request: ApiRequest, session: GenerationSession) -> dict[str, Any]:
     }
 
 
-def _create(request: ApiRequest, payload: GenerateIn, **timing: Any) -> GenerationSession:
+def _create(request: ApiRequest, payload: GenerateIn) -> GenerationSession:
     """Validate and create, once per Idempotency-Key: a retried POST gets the first session back, uncharged."""
     key = request.headers.get("Idempotency-Key", "").strip()
     if len(key) > 128:
         raise InvalidInput("Idempotency-Key must be at most 128 characters.", field="Idempotency-Key")
-    digest = hashlib.sha256(json.dumps([payload.model_dump(mode="json"), timing], sort_keys=True).encode()).hexdigest()
+    body = [type(payload).__name__, payload.model_dump(mode="json")]
+    digest = hashlib.sha256(json.dumps(body, sort_keys=True).encode()).hexdigest()
     user = request.auth.owner
     if session := services.session_replay(user=user, idempotency_key=key, request_digest=digest):
         return session
     rate_limit(request.auth)
-    video_request = services.request_validate(payload)
     try:
-        return services.session_create(user=user, request=video_request, idempotency_key=key,
-                                       request_digest=digest, **timing)
+        return services.session_start(user=user, payload=payload, idempotency_key=key, request_digest=digest)
     except IntegrityError:  # a concurrent retry with the same key won the insert; ours rolled back whole
         if session := services.session_replay(user=user, idempotency_key=key, request_digest=digest):
             return session
@@ -111,9 +110,7 @@ def generate(request: ApiRequest, payload: GenerateIn) -> Status[dict[str, Any]]
 
 @router.post("/videos/sessions", response={201: dict}, summary="Create a timed session that makes several videos")
 def session_create(request: ApiRequest, payload: SessionIn) -> Status[dict[str, Any]]:
-    session = _create(request, GenerateIn(**payload.model_dump(include=set(GenerateIn.model_fields))),
-                      kind=GenerationSession.Kind.TIMED, max_videos=payload.max_videos,
-                      interval_seconds=payload.interval_seconds, duration_minutes=payload.duration_minutes)
+    session = _create(request, payload)
     body = _created(request, session)
     body.update(status=session.status, session=session_dict(session))
     return Status(201, body)

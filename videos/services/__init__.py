@@ -6,6 +6,7 @@ from videos.services.sessions import (
     session_delete,
     session_finish_if_done,
     session_replay,
+    session_start,
     session_stop,
     session_tick,
 )
@@ -13,7 +14,7 @@ from videos.services.work import Retry, job_for_video, vendor_dispatch, video_fa
 
 __all__ = [
     "Retry", "VideoRequest", "job_for", "job_for_video", "model_get", "request_validate", "session_create",
-    "session_delete", "session_finish_if_done", "session_replay", "session_stop", "session_tick",
+    "session_delete", "session_finish_if_done", "session_replay", "session_start", "session_stop", "session_tick",
     "vendor_dispatch", "video_fail", "video_poll",
     "video_start",
 ]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from datetime import timedelta
 
+from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
 from django.db.models import Q
@@ -16,7 +17,8 @@ from videos import files
 from videos.models import GenerationSession, Video
 from videos.providers import LIVE, availability
 from videos.exceptions import InvalidInput
-from videos.services.intake import VideoRequest
+from videos.schemas import GenerateIn, SessionIn
+from videos.services.intake import VideoRequest, request_validate
 
 log = logging.getLogger(__name__)
 
@@ -37,19 +39,13 @@ def _video_create(session: GenerationSession, *, sequence: int) -> Video:
             params=params, duration=params["duration"], aspect_ratio=params["aspect_ratio"],
             resolution=params["resolution"], width=params["width"], height=params["height"],
             frame_rate=params["frame_rate"], credits_used=model.price_for(params["duration"]),
-            deadline_at=timezone.now() + timedelta(seconds=_deadline_seconds()),
+            deadline_at=timezone.now() + timedelta(seconds=settings.VIDEO_DEADLINE_SECONDS),
         )
         billing.credits_charge(user=session.owner, amount=video.credits_used, key=f"video:{video.public_id}:charge",
                                video_id=video.public_id, session_id=session.public_id,
                                note=f"{model.model_id}, {video.duration}s")
     _enqueue_start(video)
     return video
-
-
-def _deadline_seconds() -> int:
-    from django.conf import settings
-
-    return settings.VIDEO_DEADLINE_SECONDS
 
 
 def _enqueue_start(video: Video) -> None:
@@ -103,6 +99,20 @@ def session_create(
         raise
     _enqueue_tick(session)
     return session
+
+
+def session_start(*, user: AbstractBaseUser, payload: GenerateIn, idempotency_key: str = "",
+                  request_digest: str = "") -> GenerationSession:
+    """Validate `payload` and create its session: timed for a SessionIn, a single video otherwise.
+
+    The one entry point of the API and the dashboard, so both check and charge the same way.
+    """
+    timing = {}
+    if isinstance(payload, SessionIn):
+        timing = {"kind": GenerationSession.Kind.TIMED, "max_videos": payload.max_videos,
+                  "interval_seconds": payload.interval_seconds, "duration_minutes": payload.duration_minutes}
+    return session_create(user=user, request=request_validate(payload), idempotency_key=idempotency_key,
+                          request_digest=request_digest, **timing)
 
 
 def session_tick(session_pk: int) -> None:

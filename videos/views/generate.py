@@ -49,14 +49,7 @@ def _submit(request: HtmxHttpRequest, form: TryForm) -> tuple[GenerationSession 
     except ValueError:
         return None, 422, ""
     try:
-        video_request = services.request_validate(payload)
-        if form.is_session:
-            session = services.session_create(
-                user=request.user, request=video_request, kind=GenerationSession.Kind.TIMED,
-                max_videos=payload.max_videos, interval_seconds=payload.interval_seconds,  # type: ignore[attr-defined]
-                duration_minutes=payload.duration_minutes)  # type: ignore[attr-defined]
-        else:
-            session = services.session_create(user=request.user, request=video_request)
+        session = services.session_start(user=request.user, payload=payload)
     except InvalidInput as e:
         form.add_error_for(e.field, e.message)
         return None, 422, ""
