@@ -193,6 +193,7 @@ class Provider:
         raise NotImplementedError
 
     def poll(self, task_id: str, job: Job) -> JobStatus:
+        """One status request. `job` carries no images here (they are read from storage only to submit)."""
         raise NotImplementedError
 
     def download(self, status: JobStatus, job: Job, dest: IO[bytes]) -> None:

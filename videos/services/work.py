@@ -54,9 +54,10 @@ def _input(name: str) -> InputImage | None:
                       url=files.file_url(name, base=files.base_url(), ttl=48 * 3600))
 
 
-def job_for_video(video: Video) -> Job:
+def job_for_video(video: Video, *, images: bool = True) -> Job:
+    """The provider's view of `video`. `images=False` skips reading the stored images (polls don't need them)."""
     params = video.params
-    session_params = video.session.params
+    session_params = video.session.params if images else {}
     return Job(
         video_id=video.public_id, prompt=video.prompt, model_id=video.model.model_id,
         vendor_model=video.model.vendor_model, type=video.model.type, duration=video.duration,
@@ -265,7 +266,7 @@ def video_poll(video_pk: int) -> float | None:
     if video.deadline_at and timezone.now() > video.deadline_at:
         video_fail(video.pk, error="The vendor did not finish in time.", code="timeout")
         return None
-    job = job_for_video(video)
+    job = job_for_video(video, images=False)  # one storage read per image at submit, not one per poll
     try:
         status = provider.poll(video.vendor_task_id, job)
     except ProviderUnavailable as e:

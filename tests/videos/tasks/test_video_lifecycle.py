@@ -219,3 +219,18 @@ def test_polls_back_off_while_the_vendor_is_unavailable(alice, vendor, monkeypat
     assert _poll(video.pk) == 1.0
     video.refresh_from_db()
     assert video.status == "processing" and video.attempts == 0
+
+
+def test_polls_do_not_read_the_stored_images(alice, vendor, settings) -> None:
+    from tests.factories import data_uri, png_bytes
+
+    vendor.FakeProvider.script = [JobStatus(state="processing", progress=10)]
+    settings.PROVIDERS = {"runway": "videos.providers.fake.FakeProvider"}
+    video = make_session(owner=alice, model="runway-gen-4-turbo", image=data_uri(png_bytes())).videos.get()
+    tasks.video_start_task.apply(args=(video.pk,))
+    assert vendor.submitted[0].head_image is not None  # the submit gets the image
+    from django.core.files.storage import default_storage
+    from unittest import mock
+
+    with mock.patch.object(default_storage, "open", side_effect=AssertionError("storage read on a poll")):
+        assert _poll(video.pk) == 1.0
