@@ -59,7 +59,7 @@ def session_list(request: HtmxHttpRequest) -> HttpResponse:
     form = SessionFilterForm(request.GET)
     filters = form.cleaned_data if form.is_valid() else {}
     qs = selectors.sessions_for_user(user=request.user, status=filters.get("status") or None,
-                                     search=filters.get("search") or None).order_by("-created_at", "-id")
+                                     search=filters.get("search") or None)
     page = page_of(request, qs, per_page=20)
     context = {"form": form, "page": page, "query": query_without_page(request),
                "stats": selectors.session_stats(user=request.user), "filtered": any(filters.values())}
