@@ -167,6 +167,9 @@ CELERY_TASK_SOFT_TIME_LIMIT = 14 * 60
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_BEAT_SCHEDULE_FILENAME = str(DATA_DIR / "celerybeat-schedule")
 SWEEP_INTERVAL = env_int("SWEEP_INTERVAL", 15, minimum=1)  # seconds between sweeps of due/stuck work
+# A worker's claim on a video (render, submit, poll, store) lasts this long unless renewed; then the sweep
+# hands the video to another worker. Longer than one vendor request (10 s connect + 60 s read).
+VIDEO_LEASE_SECONDS = env_int("VIDEO_LEASE_SECONDS", 90, minimum=2)
 CELERY_BEAT_SCHEDULE = {
     "sessions-tick-due": {"task": "videos.tasks.sessions_tick_due_task", "schedule": float(SWEEP_INTERVAL)},
     "videos-poll-due": {"task": "videos.tasks.videos_poll_due_task", "schedule": float(SWEEP_INTERVAL)},

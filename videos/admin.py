@@ -84,22 +84,23 @@ class GenerationSessionAdmin(admin.ModelAdmin):
 
 @admin.register(Video)
 class VideoAdmin(admin.ModelAdmin):
-    list_display = ["public_id", "owner", "model", "status", "progress", "provider", "simulated", "vendor_task_id",
-                    "short_error", "credits_used", "created_at"]
-    list_filter = ["status", "provider", "simulated", "error_code"]
+    list_display = ["public_id", "owner", "model", "status", "stage", "progress", "provider", "simulated",
+                    "vendor_task_id", "short_error", "credits_used", "created_at"]
+    list_filter = ["status", "stage", "provider", "simulated", "error_code"]
     search_fields = ["public_id", "vendor_task_id", "prompt", "owner__username", "session__public_id"]
     list_select_related = ["owner", "model"]
     date_hierarchy = "created_at"
     readonly_fields = ["public_id", "session", "owner", "model", "sequence", "status", "progress", "provider",
                        "simulated", "prompt", "params", "duration", "aspect_ratio", "resolution", "width", "height",
-                       "frame_rate", "credits_used", "vendor_task_id", "vendor_status", "file", "thumbnail",
-                       "last_frame", "file_size", "processing_time", "error", "error_code", "attempts",
+                       "frame_rate", "credits_used", "stage", "lease_owner", "lease_until", "vendor_task_id",
+                       "vendor_status", "file", "thumbnail", "last_frame", "file_size", "processing_time", "error",
+                       "error_code", "error_detail", "attempts",
                        "next_poll_at", "deadline_at", "started_at", "completed_at", "created_at", "updated_at"]
     fields = readonly_fields
 
     @admin.display(description="Error")
     def short_error(self, obj: Video) -> str:
-        return obj.error[:80]
+        return (obj.error_detail or obj.error)[:80]  # operators see the vendor's own words
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False

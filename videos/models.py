@@ -119,6 +119,19 @@ class Video(models.Model):
 
     FINAL = {Status.COMPLETED, Status.FAILED}
 
+    class Stage(models.TextChoices):
+        """Where the video is in its life (internal; `status` is what clients see). videos/lifecycle.py owns it."""
+
+        QUEUED = "queued"  # charged, waiting for a worker (or a vendor slot)
+        DISPATCHED = "dispatched"  # a vendor slot is reserved; its start task submits
+        SUBMITTING = "submitting"  # a worker holds the lease and is sending the job to the vendor
+        SUBMITTED = "submitted"  # the vendor has it (vendor_task_id): polled until it finishes
+        RENDERING = "rendering"  # a worker holds the lease and renders it locally
+        STORING = "storing"  # a worker holds the lease and stores the result
+        DONE = "done"
+        FAILED = "failed"
+        CANCELLED = "cancelled"
+
     public_id = models.CharField(max_length=32, unique=True, default=new_video_id, editable=False)
     session = models.ForeignKey(GenerationSession, on_delete=models.CASCADE, related_name="videos")
     owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="videos")
@@ -138,7 +151,11 @@ class Video(models.Model):
     frame_rate = models.PositiveSmallIntegerField(default=24)
     credits_used = models.DecimalField(max_digits=10, decimal_places=2)
     vendor_task_id = models.CharField(max_length=255, blank=True)
-    vendor_status = models.CharField(max_length=64, blank=True)
+    vendor_status = models.CharField(max_length=64, blank=True)  # the vendor's own word, nothing else
+    stage = models.CharField(max_length=12, choices=Stage.choices, default=Stage.QUEUED, db_index=True)
+    # The database lease on the work in hand: who holds it (host:pid:token) and until when (renewed while it runs).
+    lease_owner = models.CharField(max_length=100, blank=True)
+    lease_until = models.DateTimeField(null=True, blank=True, db_index=True)
     file = models.CharField(max_length=255, blank=True)  # storage names
     thumbnail = models.CharField(max_length=255, blank=True)
     last_frame = models.CharField(max_length=255, blank=True)
@@ -146,6 +163,7 @@ class Video(models.Model):
     processing_time = models.FloatField(null=True, blank=True)  # seconds from start of work to stored file
     error = models.TextField(blank=True)
     error_code = models.CharField(max_length=40, blank=True)
+    error_detail = models.TextField(blank=True)  # the vendor's raw text, for operators (admin, logs), never the API
     attempts = models.PositiveSmallIntegerField(default=0)
     next_poll_at = models.DateTimeField(null=True, blank=True, db_index=True)
     deadline_at = models.DateTimeField(null=True, blank=True)

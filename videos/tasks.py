@@ -7,13 +7,11 @@ The periodic sweeps re-send work whose message was lost, so the database stays t
 from __future__ import annotations
 
 import logging
-from contextlib import contextmanager
 from datetime import timedelta
-from typing import Iterator
 
 from celery import shared_task
 from django.conf import settings
-from django.core.cache import cache
+from django.db.models import Q
 from django.utils import timezone
 
 from videos.models import GenerationSession, Video
@@ -21,29 +19,16 @@ from videos.models import GenerationSession, Video
 log = logging.getLogger(__name__)
 
 
-@contextmanager
-def single_flight(name: str, timeout: int) -> Iterator[bool]:
-    """True for the one holder of `name` (cache.add is atomic), False for anyone else meanwhile."""
-    acquired = cache.add(f"lock:{name}", 1, timeout)
-    try:
-        yield acquired
-    finally:
-        if acquired:
-            cache.delete(f"lock:{name}")
-
-
 @shared_task(acks_late=True)
 def video_start_task(video_id: int) -> None:
+    """Start a video. No cache lock: the database claim (a lease) decides which delivery does the work."""
     from videos import services
 
-    with single_flight(f"video-start:{video_id}", settings.CELERY_TASK_TIME_LIMIT) as mine:
-        if not mine:
-            return
-        try:
-            next_poll = services.video_start(video_id)
-        except services.Retry as retry:
-            video_start_task.apply_async((video_id,), countdown=retry.countdown)
-            return
+    try:
+        next_poll = services.video_start(video_id)
+    except services.Retry as retry:
+        video_start_task.apply_async((video_id,), countdown=retry.countdown)
+        return
     if next_poll is not None:
         video_poll_task.apply_async((video_id,), countdown=next_poll)
 
@@ -52,12 +37,25 @@ def video_start_task(video_id: int) -> None:
 def video_poll_task(video_id: int) -> None:
     from videos import services
 
-    with single_flight(f"video-poll:{video_id}", 300) as mine:
-        if not mine:
-            return
-        delay = services.video_poll(video_id)
+    delay = services.video_poll(video_id)
     if delay is not None:
         video_poll_task.apply_async((video_id,), countdown=delay)
+
+
+@shared_task(acks_late=True)
+def vendor_cancel_task(video_id: int) -> bool:
+    """Cancel a stopped session's video at its vendor, where the vendor can (best effort)."""
+    from videos import services
+
+    return services.vendor_cancel(video_id)
+
+
+@shared_task(acks_late=True)
+def vendor_job_cancel_task(provider: str, task_id: str, job: dict) -> bool:
+    """Cancel the vendor job of a deleted video (best effort)."""
+    from videos import services
+
+    return services.vendor_job_cancel(provider, task_id, job)
 
 
 @shared_task(acks_late=True)
@@ -91,22 +89,33 @@ def sessions_tick_due_task() -> int:
 
 @shared_task
 def videos_poll_due_task() -> int:
-    """Re-send polls and starts that are overdue: lost messages repair themselves here."""
+    """Re-send work whose message was lost or whose worker died: the database is the source of truth.
+
+    - vendor jobs whose next poll is overdue and nobody holds (or a dead run held) the lease;
+    - work in hand (rendering, submitting, storing) whose lease expired: the run holding it is gone;
+    - starts whose message is stale (queued local renders, dispatched vendor slots).
+    """
+    Stage = Video.Stage
     now = timezone.now()
-    polls = list(Video.objects.filter(status=Video.Status.PROCESSING, next_poll_at__lte=now - timedelta(seconds=30))
-                 .exclude(vendor_task_id="").values_list("pk", flat=True)[:500])
+    expired = Q(lease_until__lt=now)
+    unleased = Q(lease_until__isnull=True) | expired
+    polls = list(Video.objects.filter(
+        Q(stage=Stage.SUBMITTED, next_poll_at__lte=now - timedelta(seconds=settings.SWEEP_INTERVAL)) & unleased
+        | Q(stage=Stage.STORING) & expired & ~Q(vendor_task_id="")).values_list("pk", flat=True)[:500])
     for pk in polls:
         video_poll_task.delay(pk)
+    starts = list(Video.objects.filter(
+        Q(stage__in=[Stage.RENDERING, Stage.SUBMITTING]) & expired
+        | Q(stage=Stage.STORING, vendor_task_id="") & expired).values_list("pk", flat=True)[:500])
     stale = now - timedelta(seconds=max(60, 4 * settings.SWEEP_INTERVAL))
-    pending = Video.objects.filter(status=Video.Status.PENDING)
-    starts = list(pending.filter(provider="local", updated_at__lte=stale).values_list("pk", flat=True)[:500])
-    # Slots reserved by a dispatch whose start message was lost.
-    starts += list(Video.objects.filter(status=Video.Status.PROCESSING, vendor_status="dispatched",
-                                        updated_at__lte=stale).values_list("pk", flat=True)[:500])
+    starts += list(Video.objects.filter(stage=Stage.QUEUED, provider="local", updated_at__lte=stale)
+                   .values_list("pk", flat=True)[:500])
+    starts += list(Video.objects.filter(stage=Stage.DISPATCHED, updated_at__lte=stale).values_list("pk", flat=True)[:500])
     for pk in starts:
         video_start_task.delay(pk)
     # Vendor videos wait for a slot; dispatch fills free slots oldest first (no per-video retry chains).
-    vendors = set(pending.exclude(provider="local").values_list("provider", flat=True).distinct())
+    queued = Video.objects.filter(stage=Stage.QUEUED).exclude(provider="local")
+    vendors = set(queued.values_list("provider", flat=True).distinct())
     for vendor in sorted(vendors):
         vendor_dispatch_task.delay(vendor)
     return len(polls) + len(starts) + len(vendors)
@@ -121,7 +130,7 @@ def videos_reap_task() -> int:
     overdue = list(Video.objects.filter(status__in=[Video.Status.PENDING, Video.Status.PROCESSING],
                                         deadline_at__lt=now).values_list("pk", flat=True)[:500])
     for pk in overdue:
-        services.video_fail(pk, error="Timed out: no result before the deadline.", code="timeout")
+        services.video_fail(pk, error=services.WORDS["timeout"], code="timeout", detail="past its deadline")
     idle = GenerationSession.objects.filter(status=GenerationSession.Status.RUNNING, next_run_at__isnull=True)
     for pk in idle.values_list("pk", flat=True)[:500]:
         services.session_finish_if_done(pk)

@@ -1,6 +1,7 @@
 """Writes of the videos app. Import as a module: `from videos import services`."""
 
 from videos.services.intake import VideoRequest, job_for, model_get, request_validate
+from videos.services.results import WORDS
 from videos.services.sessions import (
     session_create,
     session_delete,
@@ -10,11 +11,38 @@ from videos.services.sessions import (
     session_stop,
     session_tick,
 )
-from videos.services.work import Retry, job_for_video, vendor_dispatch, video_fail, video_poll, video_start
+from videos.services.work import (
+    Retry,
+    job_for_video,
+    vendor_cancel,
+    vendor_dispatch,
+    vendor_fail,
+    vendor_job_cancel,
+    video_fail,
+    video_poll,
+    video_start,
+)
 
 __all__ = [
-    "Retry", "VideoRequest", "job_for", "job_for_video", "model_get", "request_validate", "session_create",
-    "session_delete", "session_finish_if_done", "session_replay", "session_start", "session_stop", "session_tick",
-    "vendor_dispatch", "video_fail", "video_poll",
+    "WORDS",
+    "Retry",
+    "VideoRequest",
+    "job_for",
+    "job_for_video",
+    "model_get",
+    "request_validate",
+    "session_create",
+    "session_delete",
+    "session_finish_if_done",
+    "session_replay",
+    "session_start",
+    "session_stop",
+    "session_tick",
+    "vendor_cancel",
+    "vendor_dispatch",
+    "vendor_fail",
+    "vendor_job_cancel",
+    "video_fail",
+    "video_poll",
     "video_start",
 ]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import zlib
 from datetime import timedelta
 
 from django.conf import settings
@@ -14,9 +15,9 @@ from django.utils import timezone
 from billing import services as billing
 from billing.exceptions import InsufficientCredits
 from videos import files
+from videos.exceptions import InvalidInput
 from videos.models import GenerationSession, Video
 from videos.providers import LIVE, availability
-from videos.exceptions import InvalidInput
 from videos.schemas import GenerateIn, SessionIn
 from videos.services.intake import VideoRequest, request_validate
 
@@ -27,10 +28,22 @@ def _image_name(session: GenerationSession, which: str, ext: str) -> str:
     return f"inputs/{session.owner_id}/{session.public_id}/{which}.{ext}"
 
 
+def video_seed(session: GenerationSession, sequence: int) -> int | None:
+    """The n-th video's seed: the session's own for the first, then one derived from it (or from the session
+    id when the client gave none), so every video is its own generation and a fixed seed replays the session."""
+    seed = session.params.get("seed")
+    if sequence == 0:
+        return seed
+    base = str(seed) if seed is not None else session.public_id
+    return zlib.crc32(f"{base}:{sequence}".encode()) & 0x7FFFFFFF
+
+
 def _video_create(session: GenerationSession, *, sequence: int) -> Video:
     """Create the session's n-th video and charge for it (InsufficientCredits: nothing is written)."""
     model = session.model
-    params = session.params
+    params = dict(session.params)
+    if (seed := video_seed(session, sequence)) is not None:
+        params["seed"] = seed
     live = availability(model.provider) == LIVE
     with transaction.atomic():
         video = Video.objects.create(
@@ -122,7 +135,8 @@ def session_tick(session_pk: int) -> None:
     cannot make a second video for the same slot or charge twice.
     """
     with transaction.atomic():
-        session = GenerationSession.objects.select_for_update().select_related("owner", "model").filter(
+        # Lock the session row only: joined owner/model rows locked too deadlock with session creation.
+        session = GenerationSession.objects.select_for_update(of=("self",)).select_related("owner", "model").filter(
             pk=session_pk).first()
         if session is None or session.is_final:
             return
@@ -155,7 +169,7 @@ def session_tick(session_pk: int) -> None:
 def session_finish_if_done(session_pk: int) -> None:
     """Mark a running session completed (or error, if every video failed) once nothing is left to do."""
     with transaction.atomic():
-        session = GenerationSession.objects.select_for_update().filter(pk=session_pk).first()
+        session = GenerationSession.objects.select_for_update(of=("self",)).filter(pk=session_pk).first()
         if session is None or session.is_final or session.next_run_at is not None:
             return
         statuses = list(session.videos.values_list("status", flat=True))
@@ -171,32 +185,67 @@ def session_finish_if_done(session_pk: int) -> None:
         session.save(update_fields=["status", "error", "finished_at", "updated_at"])
 
 
+CANCELLED_WORDS = "Cancelled: the session was stopped before this video started; your credits were refunded."
+
+
+def _stop_locked(session: GenerationSession) -> list[int]:
+    """Stop `session` (its row locked by the caller): no new videos, queued ones cancelled and refunded.
+    Returns the videos already at a vendor, for a best-effort cancel there."""
+    from videos.services.results import video_fail
+
+    if not session.is_final:
+        session.status = GenerationSession.Status.STOPPED
+        session.next_run_at = None
+        session.finished_at = timezone.now()
+        session.save(update_fields=["status", "next_run_at", "finished_at", "updated_at"])
+    not_started = session.videos.filter(stage__in=[Video.Stage.QUEUED, Video.Stage.DISPATCHED])
+    for pk in not_started.values_list("pk", flat=True):
+        video_fail(pk, error=CANCELLED_WORDS, code="cancelled")
+    at_vendor = session.videos.filter(stage=Video.Stage.SUBMITTED).exclude(provider="local").exclude(
+        vendor_task_id="")
+    return list(at_vendor.values_list("pk", flat=True))
+
+
 def session_stop(*, session: GenerationSession) -> GenerationSession:
-    """Stop at once: no new videos (one in flight may finish). Idempotent; a final session is unchanged."""
+    """Stop at once: no new videos; queued ones are cancelled and refunded; a job already at a vendor is
+    cancelled there where the vendor can (in a task: never waits on the vendor), else it finishes. Idempotent."""
+    from videos.tasks import vendor_cancel_task
+
     with transaction.atomic():
-        locked = GenerationSession.objects.select_for_update().get(pk=session.pk)
-        if not locked.is_final:
-            locked.status = GenerationSession.Status.STOPPED
-            locked.next_run_at = None
-            locked.finished_at = timezone.now()
-            locked.save(update_fields=["status", "next_run_at", "finished_at", "updated_at"])
+        locked = GenerationSession.objects.select_for_update(of=("self",)).get(pk=session.pk)
+        for pk in _stop_locked(locked):
+            vendor_cancel_task.delay_on_commit(pk)
     session.refresh_from_db()
     return session
 
 
 def session_delete(*, session: GenerationSession) -> int:
-    """Delete a session, its videos and their files. Videos still being made are refunded. Returns the count."""
-    from videos.services.work import video_fail
+    """Delete a session, its videos and their files. Returns the count of videos.
 
-    for video in session.videos.filter(~Q(status__in=Video.FINAL)):
-        video_fail(video.pk, error="Deleted before it finished.", code="deleted")
-    names = [session.params.get("head_image", ""), session.params.get("tail_image", "")]
-    count = 0
-    for video in session.videos.all():
-        names += [video.file, video.thumbnail, video.last_frame]
-        count += 1
+    Under the session's row lock: stop it (no tick can add a video after this), refund every video not
+    finished, then delete, all in one transaction. A render still running sees its row gone and stops.
+    """
+    from videos.services.job import job_for_video
+    from videos.services.results import video_fail
+    from videos.services.vendor import job_fields
+    from videos.tasks import vendor_job_cancel_task
+
     with transaction.atomic():
-        GenerationSession.objects.filter(pk=session.pk).delete()
+        locked = GenerationSession.objects.select_for_update(of=("self",)).filter(pk=session.pk).first()
+        if locked is None:
+            return 0
+        _stop_locked(locked)
+        for video in locked.videos.filter(~Q(status__in=Video.FINAL)).select_related("model", "session"):
+            if video.vendor_task_id and video.provider != "local":  # the row goes: the task gets the job itself
+                job = job_fields(job_for_video(video, images=False))
+                vendor_job_cancel_task.delay_on_commit(video.provider, video.vendor_task_id, job)
+            video_fail(video.pk, error="Deleted before it finished; your credits were refunded.", code="deleted")
+        names = [locked.params.get("head_image", ""), locked.params.get("tail_image", "")]
+        count = 0
+        for video in locked.videos.all():
+            names += [video.file, video.thumbnail, video.last_frame]
+            count += 1
+        GenerationSession.objects.filter(pk=locked.pk).delete()
         transaction.on_commit(lambda: files.files_delete(*names))
     return count
 

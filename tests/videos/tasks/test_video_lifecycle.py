@@ -95,7 +95,9 @@ def test_a_vendor_failure_fails_the_video_and_refunds_once(alice, vendor) -> Non
     _poll(video.pk)
     video_fail(video.pk, error="again", code="again")  # a second failure path: still one refund
     video.refresh_from_db()
-    assert (video.status, video.error, video.error_code) == ("failed", "Advanced moderation failed", "moderation")
+    assert (video.status, video.error_code) == ("failed", "moderation")
+    assert "content policy" in video.error and "refunded" in video.error  # our words for users
+    assert video.error_detail == "Advanced moderation failed"  # the vendor's, for operators
     assert CreditEntry.objects.filter(video_id=video.public_id, kind="refund").count() == 1
     assert credit_balance(user=alice) == Decimal("1000.00")
     session.refresh_from_db()
@@ -125,7 +127,8 @@ def test_a_busy_vendor_keeps_the_video_pending(alice, vendor) -> None:
 
 def test_a_crash_during_submit_never_submits_twice(alice, vendor) -> None:
     video = make_session(owner=alice, model="luma-ray-2.0-flash-5s-t2v").videos.get()
-    Video.objects.filter(pk=video.pk).update(status="processing", vendor_status="submitting")  # died mid-submit
+    Video.objects.filter(pk=video.pk).update(status="processing", stage="submitting", lease_owner="gone:1:dead",
+                                             lease_until=timezone.now() - timedelta(seconds=1))  # died mid-submit
     tasks.video_start_task.apply(args=(video.pk,))
     video.refresh_from_db()
     assert vendor.submitted == [] and video.status == "failed" and video.error_code == "interrupted"
@@ -142,13 +145,13 @@ def test_the_concurrency_cap_holds_work_in_pending_until_a_slot_frees(alice, ven
     video_start(first.pk)
     assert video_start(second.pk) is None  # no retry chain: it waits for a slot
     second.refresh_from_db()
-    assert (second.status, second.vendor_status) == ("pending", "queued") and len(vendor.submitted) == 1
+    assert (second.status, second.stage) == ("pending", "queued") and len(vendor.submitted) == 1
     assert vendor_dispatch("luma") == []
     _poll(first.pk)  # completes: the slot frees
     assert vendor_dispatch("luma") == [second.pk]
     assert vendor_dispatch("luma") == []  # a concurrent dispatch gets nothing: the slot is reserved
     second.refresh_from_db()
-    assert (second.status, second.vendor_status) == ("processing", "dispatched")
+    assert (second.status, second.stage) == ("processing", "dispatched")
     video_start(second.pk)
     video_start(second.pk)  # the start message delivered twice: one submission
     second.refresh_from_db()

@@ -53,3 +53,27 @@ def test_sessions_can_be_stopped_by_an_action(client, operator, alice):
     client.post(url, {"action": "stop", "_selected_action": [session.pk]})
     session.refresh_from_db()
     assert session.status == GenerationSession.Status.STOPPED
+
+
+def test_operators_see_the_vendors_raw_error_users_see_ours(client, operator, alice, alice_api, settings):
+    from videos.providers import fake
+    from videos.providers.base import ProviderError
+    from videos.services import video_start
+
+    fake.reset()
+    settings.PROVIDERS = {"luma": "videos.providers.fake.FakeProvider"}
+    raw = "luma HTTP 401: Invalid API key 'lk-1234' for account acme-prod"
+    fake.FakeProvider.submit_error = ProviderError(raw, code="vendor_unavailable")
+    try:
+        video = make_session(owner=alice, model="luma-ray-2.0-flash-5s-t2v").videos.get()
+        video_start(video.pk)
+    finally:
+        fake.reset()
+    video.refresh_from_db()
+    assert (video.status, video.error_code, video.error_detail) == ("failed", "vendor_unavailable", raw)
+    api = alice_api.get(f"/videos/{video.public_id}").content.decode() + alice_api.get(
+        f"/videos/sessions/{video.session.public_id}").content.decode()
+    assert "temporarily unavailable" in api and "refunded" in api
+    assert "lk-1234" not in api and "HTTP 401" not in api and "error_detail" not in api
+    client.force_login(operator)
+    assert raw in client.get(reverse("admin:videos_video_change", args=[video.pk])).content.decode()

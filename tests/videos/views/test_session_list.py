@@ -21,7 +21,8 @@ def test_it_lists_own_sessions_with_the_summary(client, alice, bob):
     assert "2 sessions" in body
     assert '<span class="label">Sessions</span><span class="value">2</span>' in body
     assert '<span class="label">Stopped</span><span class="value">1</span>' in body
-    assert '<span class="label">Credits used</span><span class="value">40.00</span>' in body
+    # the stopped session's video had not started: cancelled and refunded
+    assert '<span class="label">Credits used</span><span class="value">20.00</span>' in body
     assert "1 / 3" in body  # videos of a timed session
 
 

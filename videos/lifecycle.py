@@ -1,0 +1,144 @@
+"""The one owner of a video's stage: every move is a conditional UPDATE from the stages it may leave.
+
+A move that updates 0 rows lost a race (another run, a stop, a delete, the reaper got there first) and its
+caller backs off. Work in hand (submitting, rendering, storing, one poll) is claimed with a database lease:
+`lease_owner` names the run (host:pid:token), `lease_until` says until when; the run renews it while it
+works, and the sweep re-sends anything whose lease has expired. Nothing here lives in a cache: a lease
+cannot outlive its process by more than VIDEO_LEASE_SECONDS.
+
+    queued ──► dispatched ──► submitting ──► submitted ──► storing ──► done
+       │                                                      ▲
+       └──────────────────────────────► rendering ────────────┘
+    any stage before done ──► failed | cancelled   (refunded once, in the same transaction)
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import socket
+from datetime import timedelta
+
+from django.conf import settings
+from django.db.models import Q
+from django.utils import timezone
+
+from videos.models import Video
+
+Stage = Video.Stage
+
+# The client-facing status of each stage (the spec's four words).
+STATUS = {
+    Stage.QUEUED: Video.Status.PENDING,
+    Stage.DISPATCHED: Video.Status.PROCESSING,
+    Stage.SUBMITTING: Video.Status.PROCESSING,
+    Stage.SUBMITTED: Video.Status.PROCESSING,
+    Stage.RENDERING: Video.Status.PROCESSING,
+    Stage.STORING: Video.Status.PROCESSING,
+    Stage.DONE: Video.Status.COMPLETED,
+    Stage.FAILED: Video.Status.FAILED,
+    Stage.CANCELLED: Video.Status.FAILED,
+}
+FINAL = (Stage.DONE, Stage.FAILED, Stage.CANCELLED)
+ACTIVE = tuple(s for s in Stage if s not in FINAL)
+LEASED = (Stage.SUBMITTING, Stage.RENDERING, Stage.STORING)  # a worker must hold the lease to be here
+
+# Which stages each stage may be entered from. A lease holder may also re-enter its own stage (renewal).
+ALLOWED = {
+    Stage.QUEUED: (Stage.QUEUED, Stage.DISPATCHED, Stage.SUBMITTING),  # back to the queue: vendor busy (429)
+    Stage.DISPATCHED: (Stage.QUEUED,),
+    Stage.SUBMITTING: (Stage.QUEUED, Stage.DISPATCHED, Stage.SUBMITTING),
+    Stage.SUBMITTED: (Stage.SUBMITTING, Stage.SUBMITTED, Stage.STORING),
+    Stage.RENDERING: (Stage.QUEUED, Stage.RENDERING, Stage.STORING),
+    Stage.STORING: (Stage.SUBMITTED, Stage.RENDERING, Stage.STORING),
+    Stage.DONE: (Stage.STORING,),
+    Stage.FAILED: ACTIVE,
+    Stage.CANCELLED: ACTIVE,
+}
+
+
+class TransitionError(ValueError):
+    """A move the state machine does not allow (a bug in the caller, not a lost race)."""
+
+
+def lease_seconds() -> float:
+    return float(settings.VIDEO_LEASE_SECONDS)
+
+
+def new_owner() -> str:
+    """A name for one run: the host and process (to tell who held a lease) and a token unique to the run."""
+    return f"{socket.gethostname()[:60]}:{os.getpid()}:{secrets.token_hex(6)}"
+
+
+def owner_token(owner: str) -> str:
+    """The run's own token (the last part of its owner name): it names the run's files."""
+    return owner.rsplit(":", 1)[-1] if owner else ""
+
+
+def move(pk: int | list[int], to: str, *, frm: tuple[str, ...] | None = None, owner: str | None = None,
+         **fields: object) -> int:
+    """Move video `pk` to stage `to` if it is in one of `frm` (default: every stage `to` may be entered from).
+
+    With `owner`, the move also requires that run to hold the lease (its lease is kept and renewed when `to` is
+    a leased stage, dropped otherwise). Returns the rows moved: 0 means someone else has the video.
+    `pk` may be a list (a batch of the same move, e.g. a dispatch or a stop).
+    """
+    allowed = ALLOWED[to]
+    frm = allowed if frm is None else frm
+    if not set(frm) <= set(allowed):
+        raise TransitionError(f"{sorted(set(frm) - set(allowed))} -> {to} is not a transition")
+    now = timezone.now()
+    rows = Video.objects.filter(stage__in=frm)
+    rows = rows.filter(pk__in=pk) if isinstance(pk, list) else rows.filter(pk=pk)
+    if owner is not None:
+        rows = rows.filter(lease_owner=owner)
+    values: dict[str, object] = {"stage": to, "status": STATUS[to], "updated_at": now, **fields}
+    if to in LEASED and owner is not None:
+        values["lease_until"] = now + timedelta(seconds=lease_seconds())
+    elif to not in LEASED and "lease_owner" not in fields:
+        values.update(lease_owner="", lease_until=None)
+    return rows.update(**values)
+
+
+def claim(video: Video, to: str, *, frm: tuple[str, ...], owner: str, **fields: object) -> bool:
+    """Take the work on `video` for the run `owner`: move it from `frm` to the leased stage `to`.
+
+    A video in a leased stage is taken only when its lease has expired (its holder died or hung), and only
+    from the holder read in `video` (compare-and-set), so two runs reclaiming it at once cannot both win.
+    """
+    if to not in LEASED:
+        raise TransitionError(f"{to} is not a leased stage")
+    if not set(frm) <= set(ALLOWED[to]):
+        raise TransitionError(f"{sorted(set(frm) - set(ALLOWED[to]))} -> {to} is not a transition")
+    now = timezone.now()
+    rows = Video.objects.filter(pk=video.pk, stage__in=frm, stage=video.stage, lease_owner=video.lease_owner)
+    if video.stage in LEASED or video.lease_until is not None:
+        rows = rows.filter(Q(lease_until__isnull=True) | Q(lease_until__lt=now))
+    return bool(rows.update(stage=to, status=STATUS[to], lease_owner=owner,
+                            lease_until=now + timedelta(seconds=lease_seconds()), updated_at=now, **fields))
+
+
+def lease_take(video: Video, *, owner: str) -> bool:
+    """Hold `video` in its current stage for one step (a poll): only if no live lease is held on it."""
+    now = timezone.now()
+    rows = Video.objects.filter(pk=video.pk, stage=video.stage, lease_owner=video.lease_owner).filter(
+        Q(lease_until__isnull=True) | Q(lease_until__lt=now))
+    return bool(rows.update(lease_owner=owner, lease_until=now + timedelta(seconds=lease_seconds())))
+
+
+def lease_renew(pk: int, *, owner: str, **fields: object) -> bool:
+    """Extend `owner`'s lease (and write `fields`, e.g. progress). False: the lease is lost, stop working."""
+    now = timezone.now()
+    return bool(Video.objects.filter(pk=pk, lease_owner=owner, stage__in=LEASED + (Stage.SUBMITTED,)).update(
+        lease_until=now + timedelta(seconds=lease_seconds()), updated_at=now, **fields))
+
+
+def lease_release(pk: int, *, owner: str, **fields: object) -> bool:
+    """Give the lease back (after one poll) and write `fields`; False if it was no longer ours."""
+    return bool(Video.objects.filter(pk=pk, lease_owner=owner).update(
+        lease_owner="", lease_until=None, updated_at=timezone.now(), **fields))
+
+
+def lease_expired() -> Q:
+    """Videos whose work was claimed by a run that is gone (or hung) past its lease."""
+    return Q(lease_until__lt=timezone.now())
