@@ -1,0 +1,57 @@
+"""Start and SIGKILL real Celery worker processes (with beat) on the test database, for crash tests and bench/crash.py."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def worker_start(env: dict[str, str], log_path: Path, *, concurrency: int = 2, schedule: Path | None = None,
+                 timeout: float = 60) -> subprocess.Popen:
+    """A `celery worker --beat` in its own process group (so a kill takes its pool children too)."""
+    log = open(log_path, "ab")
+    start = log_path.stat().st_size if log_path.exists() else 0
+    worker = subprocess.Popen(
+        [sys.executable, "-m", "celery", "-A", "dashboard", "worker", "--beat", "--loglevel", "INFO",
+         "--concurrency", str(concurrency), "--without-gossip", "--without-mingle",
+         "--schedule", str(schedule or log_path.with_suffix(".beat"))],
+        cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+    )
+    log.close()
+    deadline = time.monotonic() + timeout
+    while b"ready." not in log_path.read_bytes()[start:]:
+        if worker.poll() is not None:
+            raise RuntimeError(log_path.read_text()[-3000:])
+        if time.monotonic() > deadline:
+            worker_kill(worker)
+            raise RuntimeError("worker did not start: " + log_path.read_text()[-3000:])
+        time.sleep(0.2)
+    return worker
+
+
+def worker_kill(worker: subprocess.Popen) -> None:
+    """SIGKILL the worker and its pool children at once, as the OOM killer or a pulled plug would."""
+    try:
+        os.killpg(worker.pid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
+    worker.wait(timeout=30)
+
+
+def worker_stop(worker: subprocess.Popen) -> None:
+    """A polite stop (SIGTERM, then SIGKILL if it hangs)."""
+    if worker.poll() is not None:
+        return
+    try:
+        os.killpg(worker.pid, signal.SIGTERM)
+        worker.wait(timeout=20)
+    except subprocess.TimeoutExpired:
+        worker_kill(worker)
+    except ProcessLookupError:
+        pass
