@@ -8,7 +8,6 @@ are generous deadlines, never asserted durations.
 
 from __future__ import annotations
 
-import os
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -20,7 +19,7 @@ from django.conf import settings as django_settings
 from django.db import connection
 
 from billing.models import CreditEntry
-from tests.e2e.workers import worker_kill, worker_start, worker_stop
+from tests.e2e.workers import worker_environ, worker_kill, worker_start, worker_stop
 from tests.factories import make_session, make_user
 from tests.fakevendors import running
 from tests.fakevendors.luma import FakeLuma
@@ -59,14 +58,10 @@ def worker_env(transactional_db: None, live_server: Any, settings: Any, tmp_path
     from dashboard.celery import app
 
     app.control.purge()
-    db = connection.settings_dict
     settings.PUBLIC_BASE_URL = live_server.url
-    return {
-        **os.environ,
-        "DATABASE_URL": f"postgres://{db['USER']}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}",
-        "MEDIA_ROOT": str(settings.MEDIA_ROOT), "DATA_DIR": str(tmp_path / "data"), "PUBLIC_BASE_URL": live_server.url,
-        "SECRET_KEY": django_settings.SECRET_KEY, "SWEEP_INTERVAL": "2", "VIDEO_LEASE_SECONDS": "4",
-    }
+    return worker_environ(database=connection.settings_dict, media_root=str(settings.MEDIA_ROOT),
+                          data_dir=str(tmp_path / "data"), public_base_url=live_server.url,
+                          secret_key=django_settings.SECRET_KEY)
 
 
 @pytest.fixture

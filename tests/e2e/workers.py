@@ -55,3 +55,15 @@ def worker_stop(worker: subprocess.Popen) -> None:
         worker_kill(worker)
     except ProcessLookupError:
         pass
+
+
+def worker_environ(*, database: dict, media_root: str, data_dir: str, public_base_url: str, secret_key: str,
+                   **extra: str) -> dict[str, str]:
+    """The environment of a worker sharing the test database (`connection.settings_dict`) and media folder."""
+    return {
+        **os.environ,
+        "DATABASE_URL": (f"postgres://{database['USER']}@{database['HOST'] or '127.0.0.1'}:"
+                         f"{database['PORT'] or 5432}/{database['NAME']}"),
+        "MEDIA_ROOT": media_root, "DATA_DIR": data_dir, "PUBLIC_BASE_URL": public_base_url, "SECRET_KEY": secret_key,
+        "SWEEP_INTERVAL": "2", "VIDEO_LEASE_SECONDS": "4", **extra,
+    }
