@@ -114,6 +114,7 @@ def video_store(video: Video, *, owner: str, video_path: str, thumbnail_path: st
         thumbnail_path = video_path + ".jpg"
         thumbnail_from_video(video_path, thumbnail_path)
     names: dict[str, str] = {}
+    won = False  # once the final move is made, the files are the video's: no cleanup below may touch them
     try:
         for field, path in (("file", video_path), ("thumbnail", thumbnail_path), ("last_frame", last_frame_path)):
             if path:
@@ -123,12 +124,12 @@ def video_store(video: Video, *, owner: str, video_path: str, thumbnail_path: st
                     raise _Lost
         with transaction.atomic():
             _lock_session(video.session_id)
-            won = lifecycle.move(
+            won = bool(lifecycle.move(
                 video.pk, Stage.DONE, frm=(Stage.STORING,), owner=owner, progress=100,
                 file_size=os.path.getsize(video_path), width=info["width"], height=info["height"],
                 frame_rate=round(info["frame_rate"]) or video.frame_rate,
                 processing_time=round(time.monotonic() - started, 2) if started else None,
-                completed_at=timezone.now(), next_poll_at=None, error="", error_code="", **names)
+                completed_at=timezone.now(), next_poll_at=None, error="", error_code="", **names))
             if not won:
                 raise _Lost
             session_finish_if_done(video.session_id)
@@ -139,7 +140,11 @@ def video_store(video: Video, *, owner: str, video_path: str, thumbnail_path: st
         files.files_delete(*names.values())
         return False
     except BaseException:
-        files.files_delete(*names.values())
+        # Interrupted (an error, a SIGTERM). Before the final move the files are only ours: delete them. After
+        # it they may be the video's (committed, or rolled back: then the next run, reclaiming the expired
+        # lease, deletes this run's files by name).
+        if not won:
+            files.files_delete(*names.values())
         raise
 
 

@@ -142,3 +142,25 @@ def test_render_claim_refuses_a_video_someone_is_rendering(video) -> None:
     assert render_claim(video, lifecycle.new_owner())
     video.refresh_from_db()
     assert not render_claim(video, lifecycle.new_owner())
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_run_stopped_right_after_it_completed_the_video_leaves_its_files(alice, monkeypatch) -> None:
+    """A SIGTERM (warm shutdown) landing in the commit hooks must not delete the files of a completed video."""
+    from django.db import transaction
+
+    from videos.services import results
+
+    video = make_session(owner=alice, width=320, height=180).videos.get()
+
+    def stopped_after_commit(_video) -> None:
+        def stop() -> None:
+            raise SystemExit("SIGTERM")
+
+        transaction.on_commit(stop)
+
+    monkeypatch.setattr(results, "dispatch_on_commit", stopped_after_commit)
+    with pytest.raises(SystemExit):
+        services.video_start(video.pk)
+    video.refresh_from_db()
+    assert video.status == "completed" and default_storage.exists(video.file)
