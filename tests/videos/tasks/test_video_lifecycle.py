@@ -237,3 +237,30 @@ def test_polls_do_not_read_the_stored_images(alice, vendor, settings) -> None:
 
     with mock.patch.object(default_storage, "open", side_effect=AssertionError("storage read on a poll")):
         assert _poll(video.pk) == 1.0
+
+
+def test_an_interrupted_submit_is_found_again_where_the_vendor_can_look_it_up(alice, vendor, monkeypatch) -> None:
+    """Adapters that tag jobs with our id (e.g. Kling's external_task_id) offer find_submitted(job)."""
+    looked_up = []
+
+    def find_submitted(self, job):
+        looked_up.append(job.video_id)
+        return "fake-found-7"
+
+    monkeypatch.setattr(fake.FakeProvider, "find_submitted", find_submitted, raising=False)
+    video = make_session(owner=alice, model="luma-ray-2.0-flash-5s-t2v").videos.get()
+    Video.objects.filter(pk=video.pk).update(status="processing", stage="submitting", lease_owner="gone:1:dead",
+                                             lease_until=timezone.now() - timedelta(seconds=1))
+    tasks.video_start_task.apply(args=(video.pk,))
+    video.refresh_from_db()
+    assert looked_up == [video.public_id] and vendor.submitted == []
+    assert (video.stage, video.vendor_task_id) == ("submitted", "fake-found-7")
+
+
+def test_a_submit_still_in_hand_is_left_alone(alice, vendor) -> None:
+    video = make_session(owner=alice, model="luma-ray-2.0-flash-5s-t2v").videos.get()
+    Video.objects.filter(pk=video.pk).update(status="processing", stage="submitting", lease_owner="alive:1:run",
+                                             lease_until=timezone.now() + timedelta(seconds=60))
+    tasks.video_start_task.apply(args=(video.pk,))  # a duplicate delivery while the submit is under way
+    video.refresh_from_db()
+    assert (video.stage, video.lease_owner) == ("submitting", "alive:1:run") and vendor.submitted == []
