@@ -22,6 +22,7 @@ from __future__ import annotations
 import argparse
 import os
 import random
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -83,7 +84,6 @@ def main() -> None:
 
     django.setup()
     import redis
-
     from django.utils import timezone
 
     from billing.models import CreditEntry
@@ -92,69 +92,86 @@ def main() -> None:
     from videos.models import GenerationSession, Video
     from videos.providers.render import RenderSpec, render
 
-    redis.Redis.from_url(redis_url).flushdb()
-    GenerationSession.objects.all().delete()
-    CreditEntry.objects.filter(kind__in=["charge", "refund"]).delete()
     out = data_dir / "vendor.mp4"
     render(RenderSpec(prompt="vendor result", width=320, height=180, duration=1.0), video_path=str(out),
            thumbnail_path=str(data_dir / "t.jpg"), last_frame_path=str(data_dir / "l.png"))
     luma.video = out.read_bytes()
     luma.script = ["queued", "running:30", "running:60", "running:90", "succeeded"]
-
-    user = make_user(f"crash{int(time.time())}", credits=100 * args.videos)
     vendor_count = round(args.videos * args.vendor_share)
-    for i in range(args.videos):
-        model = VENDOR_MODEL if i < vendor_count else LOCAL_MODEL
-        make_session(owner=user, model=model, prompt=f"A harbour at dusk, boat {i}", width=640, height=360)
-    log = data_dir / "worker.log"
-    print(f"{args.videos} videos ({vendor_count} to the fake Luma, the rest rendered locally), "
-          f"{args.kills} SIGKILLs, lease {args.lease}s, sweep {args.sweep}s, concurrency {args.concurrency}")
+    print(f"{args.videos} videos ({vendor_count} to the fake Luma, the rest rendered locally, 640x360), "
+          f"lease {args.lease}s, sweep {args.sweep}s, worker concurrency {args.concurrency}")
 
-    worker = worker_start(env, log, concurrency=args.concurrency)
-    started = time.monotonic()
-    stages_at_kill: Counter = Counter()
-    for k in range(args.kills):
-        time.sleep(rng.uniform(1.0, 6.0))
-        held = Video.objects.filter(lease_until__gt=timezone.now())  # work in hand of the worker about to die
-        stages_at_kill.update(held.filter(stage__in=["submitting", "rendering", "storing"])
-                              .values_list("stage", flat=True))
-        stages_at_kill.update("polling" for _ in held.filter(stage="submitted"))
-        worker_kill(worker)
-        print(f"kill {k + 1} at {time.monotonic() - started:.1f}s")
+    def one_round(kills: int) -> dict:
+        redis.Redis.from_url(redis_url).flushdb()
+        GenerationSession.objects.all().delete()
+        CreditEntry.objects.filter(kind__in=["charge", "refund"]).delete()
+        shutil.rmtree(data_dir / "media", ignore_errors=True)
+        posted_before = len(luma.posted("/dream-machine/v1/generations"))
+        user = make_user(f"crash{time.time_ns()}", credits=100 * args.videos)
+        began = time.monotonic()
+        for i in range(args.videos):
+            model = VENDOR_MODEL if i < vendor_count else LOCAL_MODEL
+            make_session(owner=user, model=model, prompt=f"A harbour at dusk, boat {i}", width=640, height=360)
+        log = data_dir / "worker.log"
         worker = worker_start(env, log, concurrency=args.concurrency)
-    restarted = time.monotonic()
-    try:
-        while Video.objects.exclude(status__in=Video.FINAL).exists() and time.monotonic() - restarted < args.timeout:
-            time.sleep(0.25)
-        recovered = time.monotonic() - restarted
-    finally:
-        worker_stop(worker)
-        luma.stop()
+        started = time.monotonic()
+        stages_at_kill: Counter = Counter()
+        for _ in range(kills):
+            time.sleep(rng.uniform(1.0, 6.0))
+            held = Video.objects.filter(lease_until__gt=timezone.now())  # work in hand of the worker about to die
+            stages_at_kill.update(held.filter(stage__in=["submitting", "rendering", "storing"])
+                                  .values_list("stage", flat=True))
+            stages_at_kill.update("polling" for _ in held.filter(stage="submitted"))
+            worker_kill(worker)
+            worker = worker_start(env, log, concurrency=args.concurrency)
+        restarted = time.monotonic()
+        try:
+            while (Video.objects.exclude(status__in=Video.FINAL).exists()
+                   and time.monotonic() - restarted < args.timeout):
+                time.sleep(0.25)
+            ended = time.monotonic()
+        finally:
+            worker_stop(worker)
 
-    mp4s = Counter(p.name.split("-")[0] for p in (data_dir / "media").rglob("*.mp4"))
-    outcome: Counter = Counter()
-    codes: Counter = Counter()
-    for video in Video.objects.all():
-        kinds = sorted(CreditEntry.objects.filter(video_id=video.public_id).values_list("kind", flat=True))
-        has_file = bool(video.file) and (data_dir / "media" / video.file).exists()
-        if video.status == "completed" and kinds == ["charge"] and has_file:
-            outcome["completed"] += 1
-        elif video.status == "failed" and kinds == ["charge", "refund"]:
-            outcome["refunded"] += 1
-            codes[video.error_code] += 1
-        else:
-            outcome["lost"] += 1
-        if kinds.count("charge") > 1 or kinds.count("refund") > 1:
-            outcome["charged or refunded twice"] += 1
-    completed_ids = set(Video.objects.filter(status="completed").values_list("public_id", flat=True))
-    duplicates = sum(n - (1 if vid in completed_ids else 0) for vid, n in mp4s.items())
-    print(f"kills landed on: {dict(stages_at_kill) or 'queued/submitted work only'}")
-    print(f"completed {outcome['completed']}, refunded {outcome['refunded']} {dict(codes) or ''}, "
-          f"lost {outcome['lost']}, charged/refunded twice {outcome['charged or refunded twice']}, "
-          f"duplicate files {duplicates}")
-    print(f"from the last restart to all terminal: {recovered:.1f}s "
-          f"(recovery bound lease + 2 sweeps = {args.lease + 2 * args.sweep}s; includes the remaining work)")
-    print(f"vendor jobs created: {len(luma.posted('/dream-machine/v1/generations'))} for {vendor_count} videos")
+        mp4s = Counter(p.name.split("-")[0] for p in (data_dir / "media").rglob("*.mp4"))
+        outcome: Counter = Counter()
+        for video in Video.objects.all():
+            kinds = sorted(CreditEntry.objects.filter(video_id=video.public_id).values_list("kind", flat=True))
+            has_file = bool(video.file) and (data_dir / "media" / video.file).exists()
+            if video.status == "completed" and kinds == ["charge"] and has_file:
+                outcome["completed"] += 1
+            elif video.status == "failed" and kinds == ["charge", "refund"]:
+                outcome["refunded"] += 1
+                outcome[f"refunded:{video.error_code}"] += 1
+            else:
+                outcome["lost"] += 1
+            if kinds.count("charge") > 1 or kinds.count("refund") > 1:
+                outcome["charged or refunded twice"] += 1
+        completed_ids = set(Video.objects.filter(status="completed").values_list("public_id", flat=True))
+        return {
+            "outcome": outcome, "stages": stages_at_kill, "total": ended - began, "work": ended - started,
+            "recovered": ended - restarted, "kills": kills,
+            "duplicates": sum(n - (1 if vid in completed_ids else 0) for vid, n in mp4s.items()),
+            "jobs": len(luma.posted("/dream-machine/v1/generations")) - posted_before,
+        }
+
+    try:
+        rounds = [one_round(0), one_round(args.kills)]
+    finally:
+        luma.stop()
+    for r in rounds:
+        o = r["outcome"]
+        codes = {k.split(":", 1)[1]: v for k, v in o.items() if k.startswith("refunded:")}
+        print(f"\n{r['kills']} SIGKILLs" + (f", landing on work in hand: {dict(r['stages'])}" if r["kills"] else
+                                            " (baseline)"))
+        print(f"  completed {o['completed']}, refunded {o['refunded']} {codes or ''}, lost {o['lost']}, "
+              f"charged/refunded twice {o['charged or refunded twice']}, duplicate files {r['duplicates']}, "
+              f"vendor jobs {r['jobs']} for {vendor_count} videos")
+        print(f"  worker start to all terminal {r['work']:.1f}s" + (
+            f"; last restart to all terminal {r['recovered']:.1f}s" if r["kills"] else ""))
+    base, hit = rounds
+    print(f"\nwall time with {args.kills} kills / without: {hit['work'] / base['work']:.2f}x "
+          f"(recovery bound per kill: lease {args.lease}s + 2 sweeps {2 * args.sweep}s)")
 
 
 if __name__ == "__main__":

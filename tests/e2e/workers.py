@@ -15,15 +15,14 @@ ROOT = Path(__file__).resolve().parents[2]
 def worker_start(env: dict[str, str], log_path: Path, *, concurrency: int = 2, schedule: Path | None = None,
                  timeout: float = 60) -> subprocess.Popen:
     """A `celery worker --beat` in its own process group (so a kill takes its pool children too)."""
-    log = open(log_path, "ab")
     start = log_path.stat().st_size if log_path.exists() else 0
-    worker = subprocess.Popen(
-        [sys.executable, "-m", "celery", "-A", "dashboard", "worker", "--beat", "--loglevel", "INFO",
-         "--concurrency", str(concurrency), "--without-gossip", "--without-mingle",
-         "--schedule", str(schedule or log_path.with_suffix(".beat"))],
-        cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
-    )
-    log.close()
+    with open(log_path, "ab") as log:
+        worker = subprocess.Popen(
+            [sys.executable, "-m", "celery", "-A", "dashboard", "worker", "--beat", "--loglevel", "INFO",
+             "--concurrency", str(concurrency), "--without-gossip", "--without-mingle",
+             "--schedule", str(schedule or log_path.with_suffix(".beat"))],
+            cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+        )
     deadline = time.monotonic() + timeout
     while b"ready." not in log_path.read_bytes()[start:]:
         if worker.poll() is not None:

@@ -232,8 +232,9 @@ def test_polls_do_not_read_the_stored_images(alice, vendor, settings) -> None:
     video = make_session(owner=alice, model="runway-gen-4-turbo", image=data_uri(png_bytes())).videos.get()
     tasks.video_start_task.apply(args=(video.pk,))
     assert vendor.submitted[0].head_image is not None  # the submit gets the image
-    from django.core.files.storage import default_storage
     from unittest import mock
+
+    from django.core.files.storage import default_storage
 
     with mock.patch.object(default_storage, "open", side_effect=AssertionError("storage read on a poll")):
         assert _poll(video.pk) == 1.0
