@@ -95,7 +95,11 @@ def videos_poll_due_task() -> int:
     - work in hand (rendering, submitting, storing) whose lease expired: the run holding it is gone;
     - starts whose message is stale (queued local renders, dispatched vendor slots).
     """
+    from videos import lifecycle
+
     Stage = Video.Stage
+    if ended := lifecycle.leases_of_dead_processes_end():
+        log.warning("ended %d leases held by processes that are gone", ended)
     now = timezone.now()
     expired = Q(lease_until__lt=now)
     unleased = Q(lease_until__isnull=True) | expired

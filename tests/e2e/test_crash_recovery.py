@@ -2,8 +2,9 @@
 mid-render and mid-poll; a new worker is started; every video ends completed once or refunded once, with
 exactly one file each, and no vendor job is created twice.
 
-Leases are short here (VIDEO_LEASE_SECONDS=4, SWEEP_INTERVAL=2) so recovery comes within seconds; the waits
-are generous deadlines, never asserted durations.
+The lease is long here (VIDEO_LEASE_SECONDS=600, SWEEP_INTERVAL=2): recovery within the tests' deadlines comes
+from the sweep ending the leases of processes that are gone. The waits are generous deadlines, never asserted
+durations.
 """
 
 from __future__ import annotations
@@ -44,7 +45,7 @@ class HeldLuma(FakeLuma):
         return super().handle(request)
 
 
-def _wait(condition: Callable[[], bool], what: str, timeout: float = 240) -> None:
+def _wait(condition: Callable[[], bool], what: str, timeout: float = 300) -> None:
     deadline = time.monotonic() + timeout
     while not condition():
         assert time.monotonic() < deadline, f"gave up waiting: {what}"

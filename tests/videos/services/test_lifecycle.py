@@ -164,3 +164,23 @@ def test_a_run_stopped_right_after_it_completed_the_video_leaves_its_files(alice
         services.video_start(video.pk)
     video.refresh_from_db()
     assert video.status == "completed" and default_storage.exists(video.file)
+
+
+def test_the_sweep_ends_at_once_the_leases_of_processes_that_are_gone(video) -> None:
+    """A killed worker on this host: its work is handed on at the next sweep, not after the lease runs out."""
+    import socket
+    import subprocess
+
+    dead_pid = subprocess.Popen(["true"])  # a process that has exited  # noqa: S607
+    dead_pid.wait()
+    host = socket.gethostname()[:60]
+    dead, alive = f"{host}:{dead_pid.pid}:tok1", f"{host}:{__import__('os').getppid()}:tok2"
+    other = make_session(owner=video.owner, width=320, height=180).videos.get()
+    until = timezone.now() + timedelta(minutes=5)
+    _set(video, stage="rendering", status="processing", lease_owner=dead, lease_until=until)
+    _set(other, stage="rendering", status="processing", lease_owner=alive, lease_until=until)
+    assert lifecycle.leases_of_dead_processes_end() == 1
+    video.refresh_from_db()
+    other.refresh_from_db()
+    assert video.lease_until < timezone.now() and other.lease_until == until
+    assert render_claim(video, lifecycle.new_owner())  # the next start takes it over
