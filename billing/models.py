@@ -79,3 +79,15 @@ class CreditEntry(models.Model):
 
     def __str__(self) -> str:
         return f"{self.kind} {self.delta} ({self.key})"
+
+
+class RateCounter(models.Model):
+    """Creations per API key per minute: one row per (key, minute), bumped by a single atomic upsert, so the
+    limit holds on every database and cache backend (a cache's add + incr is not atomic on the file cache)."""
+
+    api_key = models.ForeignKey(ApiKey, on_delete=models.CASCADE, related_name="+")
+    minute = models.BigIntegerField()  # Unix time // 60
+    hits = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["api_key", "minute"], name="rate_counter_one_per_minute")]
