@@ -67,6 +67,9 @@ class VideoApi(NinjaAPI):
         patterns.append(re_path(r"^.*$", _unknown_path, name="unknown"))
         return patterns, app_name, namespace
 
+    def get_openapi_operation_id(self, operation: Any) -> str:
+        return operation.view_func.__name__  # generate, session_list, credits_detail…: clients' method names
+
     def get_openapi_schema(self, **kwargs: Any) -> Any:
         schema = super().get_openapi_schema(**kwargs)
         for item in schema.get("paths", {}).values():

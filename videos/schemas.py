@@ -31,6 +31,9 @@ ImageRef = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1,
 
 def _document_aliases(schema: dict[str, Any], model: type) -> None:
     """OpenAPI: list every alias the model accepts as a property of its own, pointing at the canonical one."""
+    schema["examples"] = [{"prompt": "A cat playing with a ball of yarn", "model": "minimax-hailuo-02-6s-768p-t2v",
+                           **({"duration_minutes": 5, "max_videos": 3, "interval_seconds": 60}
+                              if "max_videos" in model.model_fields else {})}]  # type: ignore[attr-defined]
     properties = schema.setdefault("properties", {})
     for name, info in model.model_fields.items():  # type: ignore[attr-defined]
         choices = getattr(info.validation_alias, "choices", None)

@@ -15,7 +15,7 @@ from billing import services as billing
 from dashboard.api import rate_limit
 from dashboard.http import ApiRequest
 from videos import selectors, services
-from videos.api.errors import CREATE, READ, READ_ONE, WRITE_ONE
+from videos.api.errors import CREATE, PUBLIC, READ, READ_ONE, WRITE_ONE
 from videos.api.inputs import (
     GenerateIn,
     HistoryQuery,
@@ -170,7 +170,7 @@ def video_detail(request: ApiRequest, video_id: PublicId) -> VideoDetailOut:
     return VideoDetailOut(**out.model_dump())
 
 
-@router.get("/media-pricing/models", response={200: ModelsOut, **READ}, auth=None,
+@router.get("/media-pricing/models", response={200: ModelsOut, **PUBLIC}, auth=None,
             summary="Every model and its price")
 def models(request: ApiRequest, query: Query[ModelsQuery]) -> ModelsOut:
     items = [ModelOut.of(m) for m in selectors.catalog()]

@@ -79,7 +79,7 @@ def test_concurrent_creations_on_sqlite_and_the_file_cache_let_exactly_the_limit
     env = {k: v for k, v in os.environ.items()
            if k not in {"DATABASE_URL", "CELERY_BROKER_URL", "REDIS_URL", "SECRET_KEY", "MEDIA_ROOT"}}
     env.update(DATA_DIR=str(tmp_path / "data"), DEBUG="true", PORT=str(port), RATE_LIMIT_PER_MINUTE=str(limit))
-    log = open(tmp_path / "serve.log", "wb")
+    log = (tmp_path / "serve.log").open("wb")
     server = subprocess.Popen([sys.executable, "manage.py", "serve", "--port", str(port)], cwd=ROOT, env=env,
                               stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
     base = f"http://127.0.0.1:{port}"
