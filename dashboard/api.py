@@ -86,7 +86,10 @@ class VideoApi(NinjaAPI):
 def _json_not_allowed(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
     @functools.wraps(view)
     def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
-        response = view(request, *args, **kwargs)
+        try:
+            response = view(request, *args, **kwargs)
+        except Http404:  # e.g. the API's root: JSON like every other answer
+            return _unknown_path(request)
         if response.status_code == 405 and not response.get("Content-Type", "").startswith("application/json"):
             allow = response.get("Allow", "")
             return error_response(405, "method_not_allowed",

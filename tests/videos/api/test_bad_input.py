@@ -114,7 +114,7 @@ def test_a_wrong_method_is_a_405_json_with_allow(alice_api, method, path, allowe
     assert sorted(m.strip() for m in r["Allow"].split(",")) == sorted(allowed.split(", "))
 
 
-@pytest.mark.parametrize("path", ["/nope", "/videos/sessions/ses_x/nope", "/videos/generate/extra/", "/v2/x"])
+@pytest.mark.parametrize("path", ["/nope", "/videos/sessions/ses_x/nope", "/videos/generate/extra/", "/v2/x", "/"])
 def test_an_unknown_api_path_is_a_404_json(alice_api, client, path) -> None:
     error = _error(alice_api.get(path), 404)
     assert error["code"] == "not_found"
