@@ -62,7 +62,7 @@ class CreditEntry(models.Model):
     balance_after = models.DecimalField(max_digits=14, decimal_places=2)
     key = models.CharField(max_length=120, unique=True)  # idempotency: one row per grant/charge/refund
     video_id = models.CharField(max_length=40, blank=True, db_index=True)  # public id; survives deletion
-    session_id = models.CharField(max_length=40, blank=True)
+    session_id = models.CharField(max_length=40, blank=True, db_index=True)  # sessions sum their rows
     note = models.CharField(max_length=255, blank=True)
     created_by = models.CharField(max_length=150, blank=True)  # operator username for grants
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
