@@ -1,27 +1,55 @@
-"""/api/v3/credits: the balance and the latest ledger rows."""
+"""/api/v3/credits: the balance, the ledger's totals and its latest rows."""
 
-from typing import Any
+from datetime import datetime
+from typing import Literal
 
 from ninja import Query, Router, Schema
 from pydantic import Field
 
 from billing import selectors, services
+from billing.models import CreditEntry
 from dashboard.http import ApiRequest
+from videos.api.errors import READ
+from videos.api.outputs import credits
+from videos.schemas import ApiInput
 
 router = Router(tags=["credits"])
 
 
-class LedgerQuery(Schema):
-    limit: int = Field(20, ge=1, le=100)
+class LedgerQuery(ApiInput):
+    limit: int = Field(20, ge=1, le=100, description="How many of the latest ledger rows to return.")
 
 
-@router.get("/credits", response=dict, summary="Your credit balance and recent ledger entries")
-def credits(request: ApiRequest, query: Query[LedgerQuery]) -> dict[str, Any]:
+class EntryOut(Schema):
+    kind: Literal["grant", "charge", "refund"]
+    amount: float = Field(description="Signed: negative for a charge.")
+    balance_after: float
+    video_id: str | None
+    session_id: str | None
+    note: str
+    created_at: datetime
+
+    @classmethod
+    def of(cls, entry: CreditEntry) -> "EntryOut":
+        return cls(kind=entry.kind, amount=credits(entry.delta), balance_after=credits(entry.balance_after),
+                   video_id=entry.video_id or None, session_id=entry.session_id or None, note=entry.note,
+                   created_at=entry.created_at)
+
+
+class CreditsOut(Schema):
+    """Every total is the sum of the ledger's rows of its kind: granted - charged + refunded = remaining."""
+
+    success: Literal[True] = True
+    remaining_credits: float
+    total_granted: float
+    total_charged: float = Field(description="Sum of all charges, as a positive number.")
+    total_refunded: float
+    entries: list[EntryOut]
+
+
+@router.get("/credits", response={200: CreditsOut, **READ}, summary="Your credit balance and recent ledger entries")
+def credits_detail(request: ApiRequest, query: Query[LedgerQuery]) -> CreditsOut:
     user = request.auth.owner
     entries = selectors.ledger_for_user(user=user)[: query.limit]
-    return {
-        "success": True,
-        "remaining_credits": float(services.credit_balance(user=user)),
-        **selectors.ledger_totals(user=user),
-        "entries": [selectors.entry_dict(e) for e in entries],
-    }
+    return CreditsOut(remaining_credits=credits(services.credit_balance(user=user)),
+                      **selectors.ledger_totals(user=user), entries=[EntryOut.of(e) for e in entries])

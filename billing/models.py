@@ -62,7 +62,7 @@ class CreditEntry(models.Model):
     balance_after = models.DecimalField(max_digits=14, decimal_places=2)
     key = models.CharField(max_length=120, unique=True)  # idempotency: one row per grant/charge/refund
     video_id = models.CharField(max_length=40, blank=True, db_index=True)  # public id; survives deletion
-    session_id = models.CharField(max_length=40, blank=True)
+    session_id = models.CharField(max_length=40, blank=True, db_index=True)  # sessions sum their rows
     note = models.CharField(max_length=255, blank=True)
     created_by = models.CharField(max_length=150, blank=True)  # operator username for grants
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
@@ -79,3 +79,15 @@ class CreditEntry(models.Model):
 
     def __str__(self) -> str:
         return f"{self.kind} {self.delta} ({self.key})"
+
+
+class RateCounter(models.Model):
+    """Creations per API key per minute: one row per (key, minute), bumped by a single atomic upsert, so the
+    limit holds on every database and cache backend (a cache's add + incr is not atomic on the file cache)."""
+
+    api_key = models.ForeignKey(ApiKey, on_delete=models.CASCADE, related_name="+")
+    minute = models.BigIntegerField()  # Unix time // 60
+    hits = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["api_key", "minute"], name="rate_counter_one_per_minute")]

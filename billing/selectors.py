@@ -1,7 +1,6 @@
 """Reads of the ledger, scoped to one user."""
 
 from decimal import Decimal
-from typing import Any
 
 from django.contrib.auth.models import AbstractBaseUser
 from django.db.models import QuerySet, Sum
@@ -14,24 +13,14 @@ def ledger_for_user(*, user: AbstractBaseUser) -> QuerySet[CreditEntry]:
 
 
 def ledger_totals(*, user: AbstractBaseUser) -> dict[str, float]:
-    rows = ledger_for_user(user=user).values("kind").annotate(total=Sum("delta"))
+    # order_by() clears the ledger's default ordering, which would otherwise join the GROUP BY (one row
+    # per entry instead of one per kind, and the dict below would keep only the last of them).
+    rows = ledger_for_user(user=user).order_by().values("kind").annotate(total=Sum("delta"))
     totals = {row["kind"]: row["total"] for row in rows}
     return {
         "total_granted": float(totals.get(CreditEntry.Kind.GRANT, Decimal(0))),
         "total_charged": float(-totals.get(CreditEntry.Kind.CHARGE, Decimal(0))),
         "total_refunded": float(totals.get(CreditEntry.Kind.REFUND, Decimal(0))),
-    }
-
-
-def entry_dict(entry: CreditEntry) -> dict[str, Any]:
-    return {
-        "kind": entry.kind,
-        "amount": float(entry.delta),
-        "balance_after": float(entry.balance_after),
-        "video_id": entry.video_id or None,
-        "session_id": entry.session_id or None,
-        "note": entry.note,
-        "created_at": entry.created_at.isoformat().replace("+00:00", "Z"),
     }
 
 

@@ -5,11 +5,11 @@ import secrets
 from decimal import Decimal
 
 from django.contrib.auth.models import AbstractBaseUser
-from django.db import transaction
+from django.db import connection, transaction
 from django.utils import timezone
 
 from billing.exceptions import InsufficientCredits
-from billing.models import ApiKey, CreditAccount, CreditEntry
+from billing.models import ApiKey, CreditAccount, CreditEntry, RateCounter
 
 KEY_PREFIX = "mcp_"
 
@@ -102,4 +102,23 @@ def credits_refund(
 
 
 def credit_balance(*, user: AbstractBaseUser) -> Decimal:
-    return CreditAccount.objects.filter(user=user).values_list("balance", flat=True).first() or Decimal("0")
+    return CreditAccount.objects.filter(user=user).values_list("balance", flat=True).first() or Decimal(0)
+
+
+def rate_hit(*, key: ApiKey, minute: int) -> int:
+    """Count one request of `key` in `minute` and return the count so far, in one atomic statement.
+
+    INSERT … ON CONFLICT DO UPDATE … RETURNING is a single row-locked upsert on PostgreSQL and SQLite (3.35+):
+    concurrent callers each get a distinct count, so exactly `limit` of them see a count <= limit.
+    """
+    table = connection.ops.quote_name(RateCounter._meta.db_table)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"INSERT INTO {table} (api_key_id, minute, hits) VALUES (%s, %s, 1) "
+            f"ON CONFLICT (api_key_id, minute) DO UPDATE SET hits = {table}.hits + 1 RETURNING hits",
+            [key.pk, minute],
+        )
+        hits = int(cursor.fetchone()[0])
+    if hits == 1:  # the first request of a new minute sweeps this key's old ones
+        RateCounter.objects.filter(api_key=key, minute__lt=minute - 1).delete()
+    return hits

@@ -1,58 +1,139 @@
-"""The /api/v3 NinjaAPI: authentication by X-API-Key and one mapping of errors to the JSON envelope."""
+"""The /api/v3 NinjaAPI: authentication by X-API-Key and one mapping of errors to the JSON envelope.
+
+Every answer is JSON, errors included: bad input (NUL characters, a body over the limit, a body that is
+not JSON) is a 4xx naming the field, a wrong method is a 405 with `Allow`, an unknown path a 404.
+"""
 
 from __future__ import annotations
 
+import functools
+import json
 import logging
+import time
+from collections.abc import Callable
+from typing import Any
 
-from django.core.cache import cache
 from django.conf import settings
+from django.core.exceptions import RequestDataTooBig
 from django.http import Http404, HttpRequest, HttpResponse
-from ninja import NinjaAPI
+from django.urls import URLPattern, re_path
+from ninja import NinjaAPI, Swagger
 from ninja.errors import AuthenticationError, HttpError, ValidationError
+from ninja.parser import Parser
 from ninja.security import APIKeyHeader
 
 from billing import services as billing
 from billing.exceptions import InsufficientCredits
 from billing.models import ApiKey
 from dashboard.http import error_response
-from videos.exceptions import ApiError, RateLimited
+from videos.exceptions import ApiError, PayloadTooLarge, RateLimited, UnsupportedMediaType
+from videos.schemas import NUL_ERROR
 
 log = logging.getLogger(__name__)
+
+JSON_TYPES = ("application/json",)
 
 
 class ApiKeyAuth(APIKeyHeader):
     param_name = "X-API-Key"
 
     def authenticate(self, request: HttpRequest, key: str | None) -> ApiKey | None:
+        if key and "\x00" in key:
+            return None  # never reaches the database; answered as an invalid key
         return billing.api_key_authenticate(key or "")
 
 
-api = NinjaAPI(
+class JsonParser(Parser):
+    """Bodies are JSON, sent as such: any other Content-Type is a 415 (nothing is created or charged)."""
+
+    def parse_body(self, request: HttpRequest) -> Any:
+        kind = (request.content_type or "").lower()
+        if kind not in JSON_TYPES and not kind.endswith("+json"):
+            raise UnsupportedMediaType(f"Send the body as JSON with Content-Type: application/json (got "
+                                       f"'{kind[:60] or 'none'}').", field="Content-Type")
+        return json.loads(request.body)
+
+
+class VideoApi(NinjaAPI):
+    """NinjaAPI whose URLs answer JSON for wrong methods and unknown paths, and whose OpenAPI document
+    says which headers the errors carry."""
+
+    @property
+    def urls(self) -> tuple[list[Any], str, str]:
+        patterns, app_name, namespace = super().urls
+        for pattern in patterns:
+            if isinstance(pattern, URLPattern):
+                pattern.callback = _json_not_allowed(pattern.callback)
+        patterns.append(re_path(r"^.*$", _unknown_path, name="unknown"))
+        return patterns, app_name, namespace
+
+    def get_openapi_operation_id(self, operation: Any) -> str:
+        return operation.view_func.__name__  # generate, session_list, credits_detail…: clients' method names
+
+    def get_openapi_schema(self, **kwargs: Any) -> Any:
+        schema = super().get_openapi_schema(**kwargs)
+        for item in schema.get("paths", {}).values():
+            for operation in item.values():
+                responses = operation.get("responses", {})
+                if 429 in responses or "429" in responses:
+                    limited = responses.get(429) or responses.get("429")
+                    limited["headers"] = {"Retry-After": {
+                        "description": "Seconds until the rate limit window resets.",
+                        "schema": {"type": "integer", "minimum": 0}}}
+        return schema
+
+
+def _json_not_allowed(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
+    @functools.wraps(view)
+    def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        try:
+            response = view(request, *args, **kwargs)
+        except Http404:  # e.g. the API's root: JSON like every other answer
+            return _unknown_path(request)
+        if response.status_code == 405 and not response.get("Content-Type", "").startswith("application/json"):
+            allow = response.get("Allow", "")
+            return error_response(405, "method_not_allowed",
+                                  f"{request.method} is not allowed here; use {allow or 'another method'}.",
+                                  Allow=allow)
+        return response
+
+    return wrapper
+
+
+def _unknown_path(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+    return error_response(404, "not_found", f"No such endpoint: {request.path[:200]}. See /api/v3/docs.")
+
+
+_unknown_path.csrf_exempt = True  # type: ignore[attr-defined]
+
+
+api = VideoApi(
     title="Video Generation API",
     version="3",
-    description="MCPHub-compatible video generation: text, image and keyframe to video, sessions, credits.",
+    description="MCPHub-compatible video generation: text, image and keyframe to video, sessions, credits.\n\n"
+                "Every error is `{\"success\": false, \"error\": {\"code\", \"message\", \"field\"}}`.",
     urls_namespace="api",
     docs_url="/docs",
+    docs=Swagger(settings={"validatorUrl": None}),  # served from our static files: works offline
     auth=ApiKeyAuth(),
+    parser=JsonParser(),
 )
 
 
 def rate_limit(key: ApiKey) -> None:
-    """At most RATE_LIMIT_PER_MINUTE creations per key per minute (fixed window in the shared cache)."""
+    """At most RATE_LIMIT_PER_MINUTE creations per key per minute: a fixed window counted in the database
+    by one atomic upsert (billing.services.rate_hit), whatever the cache backend."""
     limit = settings.RATE_LIMIT_PER_MINUTE
     if not limit:
         return
-    import time
-
-    window = int(time.time() // 60)
-    name = f"rl:{key.pk}:{window}"
-    cache.add(name, 0, 70)
-    if cache.incr(name) > limit:
-        raise RateLimited(f"Rate limit of {limit} requests a minute reached.", retry_after=60 - int(time.time() % 60))
+    now = time.time()
+    if billing.rate_hit(key=key, minute=int(now // 60)) > limit:
+        raise RateLimited(f"Rate limit of {limit} requests a minute reached.", retry_after=max(1, 60 - int(now % 60)))
 
 
 def _field_of(loc: list[object] | tuple[object, ...]) -> str | None:
-    parts = [str(p) for p in loc if isinstance(p, str) and p not in {"body", "payload", "query", "filters", "path"}]
+    parts = [str(p) for p in loc if isinstance(p, str) and p not in {"body", "payload", "query", "filters", "path",
+                                                                      "paging", "header"}]
     return parts[-1] if parts else None
 
 
@@ -76,7 +157,13 @@ def _unauthenticated(request: HttpRequest, exc: AuthenticationError) -> HttpResp
 
 @api.exception_handler(ValidationError)
 def _invalid(request: HttpRequest, exc: ValidationError) -> HttpResponse:
-    first = exc.errors[0] if exc.errors else {}
+    errors = list(exc.errors or [])
+    nul = next((e for e in errors if e.get("type") == NUL_ERROR), None)
+    if nul is not None:
+        field = _field_of(nul.get("loc", ()))
+        return error_response(400, "invalid_character", f"{field or 'A field'} must not contain NUL characters.",
+                              field)
+    first = errors[0] if errors else {}
     field = _field_of(first.get("loc", ()))
     message = first.get("msg", "Invalid request")
     if first.get("type") == "json_invalid" or "JSON" in str(message):
@@ -90,11 +177,23 @@ def _invalid(request: HttpRequest, exc: ValidationError) -> HttpResponse:
 
 @api.exception_handler(HttpError)
 def _http_error(request: HttpRequest, exc: HttpError) -> HttpResponse:
+    if isinstance(exc.__cause__, ApiError):  # raised by JsonParser, wrapped by ninja
+        return _api_error(request, exc.__cause__)
+    if isinstance(exc.__cause__, RequestDataTooBig):
+        return _too_big(request, exc.__cause__)
     message = str(getattr(exc, "message", exc))
     if exc.status_code == 400 and "parse request body" in message:
         return error_response(400, "invalid_json", "The request body is not valid JSON.", "body")
     code = {400: "bad_request", 404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "error")
     return error_response(exc.status_code, code, message)
+
+
+@api.exception_handler(RequestDataTooBig)
+def _too_big(request: HttpRequest, exc: Exception) -> HttpResponse:
+    limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
+    return _api_error(request, PayloadTooLarge(
+        f"The request body is over the limit of {limit // (1024 * 1024)} MB (a 10 MB image fits as a data URI).",
+        field="body"))
 
 
 @api.exception_handler(Http404)

@@ -1,7 +1,5 @@
 """Typed requests and the JSON error envelope shared by the API and its handlers."""
 
-from typing import Any
-
 from django.contrib.auth.models import User
 from django.http import HttpRequest, JsonResponse
 from django_htmx.middleware import HtmxDetails
@@ -19,8 +17,10 @@ class HtmxHttpRequest(HttpRequest):
 
 
 def error_response(status: int, code: str, message: str, field: str | None = None, **headers: str) -> JsonResponse:
-    """`{"success": false, "error": {"code", "message", "field"}}` with `status`."""
-    body: dict[str, Any] = {"success": False, "error": {"code": code, "message": message, "field": field}}
+    """`{"success": false, "error": {"code", "message", "field"}}` with `status` (videos.api.outputs.ErrorOut)."""
+    from videos.api.outputs import ErrorDetail, ErrorOut
+
+    body = ErrorOut(error=ErrorDetail(code=code, message=message, field=field)).model_dump()
     response = JsonResponse(body, status=status)
     for name, value in headers.items():
         response[name.replace("_", "-")] = value

@@ -30,6 +30,7 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "django_htmx",
     "template_partials",
+    "ninja",  # its packaged Swagger UI files: /api/v3/docs works offline
     "dashboard",
     "billing",
     "videos",
@@ -113,6 +114,8 @@ USE_I18N = True
 USE_TZ = True
 
 # --- Files -----------------------------------------------------------------------------------------
+# A 10 MB image sent as a data URI is ~13.4 MB of JSON: admit it, refuse more with a 413 JSON error.
+DATA_UPLOAD_MAX_MEMORY_SIZE = 15 * 1024 * 1024
 STATIC_URL = "static/"
 STATIC_ROOT = BASE_DIR / "staticfiles"
 STATICFILES_DIRS = [BASE_DIR / "static"]

@@ -18,6 +18,23 @@ class InvalidInput(ApiError):
     code = "invalid_parameter"
 
 
+class UnsupportedValue(InvalidInput):
+    """Well-formed, but not a value this model can honour (e.g. a length its id does not name)."""
+
+    status = 422
+    code = "unsupported_value"
+
+
+class UnsupportedMediaType(ApiError):
+    status = 415
+    code = "unsupported_media_type"
+
+
+class PayloadTooLarge(ApiError):
+    status = 413
+    code = "payload_too_large"
+
+
 class NotFound(ApiError):
     status = 404
     code = "not_found"

@@ -1,19 +1,56 @@
 """Request schemas of the JSON API. The spec's field aliases live here, once."""
 
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from ninja import Schema
-from pydantic import AliasChoices, ConfigDict, Field, StrictBool, StringConstraints
+from pydantic import AliasChoices, ConfigDict, Field, StrictBool, StringConstraints, field_validator
+from pydantic_core import PydanticCustomError
+
+NUL_ERROR = "nul_byte"  # the error type the API answers with a 400 naming the field
+
+
+def nul_free(value: Any) -> Any:
+    """Refuse NUL characters in a string (PostgreSQL cannot store them): a 400 naming the field."""
+    if isinstance(value, str) and "\x00" in value:
+        raise PydanticCustomError(NUL_ERROR, "must not contain NUL (\\u0000) characters")
+    return value
+
+
+class ApiInput(Schema):
+    """Base of every request schema (body and query): no string field may carry a NUL character."""
+
+    @field_validator("*", mode="before")
+    @classmethod
+    def _no_nul(cls, value: Any) -> Any:
+        return nul_free(value)
 
 Prompt = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=5000)]
 ModelId = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=80)]
 ImageRef = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=15_000_000)]
 
 
-class GenerateIn(Schema):
+def _document_aliases(schema: dict[str, Any], model: type) -> None:
+    """OpenAPI: list every alias the model accepts as a property of its own, pointing at the canonical one."""
+    schema["examples"] = [{"prompt": "A cat playing with a ball of yarn", "model": "minimax-hailuo-02-6s-768p-t2v",
+                           **({"duration_minutes": 5, "max_videos": 3, "interval_seconds": 60}
+                              if "max_videos" in model.model_fields else {})}]  # type: ignore[attr-defined]
+    properties = schema.setdefault("properties", {})
+    for name, info in model.model_fields.items():  # type: ignore[attr-defined]
+        choices = getattr(info.validation_alias, "choices", None)
+        if not choices:
+            continue
+        canonical = properties.get(name) or properties.get(choices[0])
+        if canonical is None:
+            continue
+        for alias in choices:
+            if alias not in properties:
+                properties[alias] = {**canonical, "title": alias, "description": f"Alias of `{name}`."}
+
+
+class GenerateIn(ApiInput):
     """POST /videos/generate. Unknown fields are ignored (clients send vendor extras freely)."""
 
-    model_config = ConfigDict(populate_by_name=True, extra="ignore")
+    model_config = ConfigDict(populate_by_name=True, extra="ignore", json_schema_extra=_document_aliases)
 
     prompt: Prompt
     model: ModelId

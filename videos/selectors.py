@@ -5,23 +5,41 @@ from __future__ import annotations
 from decimal import Decimal
 
 from django.contrib.auth.models import AbstractBaseUser
-from django.db.models import Count, Q, QuerySet, Sum
+from django.db.models import Count, DecimalField, OuterRef, Q, QuerySet, Subquery, Sum, Value
+from django.db.models.functions import Coalesce
 
+from billing.models import CreditEntry
 from videos.exceptions import NotFound
 from videos.models import GenerationSession, Video, VideoModel
 
+_MONEY = DecimalField(max_digits=14, decimal_places=2)
+_SPENDING = (CreditEntry.Kind.CHARGE, CreditEntry.Kind.REFUND)
 
-def sessions_for_user(*, user: AbstractBaseUser, status: str | None = None, search: str | None = None,
-                      ) -> QuerySet[GenerationSession]:
-    qs = GenerationSession.objects.filter(owner=user).select_related("model")
+
+def _spent(column: str) -> Coalesce:
+    """Credits spent on the row (charges less refunds), read from the ledger: the figure IS the ledger's."""
+    net = (CreditEntry.objects.filter(kind__in=_SPENDING, **{column: OuterRef("public_id")})
+           .order_by().values(column).annotate(net=Sum("delta")).values("net"))
+    return Coalesce(-Subquery(net, output_field=_MONEY), Value(Decimal(0), output_field=_MONEY))
+
+
+def _sessions_filtered(*, user: AbstractBaseUser, status: str | None, search: str | None,
+                       ) -> QuerySet[GenerationSession]:
+    qs = GenerationSession.objects.filter(owner=user)
     if status:
         qs = qs.filter(status=status)
     if search:
         qs = qs.filter(prompt__icontains=search)
+    return qs
+
+
+def sessions_for_user(*, user: AbstractBaseUser, status: str | None = None, search: str | None = None,
+                      ) -> QuerySet[GenerationSession]:
+    qs = _sessions_filtered(user=user, status=status, search=search).select_related("model")
     return qs.annotate(
         total_videos=Count("videos", distinct=True),
         completed_videos=Count("videos", filter=Q(videos__status=Video.Status.COMPLETED), distinct=True),
-        credits_total=Sum("videos__credits_used", filter=~Q(videos__status=Video.Status.FAILED)),
+        credits_total=_spent("session_id"),
     ).order_by("-created_at", "-id")  # GROUP BY drops Meta.ordering: pages must be stable
 
 
@@ -33,27 +51,35 @@ def session_get(*, user: AbstractBaseUser, public_id: str) -> GenerationSession:
 
 
 def session_videos(*, session: GenerationSession) -> QuerySet[Video]:
-    return session.videos.select_related("model", "session").order_by("sequence")
+    return (session.videos.select_related("model", "session").annotate(credits_spent=_spent("video_id"))
+            .order_by("sequence"))
 
 
-def session_stats(*, user: AbstractBaseUser) -> dict[str, object]:
-    """Counts by status, total videos and credits over all of the user's sessions."""
+def session_stats(*, user: AbstractBaseUser, status: str | None = None, search: str | None = None,
+                  ) -> dict[str, object]:
+    """Counts by status, videos and credits over the user's sessions that match the same filters as the list.
+
+    Credits are the ledger's: charges less refunds of the matching sessions.
+    """
+    sessions = _sessions_filtered(user=user, status=status, search=search).order_by()
     counts = dict.fromkeys(GenerationSession.Status.values, 0)
-    for row in GenerationSession.objects.filter(owner=user).values("status").annotate(n=Count("id")):
+    for row in sessions.values("status").annotate(n=Count("id")):
         counts[row["status"]] = row["n"]
-    videos = Video.objects.filter(owner=user)
-    spent = videos.exclude(status=Video.Status.FAILED).aggregate(total=Sum("credits_used"))["total"]
+    ids = sessions.values("public_id")
+    net = (CreditEntry.objects.filter(account__user=user, kind__in=_SPENDING, session_id__in=ids)
+           .order_by().aggregate(total=Sum("delta"))["total"])
     return {
         "total_sessions": sum(counts.values()),
         "by_status": counts,
-        "total_videos": videos.count(),
-        "total_credits_used": float(spent or Decimal("0")),
+        "total_videos": Video.objects.filter(session__in=sessions.values("id")).count(),
+        "total_credits_used": float(-(net or Decimal(0))),
     }
 
 
 def videos_for_user(*, user: AbstractBaseUser, status: str | None = None, model: str | None = None,
                     search: str | None = None) -> QuerySet[Video]:
-    qs = Video.objects.filter(owner=user).select_related("model", "session")
+    qs = Video.objects.filter(owner=user).select_related("model", "session").annotate(
+        credits_spent=_spent("video_id"))
     if status:
         qs = qs.filter(status=status)
     if model:

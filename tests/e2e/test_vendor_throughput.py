@@ -3,9 +3,10 @@ in `pending` instead of sending the vendor more than it allows.
 
 One real Celery worker process (one child) and a fake Luma on 127.0.0.1 whose tasks need four polls each
 (queued, dreaming, dreaming, completed) at LUMA_POLL_INTERVAL=0.3 s. A worker that slept between polls
-would spend at least 3 × 0.3 s per video, one video at a time: N × 0.9 s / concurrency = 180 s for 200
-videos. Polling once and rescheduling with a countdown keeps up to LUMA_MAX_CONCURRENT of them moving at
-once, so all 200 finish in a fraction of that.
+would hold one of its CONCURRENCY slots per video in flight, so the vendor would never see more than
+CONCURRENCY unfinished tasks at once. Polling once and rescheduling with a countdown keeps up to
+LUMA_MAX_CONCURRENT of them moving at once: the vendor's own count of tasks in flight proves it, whatever
+the machine's load (no wall-clock bound; bench/vendor_polling.py measures the speed).
 """
 
 from __future__ import annotations
@@ -32,8 +33,7 @@ CAP = 20  # LUMA_MAX_CONCURRENT for the worker
 POLL_INTERVAL = 0.3  # LUMA_POLL_INTERVAL for the worker
 SCRIPT = ["queued", "running:30", "running:70", "succeeded"]  # one stage per poll
 CONCURRENCY = 2
-SLEEPING_FLOOR = N * (len(SCRIPT) - 1) * POLL_INTERVAL / CONCURRENCY  # 90 s: sleeps between polls alone
-BOUND = SLEEPING_FLOOR / 2  # a worker that slept between polls could not finish in twice this
+DEADLINE = 900  # seconds: generous, for a loaded machine; an outcome is awaited, not timed
 PRICE = Decimal("20.00")  # luma-ray-2.0-flash-5s-t2v
 
 
@@ -72,7 +72,7 @@ def test_poll_interval_comes_from_settings_else_the_adapter(settings: Any) -> No
 @pytest.mark.worker
 def test_one_worker_moves_hundreds_of_vendor_tasks_within_the_vendor_cap(
         celery_worker_process: str, luma: Any) -> None:
-    assert BOUND * 2 <= SLEEPING_FLOOR
+    assert CONCURRENCY < CAP  # so reaching the cap is impossible for a worker that sleeps between polls
     user = make_user("bulk", credits=int(N * PRICE) + 100)
     started = time.monotonic()
     for i in range(N):  # each one charged and its start task sent on commit, as the API does
@@ -80,7 +80,7 @@ def test_one_worker_moves_hundreds_of_vendor_tasks_within_the_vendor_cap(
     created = time.monotonic() - started
 
     finished = 0
-    while time.monotonic() - started < BOUND:
+    while time.monotonic() - started < DEADLINE:
         finished = Video.objects.filter(status__in=[Video.Status.COMPLETED, Video.Status.FAILED]).count()
         if finished == N:
             break
@@ -90,11 +90,12 @@ def test_one_worker_moves_hundreds_of_vendor_tasks_within_the_vendor_cap(
     statuses = Counter(Video.objects.values_list("status", flat=True))
     errors = Counter(Video.objects.exclude(error="").values_list("error_code", "error"))
     assert statuses == {"completed": N}, (f"{elapsed:.1f}s", statuses, errors.most_common(3))
-    print(f"\n{N} videos in {elapsed:.1f}s (created in {created:.1f}s); a sleeping worker needs >= "
-          f"{SLEEPING_FLOOR:.0f}s; vendor peak in flight {luma.max_in_flight}/{CAP}")
+    print(f"\n{N} videos in {elapsed:.1f}s (created in {created:.1f}s); "
+          f"vendor peak in flight {luma.max_in_flight}/{CAP}")
 
-    # The vendor: one create per video, never more than CAP unfinished at once (and the cap was reached:
-    # work waited in pending instead of being sent), and no poll after a task's final answer.
+    # The vendor: one create per video, never more than CAP unfinished at once (and the cap was reached,
+    # which a worker holding a slot per polled video, CONCURRENCY < CAP, never could: work waited in pending
+    # instead of being sent), and no poll after a task's final answer.
     assert len(luma.posted("/dream-machine/v1/generations")) == N
     assert luma.max_in_flight == CAP
     assert luma.in_flight == 0

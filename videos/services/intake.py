@@ -7,10 +7,11 @@ service that writes rows only ever sees a request that can be made.
 from __future__ import annotations
 
 import random
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from videos.exceptions import InvalidInput, ModelUnavailable
+from videos.exceptions import InvalidInput, ModelUnavailable, UnsupportedValue
 from videos.images import AcceptedImage, ImageError, image_accept, image_pair_check
 from videos.models import VideoModel
 from videos.providers import UNAVAILABLE, availability, get_provider
@@ -59,6 +60,16 @@ def model_get(model_id: str) -> VideoModel:
     return model
 
 
+_FIXED_DURATION = re.compile(r"-(\d+)s(?:-|$)")
+
+
+def model_durations(model: VideoModel) -> list[int]:
+    """The lengths a model makes. An id that names one (`…-6s-…`) makes only that one: the id is a promise."""
+    if (fixed := _FIXED_DURATION.search(model.model_id)) and int(fixed.group(1)) in model.durations:
+        return [int(fixed.group(1))]
+    return list(model.durations)
+
+
 def _pick(value: str | None, allowed: list[str], default: str, *, name: str, model: VideoModel) -> str:
     if value is None:
         return default
@@ -100,9 +111,13 @@ def request_validate(data: GenerateIn, *, fetch_images: bool = True) -> VideoReq
     model = model_get(data.model)
     _image_rules(data, model)
     duration = data.duration if data.duration is not None else model.duration
-    if duration not in model.durations:
+    durations = model_durations(model)
+    if duration not in durations:
+        if len(durations) == 1 and len(model.durations) > 1:  # the id fixes the length the vendor lets vary
+            raise UnsupportedValue(f"{model.model_id} makes {durations[0]}s videos (its id says so), not "
+                                   f"{duration}s.", field="duration", code="duration_fixed")
         raise InvalidInput(f"duration {duration}s is not offered by {model.model_id}; choose one of "
-                           f"{', '.join(map(str, model.durations))} seconds.", field="duration")
+                           f"{', '.join(map(str, durations))} seconds.", field="duration")
     aspect_ratio = _pick(data.aspect_ratio, model.aspect_ratios, model.default_aspect_ratio,
                          name="aspect_ratio", model=model)
     resolution = _pick(data.resolution, model.resolutions, model.resolution, name="resolution", model=model)

@@ -20,3 +20,40 @@ def test_it_needs_a_key(client) -> None:
                                  "field": "X-API-Key"}
     r = client.get("/api/v3/credits", headers={"X-API-Key": "mcp_nonsense"})
     assert r.status_code == 401 and r.json()["error"]["code"] == "invalid_api_key"
+
+
+def test_every_total_is_the_sum_of_its_ledger_rows(alice, alice_api) -> None:
+    """Charges and refunds at different times (the ledger's default ordering must not split the sums)."""
+    from decimal import Decimal
+
+    from billing import services
+    from billing.models import CreditEntry
+    from tests.factories import make_session
+    from videos import services as video_services
+
+    sessions = [make_session(owner=alice, model="luma-ray-2.0-flash-5s-t2v") for _ in range(3)]
+    sessions.append(make_session(owner=alice, model="minimax-hailuo-02-6s-768p-t2v"))
+    video_services.video_fail(sessions[0].videos.get().pk, error="test failure", code="vendor_error")
+    services.credits_grant(user=alice, amount=Decimal("12.5"), key="bonus", note="bonus")
+    body = alice_api.get("/credits", limit=100).json()
+    rows = CreditEntry.objects.filter(account__user=alice)
+
+    def total(kind: str) -> float:
+        return float(sum(abs(e.delta) for e in rows if e.kind == kind))
+
+    assert body["total_granted"] == total("grant") == 1012.5
+    assert body["total_charged"] == total("charge") == 20.0 * 3 + 48.0
+    assert body["total_refunded"] == total("refund") == 20.0
+    assert body["remaining_credits"] == body["total_granted"] - body["total_charged"] + body["total_refunded"]
+    assert len(body["entries"]) == rows.count() == 7
+    assert sum(e["amount"] for e in body["entries"]) == body["remaining_credits"]
+    amounts = [body["remaining_credits"], body["total_granted"], body["total_charged"], body["total_refunded"]]
+    amounts += [v for e in body["entries"] for v in (e["amount"], e["balance_after"])]
+    assert all(isinstance(a, float) for a in amounts)  # one JSON number type: 48.0, never 48
+    # The same figures, session by session and in the sessions summary.
+    listed = alice_api.get("/videos/sessions").json()
+    assert listed["summary"]["total_credits_used"] == body["total_charged"] - body["total_refunded"]
+    assert sorted(s["credits_used"] for s in listed["sessions"]) == [0.0, 20.0, 20.0, 48.0]
+    history = alice_api.get("/videos/history").json()["videos"]
+    assert sum(v["credits_used"] for v in history) == listed["summary"]["total_credits_used"]
+    assert all(v["remaining_credits"] == body["remaining_credits"] for v in history)

@@ -5,8 +5,8 @@ from decimal import Decimal
 import pytest
 
 from billing.models import CreditEntry
-from tests.factories import data_uri, make_user, png_bytes, make_key
 from tests.conftest import ApiClient
+from tests.factories import data_uri, make_key, make_user, png_bytes
 from videos.models import GenerationSession, Video
 
 pytestmark = pytest.mark.django_db
@@ -42,15 +42,30 @@ def test_it_accepts_the_spec_aliases(alice_api) -> None:
     image = data_uri(png_bytes(640, 360))
     r = alice_api.post("/videos/generate", {
         "prompt": "A tiger walking through jungle", "model": "minimax-hailuo-02-6s-768p-i2v", "image": image,
-        "length": 10, "aspectRatio": "9:16", "promptOptimizer": True, "fps": 30, "seed": 7, "strategy": "cinematic",
+        "length": 6, "aspectRatio": "9:16", "promptOptimizer": True, "fps": 30, "seed": 7, "strategy": "cinematic",
     })
     assert r.status_code == 201, r.content
     video = Video.objects.get(public_id=r.json()["video_id"])
-    assert (video.duration, video.aspect_ratio, video.frame_rate) == (10, "9:16", 30)
+    assert (video.duration, video.aspect_ratio, video.frame_rate) == (6, "9:16", 30)
     assert (video.width, video.height) == (768, 1366)
     assert video.params["options"] == {"promptOptimizer": True} and video.params["seed"] == 7
-    assert video.credits_used == Decimal("80.00")  # 48 credits per 6 s, scaled to 10 s
+    assert video.credits_used == Decimal("48.00")
     assert video.session.params["head_image"].endswith("/head.png")
+    r = alice_api.post("/videos/generate", {"prompt": "waves", "model": "luma-ray-2.0", "duration_seconds": 9,
+                                            "imageTail": None})
+    assert r.status_code == 201, r.content
+    assert r.json()["duration"] == 9 and r.json()["credits_used"] == 81.0  # 45 credits per 5 s, scaled to 9 s
+
+
+@pytest.mark.parametrize("alias", ["duration", "length", "duration_seconds"])
+def test_a_model_id_naming_its_length_makes_only_that_length(alice, alice_api, alias) -> None:
+    r = alice_api.post("/videos/generate", {"prompt": "a cat", "model": "minimax-hailuo-02-6s-768p-t2v", alias: 10})
+    assert r.status_code == 422, r.content
+    assert r.json()["error"]["field"] == "duration" and r.json()["error"]["code"] == "duration_fixed"
+    assert _nothing_written(alice)
+    models = {m["model_id"]: m for m in alice_api.get("/media-pricing/models").json()["models"]}
+    assert models["minimax-hailuo-02-6s-768p-t2v"]["durations"] == [6]  # the catalog says what the id says
+    assert models["luma-ray-2.0"]["durations"] == [5, 9]
 
 
 def test_keyframes_need_both_images_of_one_aspect_ratio(alice, alice_api) -> None:

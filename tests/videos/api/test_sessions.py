@@ -3,6 +3,7 @@
 import pytest
 from django.core.files.storage import default_storage
 
+from billing.models import CreditEntry
 from tests.factories import make_session
 from videos.models import GenerationSession, Video
 from videos.services.work import video_start
@@ -16,7 +17,11 @@ def test_create_a_timed_session(alice_api) -> None:
                                             "max_videos": 3, "interval_seconds": 60})
     assert r.status_code == 201, r.content
     body = r.json()
-    assert body["status"] == "running" and body["credits_used"] == 48.0
+    # The top level is the first video (the spec's response format); the session is nested and says the same.
+    assert body["status"] == "pending" and body["session_status"] == "running" and body["credits_used"] == 48.0
+    nested = body["session"]
+    assert nested["session_id"] == body["session_id"] and nested["status"] == body["session_status"]
+    assert nested["credits_used"] == 48.0 and nested["total_videos"] == 1 and nested["completed_videos"] == 0
     session = GenerationSession.objects.get(public_id=body["session_id"])
     assert (session.kind, session.max_videos, session.interval_seconds, session.duration_minutes) == ("timed", 3, 60, 5)
     assert session.videos.count() == 1 and session.next_run_at is not None
@@ -46,12 +51,28 @@ def test_list_filters_searches_pages_and_summarises(alice, alice_api) -> None:
     assert body["pagination"] == {"page": 1, "page_size": 2, "total_count": 3, "total_pages": 2, "has_next": True,
                                   "has_previous": False}
     assert len(body["sessions"]) == 2 and all("ountain" in s["prompt"] for s in body["sessions"])
-    assert body["summary"]["stopped"] == 1 and body["summary"]["running"] == 3
-    assert body["summary"]["total_sessions"] == 4 and body["summary"]["total_videos"] == 4
-    assert body["summary"]["total_credits_used"] == 60.0  # the stopped session's queued video was refunded
+    # The summary describes the filtered list (all its pages), and its credits are the ledger's.
+    summary = body["summary"]
+    assert summary["stopped"] == 1 and summary["running"] == 2 and summary["completed"] == 0
+    assert summary["total_sessions"] == 3 and summary["total_videos"] == 3
+    assert summary["total_credits_used"] == _ledger_spent(GenerationSession.objects.filter(prompt__icontains="mountain"))
+    assert summary["total_credits_used"] == sum(
+        s["credits_used"] for s in alice_api.get("/videos/sessions", search="mountain").json()["sessions"])
     only_stopped = alice_api.get("/videos/sessions", status="stopped").json()
     assert [s["session_id"] for s in only_stopped["sessions"]] == [stopped.public_id]
     assert only_stopped["sessions"][0]["total_videos"] == 1
+    assert only_stopped["summary"]["total_sessions"] == only_stopped["summary"]["stopped"] == 1
+    assert only_stopped["summary"]["total_credits_used"] == _ledger_spent([stopped])
+    everything = alice_api.get("/videos/sessions").json()["summary"]
+    assert everything["total_sessions"] == 4 and everything["total_videos"] == 4
+    assert everything["total_credits_used"] == _ledger_spent(GenerationSession.objects.all()) > 0
+    assert isinstance(everything["total_credits_used"], float)
+
+
+def _ledger_spent(sessions) -> float:
+    ids = [s.public_id for s in sessions]
+    rows = CreditEntry.objects.filter(session_id__in=ids, kind__in=["charge", "refund"])
+    return float(-sum(e.delta for e in rows))
 
 
 @pytest.mark.parametrize("params, field", [({"page": 0}, "page"), ({"page_size": 101}, "page_size"),

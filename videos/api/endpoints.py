@@ -1,0 +1,180 @@
+"""/api/v3 video endpoints: thin views over services and selectors, typed in and out (inputs, outputs)."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+from typing import Any
+
+from django.db import IntegrityError
+from ninja import Header, Query, Router
+from ninja.responses import Status
+
+from billing import services as billing
+from dashboard.api import rate_limit
+from dashboard.http import ApiRequest
+from videos import selectors, services
+from videos.api.errors import CREATE, PUBLIC, READ, READ_ONE, WRITE_ONE
+from videos.api.inputs import (
+    GenerateIn,
+    HistoryQuery,
+    ModelsQuery,
+    PageQuery,
+    PublicId,
+    SessionIn,
+    SessionListQuery,
+    SessionPageQuery,
+)
+from videos.api.outputs import (
+    CreatedOut,
+    HistoryOut,
+    ModelOut,
+    ModelsOut,
+    Pagination,
+    SessionDeleteOut,
+    SessionDetailOut,
+    SessionListOut,
+    SessionListSummary,
+    SessionOut,
+    SessionStopOut,
+    VideoDetailOut,
+    VideoOut,
+    spelling,
+)
+from videos.exceptions import InvalidInput
+from videos.files import base_url
+from videos.models import GenerationSession
+
+router = Router(tags=["videos"])
+
+IdempotencyKey = Header(
+    None, alias="Idempotency-Key", max_length=128,
+    description="Any string up to 128 characters: a retried POST with the same key and body gets the first "
+                "answer back and is charged once.",
+)
+
+
+def _page(qs: Any, query: PageQuery) -> tuple[list[Any], Pagination]:
+    total = qs.count()
+    start = (query.page - 1) * query.page_size
+    items = list(qs[start:start + query.page_size])
+    pages = max(1, math.ceil(total / query.page_size))
+    return items, Pagination(page=query.page, page_size=query.page_size, total_count=total, total_pages=pages,
+                             has_next=query.page < pages, has_previous=query.page > 1)
+
+
+def _created(request: ApiRequest, session: GenerationSession) -> CreatedOut:
+    user = request.auth.owner
+    session = selectors.session_get(user=user, public_id=session.public_id)  # with its counts and credits
+    first = selectors.session_videos(session=session).first()  # a create always makes the first video
+    assert first is not None
+    video = VideoOut.of(first, base=base_url(request), remaining=billing.credit_balance(user=user))
+    return CreatedOut(
+        session_id=session.public_id, video_id=video.video_id, status=video.status, session_status=session.status,
+        credits_used=video.credits_used, remaining_credits=video.remaining_credits, model=video.model,
+        provider=video.provider, simulated=video.simulated, prompt=session.prompt, duration=video.duration,
+        aspect_ratio=video.aspect_ratio, resolution=spelling(video.resolution), video_url=video.video_url,
+        thumbnail_url=video.thumbnail_url, processing_time=video.processing_time, created_at=session.created_at,
+        session=SessionOut.of(session),
+    )
+
+
+def _create(request: ApiRequest, payload: GenerateIn, key: str | None) -> GenerationSession:
+    """Validate and create, once per Idempotency-Key: a retried POST gets the first session back, uncharged."""
+    key = (key or "").strip()
+    if "\x00" in key:
+        raise InvalidInput("Idempotency-Key must not contain NUL characters.", field="Idempotency-Key")
+    body = [type(payload).__name__, payload.model_dump(mode="json")]
+    digest = hashlib.sha256(json.dumps(body, sort_keys=True).encode()).hexdigest()
+    user = request.auth.owner
+    if session := services.session_replay(user=user, idempotency_key=key, request_digest=digest):
+        return session
+    rate_limit(request.auth)
+    try:
+        return services.session_start(user=user, payload=payload, idempotency_key=key, request_digest=digest)
+    except IntegrityError:  # a concurrent retry with the same key won the insert; ours rolled back whole
+        if session := services.session_replay(user=user, idempotency_key=key, request_digest=digest):
+            return session
+        raise
+
+
+@router.post("/videos/generate", response={201: CreatedOut, **CREATE},
+             summary="Generate a video from a prompt (and images)")
+def generate(request: ApiRequest, payload: GenerateIn,
+             idempotency_key: str | None = IdempotencyKey) -> Status[CreatedOut]:
+    return Status(201, _created(request, _create(request, payload, idempotency_key)))
+
+
+@router.post("/videos/sessions", response={201: CreatedOut, **CREATE},
+             summary="Create a timed session that makes several videos")
+def session_create(request: ApiRequest, payload: SessionIn,
+                   idempotency_key: str | None = IdempotencyKey) -> Status[CreatedOut]:
+    return Status(201, _created(request, _create(request, payload, idempotency_key)))
+
+
+@router.get("/videos/sessions", response={200: SessionListOut, **READ}, summary="List your sessions")
+def session_list(request: ApiRequest, filters: Query[SessionListQuery]) -> SessionListOut:
+    user = request.auth.owner
+    qs = selectors.sessions_for_user(user=user, status=filters.status, search=filters.search)
+    items, pagination = _page(qs, filters)
+    stats: dict[str, Any] = selectors.session_stats(user=user, status=filters.status, search=filters.search)
+    summary = SessionListSummary(**stats["by_status"], total_sessions=stats["total_sessions"],
+                                 total_videos=stats["total_videos"], total_credits_used=stats["total_credits_used"])
+    return SessionListOut(sessions=[SessionOut.of(s) for s in items], pagination=pagination, summary=summary)
+
+
+@router.get("/videos/sessions/{session_id}", response={200: SessionDetailOut, **READ_ONE},
+            summary="A session and its videos")
+def session_detail(request: ApiRequest, session_id: PublicId, paging: Query[SessionPageQuery]) -> SessionDetailOut:
+    user = request.auth.owner
+    session = selectors.session_get(user=user, public_id=session_id)
+    items, pagination = _page(selectors.session_videos(session=session), paging)
+    base, remaining = base_url(request), billing.credit_balance(user=user)
+    return SessionDetailOut(session=SessionOut.of(session), pagination=pagination,
+                            videos=[VideoOut.of(v, base=base, remaining=remaining) for v in items])
+
+
+@router.post("/videos/sessions/{session_id}/stop", response={200: SessionStopOut, **WRITE_ONE},
+             summary="Stop a running session (queued videos are cancelled and refunded)")
+def session_stop(request: ApiRequest, session_id: PublicId) -> SessionStopOut:
+    session = selectors.session_get(user=request.auth.owner, public_id=session_id)
+    services.session_stop(session=session)
+    session = selectors.session_get(user=request.auth.owner, public_id=session_id)
+    return SessionStopOut(message=f"Session {session.status}.", session=SessionOut.of(session))
+
+
+@router.delete("/videos/sessions/{session_id}", response={200: SessionDeleteOut, **WRITE_ONE},
+               summary="Delete a session and its videos")
+def session_delete(request: ApiRequest, session_id: PublicId) -> SessionDeleteOut:
+    session = selectors.session_get(user=request.auth.owner, public_id=session_id)
+    count = services.session_delete(session=session)
+    return SessionDeleteOut(message=f"Session and {count} videos deleted successfully", videos_deleted=count,
+                            session_id=session_id)
+
+
+@router.get("/videos/history", response={200: HistoryOut, **READ}, summary="Your videos, newest first")
+def history(request: ApiRequest, filters: Query[HistoryQuery]) -> HistoryOut:
+    user = request.auth.owner
+    qs = selectors.videos_for_user(user=user, status=filters.status, model=filters.model, search=filters.search)
+    items, pagination = _page(qs, filters)
+    base, remaining = base_url(request), billing.credit_balance(user=user)
+    return HistoryOut(videos=[VideoOut.of(v, base=base, remaining=remaining) for v in items], pagination=pagination)
+
+
+@router.get("/videos/{video_id}", response={200: VideoDetailOut, **READ_ONE}, summary="One video")
+def video_detail(request: ApiRequest, video_id: PublicId) -> VideoDetailOut:
+    user = request.auth.owner
+    video = selectors.video_get(user=user, public_id=video_id)
+    out = VideoOut.of(video, base=base_url(request), remaining=billing.credit_balance(user=user))
+    return VideoDetailOut(**out.model_dump())
+
+
+@router.get("/media-pricing/models", response={200: ModelsOut, **PUBLIC}, auth=None,
+            summary="Every model and its price")
+def models(request: ApiRequest, query: Query[ModelsQuery]) -> ModelsOut:
+    items = [ModelOut.of(m) for m in selectors.catalog()]
+    return ModelsOut(media_type=query.media_type, models=items, count=len(items))
+
+
+__all__ = ["router"]
