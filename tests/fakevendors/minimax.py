@@ -18,6 +18,12 @@ class FakeMiniMax(FakeVendor):
     name = "minimax"
     failure_code = 1027
 
+    def invalid(self, message: str) -> Reply:
+        return Reply(200, base_resp(2013, f"invalid params, {message}"))
+
+    def unauthorized(self) -> Reply:
+        return Reply(200, base_resp(1004, "login fail: Please carry the API secret key in the 'Authorization' field"))
+
     @route("POST", "/v1/video_generation")
     def create(self, request: Request) -> Reply:
         body = request.json

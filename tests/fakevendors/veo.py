@@ -10,6 +10,13 @@ class FakeVeo(FakeVendor):
     prefix = "/v1beta"
     api_key = "AIzaFakeKey-0123456789"
 
+    def invalid(self, message: str) -> Reply:
+        return Reply(400, {"error": {"code": 400, "message": message, "status": "INVALID_ARGUMENT"}})
+
+    def unauthorized(self) -> Reply:
+        return Reply(400, {"error": {"code": 400, "message": "API key not valid. Please pass a valid API key.",
+                                     "status": "INVALID_ARGUMENT"}})
+
     def check_auth(self, request: Request) -> None:
         self.expect_header(request, "x-goog-api-key", self.api_key)
         self.expect("authorization" not in request.headers, "Gemini API keys go in x-goog-api-key")
@@ -22,17 +29,22 @@ class FakeVeo(FakeVendor):
         self.expect_fields(instance, required={"prompt"}, allowed={"image", "lastFrame", "referenceImages"})
         for key in ("image", "lastFrame"):
             if key in instance:
-                self.expect(instance[key].keys() == {"inlineData"}, f"{key} is {{inlineData: …}}")
-                self.expect(instance[key]["inlineData"].keys() == {"mimeType", "data"}, "inlineData fields")
+                # The Gemini API answers inlineData with 400 "`inlineData` isn't supported by this model".
+                self.expect("inlineData" not in instance[key], f"`inlineData` isn't supported by this model ({key})")
+                self.expect(instance[key].keys() == {"bytesBase64Encoded", "mimeType"},
+                            f"{key} is {{bytesBase64Encoded, mimeType}}")
+                self.expect(instance[key]["mimeType"] in ("image/png", "image/jpeg", "image/webp"), "mimeType")
         self.expect("lastFrame" not in instance or "image" in instance, "lastFrame needs image")
         params = body["parameters"]
+        # No seed, generateAudio, fps, … on the Gemini API (google-genai refuses them outside Vertex).
         self.expect_fields(params, required=set(), allowed={"aspectRatio", "resolution", "durationSeconds",
-                                                             "negativePrompt", "personGeneration", "seed",
-                                                             "sampleCount"})
+                                                             "negativePrompt", "personGeneration", "sampleCount",
+                                                             "enhancePrompt"})
+        self.expect(params.get("sampleCount", 1) == 1, "one video per request on the Gemini API")
         self.expect(params.get("aspectRatio", "16:9") in ("16:9", "9:16"), "aspectRatio")
         self.expect(params.get("resolution", "720p") in ("720p", "1080p", "4k"), "resolution")
-        self.expect(params.get("durationSeconds") in (4, 6, 8), "durationSeconds is the integer 4, 6 or 8")
-        self.expect(params.get("resolution", "720p") == "720p" or params["durationSeconds"] == 8, "8 s above 720p")
+        self.expect(params.get("durationSeconds", 8) in (4, 6, 8), "durationSeconds is the integer 4, 6 or 8")
+        self.expect(params.get("resolution", "720p") == "720p" or params.get("durationSeconds", 8) == 8, "8 s above 720p")
         task = self.new_task(model, body)
         return Reply(200, {"name": f"models/{model}/operations/{task.id}"})
 

@@ -38,8 +38,8 @@ def _resolutions(model: str) -> tuple[str, ...]:
 
 
 def _image(img: InputImage) -> dict[str, Any]:
-    # ⚠ Gemini REST uses inlineData; Vertex (and LiteLLM) send {"bytesBase64Encoded","mimeType"}.
-    return {"inlineData": {"mimeType": img.content_type, "data": img.base64()}}
+    # The shape google-genai's _Image_to_mldev sends on the Gemini API (it answers inlineData with a 400).
+    return {"bytesBase64Encoded": img.base64(), "mimeType": img.content_type}
 
 
 class VeoProvider(HttpProvider):
@@ -84,8 +84,8 @@ class VeoProvider(HttpProvider):
         parameters: dict[str, Any] = {"aspectRatio": job.aspect_ratio, "durationSeconds": job.duration}
         if not job.vendor_model.startswith("veo-2"):
             parameters["resolution"] = job.resolution
-        if job.seed is not None:
-            parameters["seed"] = job.seed
+        # No parameters.seed: the Gemini API has none (google-genai refuses it outside Vertex), so a seed
+        # cannot be honoured here; the catalog says so.
         body = self.json("POST", f"/models/{job.vendor_model}:predictLongRunning",
                          json={"instances": [instance], "parameters": parameters})
         return str(self.dig(body, "name"))  # "models/<model>/operations/<op>"
