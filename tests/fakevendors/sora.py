@@ -3,6 +3,10 @@ video objects, key-protected /content. Errors in the OpenAI envelope."""
 
 from __future__ import annotations
 
+import io
+
+from PIL import Image
+
 from tests.fakevendors import FakeVendor, Reply, Request, route
 
 SIZES = {"720x1280", "1280x720", "1024x1792", "1792x1024"}
@@ -46,6 +50,10 @@ class FakeSora(FakeVendor):
         reference = body.get("input_reference")
         if isinstance(reference, tuple):  # an uploaded file: an image whose size must equal `size`
             self.expect(reference[1] in ("image/png", "image/jpeg", "image/webp"), "input_reference: an image")
+            with Image.open(io.BytesIO(reference[2])) as img:
+                got = f"{img.width}x{img.height}"
+            self.expect(got == body.get("size", "720x1280"),
+                        f"Inpaint image must match the requested width and height ({got} != {body.get('size')})")
         elif reference is not None:
             self.expect(reference.keys() in ({"image_url"}, {"file_id"}), "input_reference {image_url} or {file_id}")
             if "image_url" in reference:
@@ -65,6 +73,7 @@ class FakeSora(FakeVendor):
     @route("GET", "/v1/videos/(?P<video_id>[^/]+)/content")
     def content(self, request: Request, video_id: str) -> Reply:
         self.expect(video_id in self.tasks and self.tasks[video_id].stage == "succeeded", "video not completed")
+        self.expect(request.query.get("variant", "video") == "video", "variant video (thumbnail/spritesheet unserved)")
         if self.expire_results:
             return Reply(404, {"error": {"message": "Video content has expired", "type": "invalid_request_error"}})
         return Reply(200, self.video, {"Content-Type": "video/mp4"})
