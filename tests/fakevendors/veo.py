@@ -2,7 +2,13 @@
 
 from __future__ import annotations
 
+import re
+
 from tests.fakevendors import FakeVendor, Reply, Request, route
+
+
+def file_name(task_id: str) -> str:
+    return re.sub(r"[^a-z0-9]", "", task_id.lower())
 
 
 class FakeVeo(FakeVendor):
@@ -59,7 +65,9 @@ class FakeVeo(FakeVendor):
             return Reply(200, body)
         body["done"] = True
         if stage == "succeeded":
-            uri = f"{self.base_url}/files/{op}:download?alt=media"
+            # As Google reports it (its own host, a lowercase alphanumeric file name); google-genai fetches
+            # files/<name>:download from its configured base, and so do we.
+            uri = f"https://generativelanguage.googleapis.com/v1beta/files/{file_name(op)}:download?alt=media"
             body["response"] = {"@type": "type.googleapis.com/google.ai.generativelanguage.v1beta.PredictLongRunningResponse",
                                 "generateVideoResponse": {"generatedSamples": [{"video": {"uri": uri}}]}}
         elif stage == "moderated":
@@ -72,6 +80,8 @@ class FakeVeo(FakeVendor):
     @route("GET", r"/v1beta/files/(?P<file>[^/:]+):download")
     def file(self, request: Request, file: str) -> Reply:
         self.expect(request.query.get("alt") == "media", "alt=media")
+        if not any(file_name(t) == file for t in self.tasks):
+            return Reply(404, {"error": {"code": 404, "message": "File not found", "status": "NOT_FOUND"}})
         if self.expire_results:
             return Reply(404, {"error": {"code": 404, "message": "File not found", "status": "NOT_FOUND"}})
         return Reply(200, self.video, {"Content-Type": "video/mp4"})

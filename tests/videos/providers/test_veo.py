@@ -38,7 +38,7 @@ def test_it_polls_the_operation_and_downloads_with_the_key(fake):
     provider, job = VeoProvider(), make_job("veo-3.1-8s-1080p-t2v")
     statuses = poll_until_final(provider, provider.submit(job), job)
     assert [s.state for s in statuses] == ["processing", "processing", "completed"]
-    assert statuses[-1].result_url == f"{fake.base_url}/files/veo-task-1:download?alt=media"
+    assert statuses[-1].result_url == f"{fake.base_url}/files/veotask1:download?alt=media"  # from our base
     assert download(provider, statuses[-1], job) == VIDEO_BYTES
     assert fake.requests[-1].headers["x-goog-api-key"] == fake.api_key
 
