@@ -47,11 +47,17 @@ KINDS = {  # kind -> (SDK generate_videos arguments, catalog model + Job overrid
 }
 
 
+def generate(client: genai.Client, kind: str) -> types.GenerateVideosOperation:
+    arguments = dict(KINDS[kind][0])
+    source = types.GenerateVideosSource(prompt=PROMPT, image=arguments.pop("image", None))
+    return client.models.generate_videos(source=source, **arguments)
+
+
 @pytest.mark.parametrize("kind", KINDS)
 def test_the_sdk_completes_each_kind_against_the_fake(fake, kind):
     fake.script = ["running", "running", "succeeded"]
     client = sdk(fake)
-    operation = client.models.generate_videos(prompt=PROMPT, **KINDS[kind][0])
+    operation = generate(client, kind)
     for _ in range(10):
         if operation.done:
             break
@@ -64,7 +70,7 @@ def test_the_sdk_completes_each_kind_against_the_fake(fake, kind):
 @pytest.mark.parametrize("kind", KINDS)
 def test_our_adapter_sends_what_the_sdk_sends(fake, kind):
     client = sdk(fake)  # held: a genai.Client closes its HTTP client when collected
-    client.models.generate_videos(prompt=PROMPT, **KINDS[kind][0])
+    generate(client, kind)
     model_id, overrides = KINDS[kind][1]
     provider, job = VeoProvider(), make_job(model_id, prompt=PROMPT, **overrides)
     task_id = provider.submit(job)
@@ -82,8 +88,8 @@ def test_our_adapter_sends_what_the_sdk_sends(fake, kind):
 def test_the_sdk_refuses_a_seed_on_the_gemini_api_and_so_do_we_not_send_one(fake):
     client = sdk(fake)
     with pytest.raises(ValueError, match="seed"):
-        client.models.generate_videos(model="veo-3.1-generate-preview", prompt=PROMPT,
-                                         config=types.GenerateVideosConfig(seed=7))
+        client.models.generate_videos(model="veo-3.1-generate-preview", source=types.GenerateVideosSource(
+            prompt=PROMPT), config=types.GenerateVideosConfig(seed=7))
     VeoProvider().submit(make_job("veo-3.1-8s-1080p-t2v", seed=7))
     assert "seed" not in creates(fake)[0].json["parameters"]
 
