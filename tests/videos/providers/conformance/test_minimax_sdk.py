@@ -20,6 +20,7 @@ from tests.fakevendors import VIDEO_BYTES, running
 from tests.fakevendors.jobs import download, image, make_job, poll_until_final
 from tests.fakevendors.minimax import FakeMiniMax
 from tests.videos.providers.conformance.conftest import creates, same_request
+from videos.providers.base import InvalidJob
 from videos.providers.minimax import MiniMaxProvider
 
 PROMPT = "a paper boat drifts on a pond [Push in]"
@@ -69,6 +70,21 @@ def test_the_official_client_completes_each_kind_against_the_fake(server, kind):
     assert saved_video(result.text) == VIDEO_BYTES
     polls = [r for r in fake.requests if r.path == "/v1/query/video_generation"]
     assert len(polls) == 4 and fake.requests[-2].path == "/v1/files/retrieve"
+
+
+def test_the_official_client_may_leave_duration_and_resolution_to_minimax(server):
+    module, fake = server
+    fake.script = ["succeeded"]
+    result = module.generate_video(prompt=PROMPT, model="T2V-01-Director", output_directory=".")
+    assert saved_video(result.text) == VIDEO_BYTES
+    assert creates(fake)[0].json.keys() == {"model", "prompt"}
+
+
+def test_check_counts_minimaxs_prompt_limit():
+    MiniMaxProvider().check(make_job("minimax-hailuo-02-6s-768p-t2v", prompt="字" * 2000))
+    with pytest.raises(InvalidJob) as e:
+        MiniMaxProvider().check(make_job("minimax-hailuo-02-6s-768p-t2v", prompt="字" * 2001))
+    assert e.value.field == "prompt"
 
 
 def test_the_official_client_completes_first_and_last_frame_against_the_fake(server):
