@@ -82,10 +82,11 @@ CATALOG: list[dict[str, Any]] = [
        lifecycle_note=_SORA_NOTE),
     # Kling
     _m("kling-v2-5-turbo-5s-1080p-t2v", "kling", "Kling 2.5 Turbo · 1080p", "t2v", "kling-v2-5-turbo",
-       credits="35.00", duration=5, durations=[5, 10], resolution="1080p", head="optional", params=["strength"]),
+       credits="35.00", duration=5, durations=[5, 10], resolution="1080p", head="optional",
+       note="Kling v2 models have no cfg_scale: strength is for Kling 1.x."),
     _m("kling-v2-1-master-5s-1080p-i2v", "kling", "Kling 2.1 Master I2V", "i2v", "kling-v2-1-master",
-       credits="140.00", duration=5, durations=[5, 10], resolution="1080p", head="required", tail="optional",
-       params=["strength"]),
+       credits="140.00", duration=5, durations=[5, 10], resolution="1080p", head="required",
+       note="Kling's v2.1 models take no end frame (image_tail)."),
     _m("kling-v1-6-std-5s-720p-t2v", "kling", "Kling 1.6 Standard · 720p", "t2v", "kling-v1-6",
        credits="28.00", duration=5, durations=[5, 10], resolution="720p", head="optional", params=["strength"]),
     # Google Veo

@@ -237,9 +237,13 @@ class FakeVendor:
             return reply
         for method, pattern, handler in self._routes:
             if method == request.method and (m := pattern.match(request.path)):
-                try:
-                    if not request.path.startswith("/cdn/"):
+                if not request.path.startswith("/cdn/"):
+                    try:
                         self.check_auth(request)
+                    except Problem as e:  # refused as the vendor refuses credentials (its 401 shape)
+                        self.problems.append(f"{request.method} {request.path}: {e}")
+                        return self.unauthorized()
+                try:
                     return handler(request, **m.groupdict())
                 except Problem as e:
                     self.problems.append(f"{request.method} {request.path}: {e}")

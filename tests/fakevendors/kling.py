@@ -39,7 +39,7 @@ class FakeKling(FakeVendor):
         return Reply(400, envelope(1201, message))
 
     def unauthorized(self) -> Reply:
-        return Reply(401, envelope(1002, "Authorization is invalid"))
+        return Reply(401, envelope(1002, "Authorization is invalid"))  # 1000-1004: the auth family
 
     def create(self, request: Request, kind: str) -> Reply:
         body = request.json
