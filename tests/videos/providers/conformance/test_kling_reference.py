@@ -102,7 +102,7 @@ def test_any_valid_token_is_accepted_not_only_exp_minus_nbf_1805(fake, ttl):
 def test_a_bad_token_is_refused_in_the_reference_error_envelope(fake, token, status):
     now = int(time.time())
     claims = {"iss": fake.api_key, "exp": now - 10 if token == "expired" else now + 1800, "nbf": now - 60}
-    signed = jwt.encode(claims, "other-secret" if token == "wrong-secret" else fake.secret_key, algorithm="HS256")
+    signed = jwt.encode(claims, "another-secret-of-a-decent-length-0123456789" if token == "wrong-secret" else fake.secret_key, algorithm="HS256")
     response = requests.post(fake.url + "/v1/videos/text2video", json=REFERENCE_TEXT2VIDEO, timeout=10,
                              headers={"Authorization": f"Bearer {signed}"})
     body = response.json()
