@@ -15,6 +15,7 @@ MODELS = {
     "veo3.1_fast": (VEO_RATIOS, VEO_RATIOS, (4, 6, 8), ("first", "last"), False),
 }
 MAX_PROMPT_UTF16 = 1000
+CREDITS_PER_SECOND = {"gen4_turbo": 5, "gen4.5": 12, "veo3.1": 40, "veo3.1_fast": 15}  # ⚠ fake figures
 
 
 def utf16_units(text: str) -> int:
@@ -81,6 +82,13 @@ class FakeRunway(FakeVendor):
         body = {"id": task.id, "createdAt": "2026-11-24T10:00:00Z",
                 "status": {"queued": "PENDING", "throttled": "THROTTLED", "running": "RUNNING",
                            "succeeded": "SUCCEEDED", "cancelled": "CANCELLED"}.get(stage, "FAILED")}
+        # runwayml 5.24 models every status: estimatedCost while waiting or running, cost once final
+        # (a failed or cancelled task is refunded: 0).
+        credits = CREDITS_PER_SECOND.get(task.request["model"], 5) * task.request.get("duration", 5)
+        if body["status"] in ("PENDING", "THROTTLED", "RUNNING"):
+            body["estimatedCost"] = {"credits": credits}
+        else:
+            body["cost"] = {"credits": credits if body["status"] == "SUCCEEDED" else 0}
         if stage == "running":
             body["progress"] = (progress or 0) / 100
         if stage == "succeeded":

@@ -102,3 +102,23 @@ def test_check_mirrors_lumas_models(overrides, field):
     with pytest.raises(InvalidJob) as e:
         LumaProvider().check(make_job("luma-ray-2.0", **overrides))
     assert e.value.field == field
+
+
+def test_the_sdk_reads_the_fakes_failures(fake):
+    fake.script = ["moderated"]
+    client = sdk(fake)
+    generation = client.generations.get(client.generations.video.create(model="ray-2", prompt=PROMPT).id)
+    assert generation.state == "failed" and generation.failure_reason == "Advanced moderation failed"
+
+
+def test_every_generation_answer_of_the_fake_validates_against_the_sdks_model(fake):
+    from lumaai.types import Generation
+
+    client, states = sdk(fake), set()
+    for script in (["queued", "running", "succeeded"], ["failed"]):
+        fake.script = script
+        generation_id = client.generations.video.create(model="ray-2", prompt=PROMPT).id
+        for _ in range(len(script)):
+            raw = client.generations.with_raw_response.get(generation_id).http_response.json()
+            states.add(Generation.model_validate(raw).state)
+    assert states == {"queued", "dreaming", "completed", "failed"}

@@ -90,3 +90,11 @@ def test_the_fake_refuses_what_fal_refuses_in_fals_error_shape(fake, endpoint, a
         sdk(fake).submit(endpoint, arguments=arguments)
     assert e.value.status_code == 422
     fake.problems.clear()
+
+
+def test_the_sdk_reads_the_fakes_failures(fake):
+    fake.script = ["moderated"]
+    handle = sdk(fake).submit(*KINDS["t2v"][:2])
+    with pytest.raises(fal_client.client.FalClientHTTPError) as e:
+        handle.get(interval=0.01)
+    assert e.value.status_code == 422 and "NSFW" in e.value.message

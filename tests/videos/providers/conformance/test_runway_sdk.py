@@ -117,3 +117,29 @@ def test_a_prompt_of_1000_utf16_units_is_accepted(fake):
     job = make_job("runway-gen-4-turbo", prompt="é" * 1000)  # 1000 code units, 2000 UTF-8 bytes
     RunwayProvider().submit(job)
     assert creates(fake)[0].json["promptText"] == job.prompt
+
+
+@pytest.mark.parametrize(("stage", "code"), [("failed", "INTERNAL.BAD_OUTPUT"), ("moderated", "SAFETY.INPUT.TEXT")])
+def test_the_sdk_reads_the_fakes_failures(fake, stage, code):
+    fake.script = [stage]
+    with pytest.raises(runwayml.TaskFailedError) as e:
+        sdk(fake).image_to_video.create(model="gen4_turbo", prompt_image=HEAD, ratio="1280:720").wait_for_task_output()
+    assert e.value.task_details.status == "FAILED" and e.value.task_details.failure_code == code
+
+
+def test_every_task_answer_of_the_fake_validates_against_the_sdks_model(fake):
+    from pydantic import TypeAdapter
+    from runwayml.types import TaskRetrieveResponse
+
+    fake.script = ["queued", "throttled", "running:50", "succeeded"]
+    client = sdk(fake)
+    ids = [client.image_to_video.create(model="gen4_turbo", prompt_image=HEAD, ratio="1280:720").id]
+    for stage in ("failed", "moderated"):
+        fake.script = [stage]
+        ids.append(client.image_to_video.create(model="gen4_turbo", prompt_image=HEAD, ratio="1280:720").id)
+    seen = set()
+    for task_id in ids:
+        for _ in range(4):
+            raw = client.tasks.with_raw_response.retrieve(task_id).http_response.json()
+            seen.add(type(TypeAdapter(TaskRetrieveResponse).validate_python(raw)).__name__)
+    assert seen == {"Pending", "Throttled", "Running", "Succeeded", "Failed"}

@@ -100,3 +100,23 @@ def test_the_fake_refuses_what_openai_refuses_in_openais_error_shape(fake, argum
         sdk(fake).videos.create(prompt=PROMPT, **arguments)
     assert word in e.value.message and e.value.type == "invalid_request_error"
     fake.problems.clear()
+
+
+@pytest.mark.parametrize(("stage", "code"), [("failed", "internal_error"), ("moderated", "moderation_blocked")])
+def test_the_sdk_reads_the_fakes_failures(fake, stage, code):
+    fake.script = [stage]
+    video = sdk(fake).videos.create_and_poll(prompt=PROMPT, poll_interval_ms=10)
+    assert video.status == "failed" and video.error.code == code
+
+
+def test_every_video_answer_of_the_fake_validates_against_the_sdks_model(fake):
+    from openai.types import Video
+
+    client, statuses = sdk(fake), set()
+    for script in (["queued", "running:40", "succeeded"], ["moderated"]):
+        fake.script = script
+        video_id = client.videos.create(prompt=PROMPT).id
+        for _ in range(len(script)):
+            raw = client.videos.with_raw_response.retrieve(video_id).http_response.json()
+            statuses.add(Video.model_validate(raw).status)
+    assert statuses == {"queued", "in_progress", "completed", "failed"}

@@ -107,3 +107,10 @@ def test_the_fake_refuses_what_the_gemini_api_refuses_in_googles_error_shape(fak
                                    {"instances": [{"prompt": PROMPT, **instance}], "parameters": parameters})
     assert e.value.code == 400 and e.value.status == "INVALID_ARGUMENT" and word in e.value.message
     fake.problems.clear()
+
+
+def test_the_sdk_reads_the_fakes_failures(fake):
+    fake.script = ["failed"]
+    client = sdk(fake)
+    operation = client.operations.get(generate(client, "t2v"))
+    assert operation.done and operation.error["message"] == fake.failure_reason

@@ -97,3 +97,9 @@ def test_the_fake_refuses_what_dashscope_refuses_in_dashscopes_error_shape(fake,
     response = VideoSynthesis.async_call(prompt=PROMPT, **arguments)
     assert response.status_code == 400 and response.code == code
     fake.problems.clear()
+
+
+def test_the_sdk_reads_the_fakes_failures(fake):
+    fake.script = ["moderated"]
+    response = VideoSynthesis.fetch(VideoSynthesis.async_call(prompt=PROMPT, **KINDS["t2v"][0]))
+    assert response.output.task_status == "FAILED" and response.output.code == "DataInspectionFailed"
