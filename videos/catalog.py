@@ -73,6 +73,13 @@ CATALOG: list[dict[str, Any]] = [
     _m("runway-gen-4-turbo", "runway", "Gen-4 Turbo", "i2v", "gen4_turbo", credits="25.00", duration=5,
        durations=[5, 10], resolution="720p", ratios=["16:9", "9:16", "1:1", "4:3", "3:4", "21:9"],
        head="required", note="Runway gen4_turbo takes an image always (no text-only generation)."),
+    _m("runway-gen-4.5", "runway", "Gen-4.5", "t2v", "gen4.5", credits="60.00", duration=5, durations=[5, 10],
+       resolution="720p", ratios=["16:9", "9:16"], head="optional",
+       note="Runway gen4.5 makes text-only videos at 1280:720 or 720:1280."),
+    _m("runway-veo-3.1", "runway", "Veo 3.1 (Runway)", "t2v", "veo3.1", credits="320.00", duration=8,
+       durations=[4, 6, 8], resolution="720p", resolutions=["720p", "1080p"], ratios=["16:9", "9:16"],
+       head="optional", tail="optional",
+       note="Google Veo 3.1 through Runway: 1280:720, 720:1280, 1920:1080 or 1080:1920; 4, 6 or 8 s."),
     # OpenAI Sora
     _m("sora-2-pro", "sora", "Sora 2 Pro", "t2v", "sora-2-pro", credits="120.00", duration=4, durations=[4, 8, 12],
        resolution="720p", ratios=["16:9", "9:16"], head="optional", lifecycle="shut_down",
@@ -82,10 +89,11 @@ CATALOG: list[dict[str, Any]] = [
        lifecycle_note=_SORA_NOTE),
     # Kling
     _m("kling-v2-5-turbo-5s-1080p-t2v", "kling", "Kling 2.5 Turbo · 1080p", "t2v", "kling-v2-5-turbo",
-       credits="35.00", duration=5, durations=[5, 10], resolution="1080p", head="optional", params=["strength"]),
+       credits="35.00", duration=5, durations=[5, 10], resolution="1080p", head="optional",
+       note="Kling v2 models have no cfg_scale: strength is for Kling 1.x."),
     _m("kling-v2-1-master-5s-1080p-i2v", "kling", "Kling 2.1 Master I2V", "i2v", "kling-v2-1-master",
-       credits="140.00", duration=5, durations=[5, 10], resolution="1080p", head="required", tail="optional",
-       params=["strength"]),
+       credits="140.00", duration=5, durations=[5, 10], resolution="1080p", head="required",
+       note="Kling's v2.1 models take no end frame (image_tail)."),
     _m("kling-v1-6-std-5s-720p-t2v", "kling", "Kling 1.6 Standard · 720p", "t2v", "kling-v1-6",
        credits="28.00", duration=5, durations=[5, 10], resolution="720p", head="optional", params=["strength"]),
     # Google Veo

@@ -96,7 +96,7 @@ def test_one_worker_moves_hundreds_of_vendor_tasks_within_the_vendor_cap(
     # The vendor: one create per video, never more than CAP unfinished at once (and the cap was reached,
     # which a worker holding a slot per polled video, CONCURRENCY < CAP, never could: work waited in pending
     # instead of being sent), and no poll after a task's final answer.
-    assert len(luma.posted("/dream-machine/v1/generations")) == N
+    assert len(luma.posted("/dream-machine/v1/generations/video")) == N
     assert luma.max_in_flight == CAP
     assert luma.in_flight == 0
     assert sorted(t.polls for t in luma.tasks.values()) == [len(SCRIPT)] * N

@@ -19,6 +19,8 @@ stages, and the checks of PROTOCOLS.md. `running(FakeCls, settings, ...)` is the
 
 from __future__ import annotations
 
+import email.parser
+import email.policy
 import json
 import re
 import threading
@@ -48,6 +50,22 @@ class Request:
         except ValueError:
             return None
 
+    @property
+    def content_type(self) -> str:
+        return self.headers.get("content-type", "").partition(";")[0].strip().lower()
+
+    def form(self) -> dict[str, Any]:
+        """A multipart/form-data body: {name: text value, or (filename, content type, bytes) for a file}."""
+        message = email.parser.BytesParser(policy=email.policy.HTTP).parsebytes(
+            b"Content-Type: " + self.headers.get("content-type", "").encode() + b"\r\n\r\n" + self.body)
+        fields: dict[str, Any] = {}
+        for part in message.iter_parts():
+            name = part.get_param("name", header="content-disposition")
+            payload = part.get_payload(decode=True) or b""
+            filename = part.get_filename()
+            fields[name] = (filename, part.get_content_type(), payload) if filename else payload.decode()
+        return fields
+
 
 @dataclass
 class Reply:
@@ -61,7 +79,7 @@ class Problem(Exception):
     """A request the real vendor would reject: recorded, answered with 400."""
 
 
-FINAL_STAGES = frozenset({"succeeded", "failed", "moderated"})
+FINAL_STAGES = frozenset({"succeeded", "failed", "moderated", "cancelled"})
 
 
 @dataclass
@@ -115,6 +133,7 @@ class FakeVendor:
         self.failure_reason = "the vendor could not render this"
         self.expire_results = False
         self.video = VIDEO_BYTES  # what result downloads serve (end-to-end tests put a real MP4 here)
+        self.cancelled: list[str] = []  # task ids cancelled through the vendor's cancel call
         self.in_flight = 0  # tasks created and not yet answered with a final stage
         self.max_in_flight = 0
         self._ids = 0
@@ -182,6 +201,22 @@ class FakeVendor:
     def unauthorized(self) -> Reply:
         return Reply(401, {"error": "invalid key"})
 
+    def invalid(self, message: str) -> Reply:
+        """How this vendor refuses a bad request (its own error shape). Vendors override it."""
+        return Reply(400, {"error": f"fake {self.name}: {message}"})
+
+    def cancel_task(self, task_id: str) -> Task | None:
+        """Mark a task cancelled (the vendor's cancel call): its next poll answers the vendor's cancelled state.
+        None when there is no such task or it already ended."""
+        task = self.tasks.get(task_id)
+        if task is None or task.final:
+            return None
+        task.script = [*task.script[:task.polls], "cancelled"]
+        task.final = True
+        self._task_final(task)
+        self.cancelled.append(task_id)
+        return task
+
     # --- results -------------------------------------------------------------------------------------
     @route("GET", r"/cdn/(?P<name>[^/]+)\.mp4")
     def cdn(self, request: Request, name: str) -> Reply:
@@ -202,13 +237,17 @@ class FakeVendor:
             return reply
         for method, pattern, handler in self._routes:
             if method == request.method and (m := pattern.match(request.path)):
-                try:
-                    if not request.path.startswith("/cdn/"):
+                if not request.path.startswith("/cdn/"):
+                    try:
                         self.check_auth(request)
+                    except Problem as e:  # refused as the vendor refuses credentials (its 401 shape)
+                        self.problems.append(f"{request.method} {request.path}: {e}")
+                        return self.unauthorized()
+                try:
                     return handler(request, **m.groupdict())
                 except Problem as e:
                     self.problems.append(f"{request.method} {request.path}: {e}")
-                    return Reply(400, {"error": f"fake {self.name}: {e}"})
+                    return self.invalid(str(e))
         self.problems.append(f"unexpected {request.method} {request.path}")
         return Reply(404, {"error": "not found"})
 

@@ -18,6 +18,12 @@ class FakeMiniMax(FakeVendor):
     name = "minimax"
     failure_code = 1027
 
+    def invalid(self, message: str) -> Reply:
+        return Reply(200, base_resp(2013, f"invalid params, {message}"))
+
+    def unauthorized(self) -> Reply:
+        return Reply(200, base_resp(1004, "login fail: Please carry the API secret key in the 'Authorization' field"))
+
     @route("POST", "/v1/video_generation")
     def create(self, request: Request) -> Reply:
         body = request.json
@@ -26,9 +32,18 @@ class FakeMiniMax(FakeVendor):
             "duration", "resolution", "prompt_optimizer", "fast_pretreatment", "first_frame_image",
             "last_frame_image", "subject_reference", "callback_url", "aigc_watermark"})
         self.expect(body["model"] in MODELS, f"unknown model {body['model']}")
-        self.expect(body.get("duration") in (6, 10), "duration must be the integer 6 or 10")
-        self.expect(body.get("resolution") in ("512P", "720P", "768P", "1080P"), "resolution like 768P")
-        self.expect(not (body.get("resolution") == "1080P" and body.get("duration") == 10), "1080P is 6 s only")
+        model, image = body["model"], "first_frame_image" in body
+        self.expect(len(body["prompt"]) <= 2000, "prompt is at most 2000 characters")
+        hailuo = model.startswith("MiniMax-Hailuo")
+        # Omitted duration / resolution take the model's defaults (6 s; 768P for Hailuo, 720P for 01-series).
+        duration = body.get("duration", 6)
+        resolution = body.get("resolution", "768P" if hailuo else "720P")
+        self.expect(duration in ((6, 10) if hailuo else (6,)), "duration must be the integer 6 or 10 (Hailuo)")
+        allowed = {"MiniMax-Hailuo-02": ("512P", "768P", "1080P")}.get(
+            model, ("768P", "1080P") if hailuo else ("720P", "1080P"))
+        self.expect(resolution in allowed, f"resolution {resolution} not offered by {model}")
+        self.expect(resolution != "512P" or image, "512P is image-to-video only")
+        self.expect(not (resolution == "1080P" and duration == 10), "1080P is 6 s only")
         self.expect(body["model"] != "MiniMax-Hailuo-2.3-Fast" or "first_frame_image" in body, "2.3-Fast is I2V")
         if "last_frame_image" in body:
             self.expect(body["model"] == "MiniMax-Hailuo-02", "last_frame_image is Hailuo-02 only")

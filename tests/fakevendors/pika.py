@@ -15,6 +15,12 @@ class FakeFal(FakeVendor):
     def check_auth(self, request: Request) -> None:
         self.expect_header(request, "Authorization", f"Key {self.api_key}")
 
+    def invalid(self, message: str) -> Reply:
+        return Reply(422, {"detail": [{"loc": ["body"], "msg": message, "type": "value_error"}]})
+
+    def unauthorized(self) -> Reply:
+        return Reply(401, {"detail": "Invalid authentication credentials"})
+
     @route("POST", r"/fal-ai/pika/(?P<version>v2\.[25])/(?P<kind>text-to-video|image-to-video|pikaframes)")
     def submit(self, request: Request, version: str, kind: str) -> Reply:
         body = request.json
@@ -43,15 +49,31 @@ class FakeFal(FakeVendor):
             return Reply(404, {"detail": "Request not found"})
         stage, _ = task.advance()
         status = {"queued": "IN_QUEUE", "running": "IN_PROGRESS"}.get(stage, "COMPLETED")
-        body = {"status": status, "request_id": task.id}
+        base = f"{self.url}/{APP}/requests/{task.id}"
+        # fal-client reads `logs` from every IN_PROGRESS/COMPLETED body (null unless ?logs=1 asked for them).
+        with_logs = request.query.get("logs", "").lower() in ("1", "true")
+        body = {"status": status, "request_id": task.id, "response_url": base, "status_url": f"{base}/status",
+                "cancel_url": f"{base}/cancel", "logs": [] if with_logs else None, "metrics": {}}
         if status == "IN_QUEUE":
             body["queue_position"] = 2
+        if stage == "cancelled":
+            body["error"], body["error_type"] = "Request was cancelled", "request_cancelled"
         return Reply(200 if status == "COMPLETED" else 202, body)
+
+    @route("PUT", rf"/{APP}/requests/(?P<request_id>[^/]+)/cancel")
+    def cancel(self, request: Request, request_id: str) -> Reply:
+        if request_id not in self.tasks:
+            return Reply(404, {"detail": "Request not found"})
+        if self.cancel_task(request_id) is None:
+            return Reply(400, {"status": "ALREADY_COMPLETED"})
+        return Reply(202, {"status": "CANCELLATION_REQUESTED"})
 
     @route("GET", rf"/{APP}/requests/(?P<request_id>[^/]+)")
     def result(self, request: Request, request_id: str) -> Reply:
         task = self.tasks.get(request_id)
         self.expect(task is not None and task.stage not in ("queued", "running"), "result fetched before COMPLETED")
+        if task.stage == "cancelled":
+            return Reply(400, {"detail": "Request was cancelled"})
         if task.stage == "moderated":
             return Reply(422, {"detail": "Content flagged by the NSFW filter"})
         if task.stage == "failed":

@@ -20,20 +20,30 @@ class FakeWan(FakeVendor):
     prefix = "/api/v1"
     api_key = "sk-fakeDashScopeKey0123456789"
 
+    def invalid(self, message: str) -> Reply:
+        return Reply(400, dashscope_error("InvalidParameter", message))
+
+    def unauthorized(self) -> Reply:
+        return Reply(401, dashscope_error("InvalidApiKey", "Invalid API-key provided."))
+
     def create(self, request: Request, models: set[str], image_fields: set[str]) -> Reply:
         # Without it DashScope answers 403 "current user api does not support synchronous calls".
         self.expect_header(request, "X-DashScope-Async", "enable")
         body = request.json
         self.expect_fields(body, required={"model", "input"}, allowed={"parameters"})
         self.expect(body["model"] in models, f"model {body['model']} not on this endpoint")
+        # dashscope 2.0 always sends input.extend_prompt (deprecated twin of parameters.prompt_extend).
         self.expect_fields(body["input"], required={"prompt"} | image_fields,
-                           allowed={"negative_prompt", "audio_url"})
+                           allowed={"negative_prompt", "audio_url", "extend_prompt", "function", "template"})
+        self.expect(isinstance(body["input"].get("extend_prompt", True), bool), "input.extend_prompt is a bool")
         for key in image_fields:
             self.expect(body["input"][key].startswith(("https://", "data:image/")), f"{key}: URL or data URI")
         params = body.get("parameters", {})
         self.expect_fields(params, required={"duration"}, allowed={
             "size", "resolution", "prompt_extend", "watermark", "seed", "audio"})
         self.expect(isinstance(params["duration"], int), "duration is an int")
+        self.expect(params["duration"] in ((5, 10) if body["model"].startswith("wan2.5") else (5,)),
+                    f"duration {params['duration']} not offered by {body['model']}")
         if body["model"] in T2V:
             self.expect("resolution" not in params and re.fullmatch(r"\d+\*\d+", params.get("size", "")), "size W*H")
         else:
@@ -50,6 +60,17 @@ class FakeWan(FakeVendor):
     @route("POST", "/api/v1/services/aigc/image2video/video-synthesis")
     def keyframes(self, request: Request) -> Reply:
         return self.create(request, KF2V, {"first_frame_url", "last_frame_url"})
+
+    @route("POST", "/api/v1/tasks/(?P<task_id>[^/]+)/cancel")
+    def cancel(self, request: Request, task_id: str) -> Reply:
+        task = self.tasks.get(task_id)
+        now = task.script[min(max(task.polls - 1, 0), len(task.script) - 1)] if task else ""
+        if task is None or task.final or now != "queued":
+            # Only PENDING tasks can be cancelled (dashscope's VideoSynthesis.cancel).
+            return Reply(400, dashscope_error("UnsupportedOperation", "Failed to cancel the task, please confirm "
+                                              "if the task is in PENDING status."))
+        self.cancel_task(task_id)
+        return Reply(200, {"request_id": "req-3"})
 
     @route("GET", "/api/v1/tasks/(?P<task_id>[^/]+)")
     def task(self, request: Request, task_id: str) -> Reply:

@@ -199,5 +199,11 @@ class Provider:
     def download(self, status: JobStatus, job: Job, dest: IO[bytes]) -> None:
         raise NotImplementedError
 
+    def cancel(self, vendor_task_id: str, job: Job) -> bool:
+        """Ask the vendor to stop a task in flight (a stopped session's video). True when the vendor took the
+        request; False when its protocol has no cancel call (the task is left to finish) or the task is
+        already over. A vendor failure raises ProviderError / ProviderUnavailable like any other call."""
+        return False
+
     def generate(self, job: Job, out_dir: str) -> LocalResult:
         raise NotImplementedError

@@ -169,11 +169,25 @@ class HttpProvider(Provider):
     def fail(self, message: str, *, code: str = VENDOR_ERROR, retryable: bool = False,
              retry_after: float | None = None) -> NoReturn:
         """Raise the right exception for a vendor error, scrubbed. A permanent code beats a retryable status;
-        code vendor_unavailable is retryable whatever the status (MiniMax reports rate limits in HTTP 200)."""
+        code vendor_unavailable is retryable whatever the status (MiniMax reports rate limits in HTTP 200).
+        Scrubbed before it is shortened: a key cut by the truncation would escape the scrubber."""
         message = self.scrub(f"{self.name} {message}")[:500]
         if code == VENDOR_UNAVAILABLE or (retryable and code not in PERMANENT):
             raise ProviderUnavailable(message, retry_after=retry_after)
         raise ProviderError(message, code=code or VENDOR_ERROR)
+
+    def cancel_request(self, method: str, path: str, *, done: tuple[int, ...] = (404, 409)) -> bool:
+        """One cancel call: True when the vendor accepted it; False when it answers that the task is already
+        over or gone (`done` statuses); other errors raise as usual."""
+        headers = {**self.headers()}
+        try:
+            response = self.http.request(method, self.url(path), headers=headers, timeout=self.timeout)
+        except requests.RequestException as e:
+            raise ProviderUnavailable(self.scrub(f"{self.name}: cancel {type(e).__name__}")) from None
+        if response.status_code in done:
+            return False
+        self.raise_for_status(response)
+        return True
 
     def json(self, method: str, path: str, **kwargs: Any) -> Any:
         response = self.request(method, path, **kwargs)
@@ -243,18 +257,20 @@ def retry_after(response: requests.Response) -> float | None:
 
 
 def body_message(response: requests.Response) -> str:
-    """The human part of a vendor error body: message/error/detail/msg, else the start of the text."""
+    """The human part of a vendor error body: message/error/detail/msg, else the text. Not shortened here:
+    a secret cut in half by a truncation would no longer match the scrubber, so `fail()` scrubs first and
+    truncates after."""
     try:
         body = response.json()
     except ValueError:
-        return response.text[:200] or response.reason or ""
+        return response.text or response.reason or ""
     if isinstance(body, dict):
         for key in ("message", "error", "detail", "msg"):
             value = body.get(key)
             if isinstance(value, dict):
                 value = value.get("message") or value.get("detail")
             if value:
-                return str(value)[:300]
-    return str(body)[:200]
+                return str(value)
+    return str(body)
 
 

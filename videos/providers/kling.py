@@ -47,6 +47,11 @@ MODES: dict[str, dict[str, str | None]] = {
 }
 IMAGE_ONLY = {"kling-v1-5", "kling-v2-1"}  # no text2video
 TEXT_RATIOS = ("16:9", "9:16", "1:1")
+# image_tail (first+last frame), per Kling's API reference and capability map: pro mode only, and not on the
+# v2 master models or v2.1 ("not supported by Kling v2.1 models"); the 1.x models end-frame at 5 s only.
+TAIL_MODELS = {"kling-v1", "kling-v1-5", "kling-v1-6", "kling-v2-5-turbo", "kling-v2-6"}
+TAIL_5S_ONLY = {"kling-v1", "kling-v1-5", "kling-v1-6"}
+MAX_PROMPT = 2500  # characters
 
 
 class KlingProvider(HttpProvider):
@@ -91,11 +96,18 @@ class KlingProvider(HttpProvider):
             if model in IMAGE_ONLY:
                 refuse(f"{model} makes videos from an image only", field="head_image")
             choose(job.aspect_ratio, TEXT_RATIOS, field="aspect_ratio", what="Kling text-to-video")
+        if len(job.prompt) > MAX_PROMPT:
+            refuse(f"Kling takes prompts of up to {MAX_PROMPT} characters", field="prompt")
         if job.tail_image is not None:
             if job.head_image is None:
                 refuse("a tail frame needs a head frame", field="head_image")
-            if mode == "std":  # ⚠ support varies by model; Kling documents start+end frames in pro mode
+            if model not in TAIL_MODELS:
+                refuse(f"{model} takes no tail frame (Kling: v1.x, v2.5 turbo and v2.6 in pro mode do)",
+                       field="tail_image")
+            if mode != "pro":
                 refuse(f"{model} takes a tail frame in pro mode (1080p) only", field="tail_image")
+            if model in TAIL_5S_ONLY and job.duration != 5:
+                refuse(f"{model} makes first+last frame videos of 5 seconds only", field="duration")
         if job.options.get("strength") is not None:
             if model.startswith("kling-v2"):
                 refuse(f"{model} has no cfg_scale (strength is for Kling 1.x)", field="strength")
@@ -105,7 +117,7 @@ class KlingProvider(HttpProvider):
     def submit(self, job: Job) -> str:
         self.recheck(job)
         kind = "image2video" if job.head_image else "text2video"
-        payload: dict[str, Any] = {"model_name": job.vendor_model, "prompt": job.prompt[:2500],
+        payload: dict[str, Any] = {"model_name": job.vendor_model, "prompt": job.prompt,
                                    "duration": str(job.duration)}
         if mode := MODES.get(job.vendor_model, {"720p": "std"})[job.resolution]:
             payload["mode"] = mode

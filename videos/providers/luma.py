@@ -1,4 +1,5 @@
-"""Luma Dream Machine (PROTOCOLS §3): POST /generations, GET /generations/{id}; images by URL only."""
+"""Luma Dream Machine (PROTOCOLS §3): POST /generations/video, GET /generations/{id}, DELETE /generations/{id};
+images by URL only."""
 
 from __future__ import annotations
 
@@ -20,10 +21,9 @@ from videos.providers.http import HttpProvider, body_message
 
 RATIOS = ("1:1", "16:9", "9:16", "4:3", "3:4", "21:9", "9:21")
 DURATIONS = {5: "5s", 9: "9s"}
-RESOLUTIONS = {
+RESOLUTIONS = {  # lumaai 1.21 knows ray-2 and ray-flash-2 only (ray-1-6 is gone from the video create)
     "ray-2": ("540p", "720p", "1080p", "4k"),
     "ray-flash-2": ("540p", "720p", "1080p"),  # Luma's price sheet has flash 4k, its API refuses it: be safe
-    "ray-1-6": ("540p", "720p"),
 }
 
 
@@ -39,7 +39,8 @@ class LumaProvider(HttpProvider):
 
     def check(self, job: Job) -> None:
         super().check(job)
-        choose(job.resolution, RESOLUTIONS.get(job.vendor_model, ("720p",)), field="resolution", what=job.vendor_model)
+        resolutions = choose(job.vendor_model, RESOLUTIONS, field="model", what="Luma")
+        choose(job.resolution, resolutions, field="resolution", what=job.vendor_model)
         choose(job.duration, DURATIONS, field="duration", what="Luma")
         choose(job.aspect_ratio, RATIOS, field="aspect_ratio", what="Luma")
 
@@ -53,12 +54,16 @@ class LumaProvider(HttpProvider):
                      for key, img in (("frame0", job.head_image), ("frame1", job.tail_image)) if img}
         if keyframes:
             payload["keyframes"] = keyframes
-        return str(self.dig(self.json("POST", "/generations", json=payload), "id"))
+        return str(self.dig(self.json("POST", "/generations/video", json=payload), "id"))
 
     def poll(self, task_id: str, job: Job) -> JobStatus:
         body = self.json("GET", f"/generations/{task_id}")
         return self.status_from(str(self.dig(body, "state")), result_url=lambda: self.dig(body, "assets", "video"),
                                 failure=lambda: self.moderation_or(str(body.get("failure_reason") or "")))
+
+    def cancel(self, vendor_task_id: str, job: Job) -> bool:
+        """DELETE /generations/{id} (lumaai's generations.delete): Luma stops and removes the generation."""
+        return self.cancel_request("DELETE", f"/generations/{vendor_task_id}")
 
     def error_message(self, response: requests.Response) -> tuple[str, str]:
         message = body_message(response)  # {"detail": "..."}

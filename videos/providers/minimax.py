@@ -38,6 +38,7 @@ RESOLUTIONS = {
     "MiniMax-Hailuo-2.3-Fast": {"768p": "768P", "1080p": "1080P"},
 }
 DURATIONS = (6, 10)
+MAX_PROMPT = 2000  # characters
 
 
 def _failure(task: dict[str, Any]) -> tuple[str, str]:
@@ -68,6 +69,8 @@ class MiniMaxProvider(HttpProvider):
         resolution = choose(job.resolution, RESOLUTIONS.get(model, {"720p": "720P", "1080p": "1080P"}),
                             field="resolution", what=model)
         choose(job.duration, DURATIONS if model in RESOLUTIONS else (6,), field="duration", what=model)
+        if len(job.prompt) > MAX_PROMPT:
+            refuse(f"MiniMax takes prompts of up to {MAX_PROMPT} characters", field="prompt")
         if resolution == "512P" and job.head_image is None:
             refuse("MiniMax makes 512P videos from an image only", field="head_image")
         if resolution == "1080P" and job.duration != 6:

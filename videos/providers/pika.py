@@ -99,6 +99,14 @@ class PikaProvider(HttpProvider):
                                                             "video", "url"),
                                 failure=lambda: self.moderation_or(str(body.get("error") or "")))
 
+    def cancel(self, vendor_task_id: str, job: Job) -> bool:
+        """fal's queue cancel, PUT .../requests/{id}/cancel (fal-client's cancel): 202 when taken, 400
+        ALREADY_COMPLETED when the request is over."""
+        app, _, request_id = vendor_task_id.rpartition("|")
+        if not app or not request_id:
+            raise ProviderError(f"pika: unreadable task id {vendor_task_id!r}")
+        return self.cancel_request("PUT", f"/{app}/requests/{request_id}/cancel", done=(400, 404))
+
     def error_message(self, response: requests.Response) -> tuple[str, str]:
         message = body_message(response)  # {"detail": "..."} or a list of validation errors
         return self.moderation_or(message, INVALID_PARAMETER if response.status_code in (400, 422) else VENDOR_ERROR)

@@ -1,19 +1,26 @@
 """OpenAI Sora 2 Videos API (PROTOCOLS §7): POST /videos, GET /videos/{id}, GET /videos/{id}/content.
 
+Creates are multipart/form-data, as the official `openai` SDK sends them: its `input_reference` is an
+uploaded image (3.57 refuses anything but a file there), which must have the video's exact size, so the
+head image is fitted to `size` first.
+
 ⚠ OpenAI shut the Videos API down on 2026-09-24: SORA_BASE_URL points at a compatible endpoint.
 """
 
 from __future__ import annotations
 
+import io
 from typing import Any, ClassVar
 
 import requests
+from PIL import Image, ImageOps
 
 from videos.providers.base import (
     INSUFFICIENT_BALANCE,
     INVALID_PARAMETER,
     MODERATION,
     VENDOR_ERROR,
+    InputImage,
     Job,
     JobStatus,
     choose,
@@ -35,7 +42,6 @@ class SoraProvider(HttpProvider):
     default_base_url = "https://api.openai.com/v1"
     poll_interval = 10.0
     key_on_result_host = True  # /videos/{id}/content needs the key
-    images_by_url = True
     states: ClassVar[dict[str, str]] = {
         "queued": JobStatus.PENDING, "in_progress": JobStatus.PROCESSING,
         "completed": JobStatus.COMPLETED, "failed": JobStatus.FAILED,
@@ -54,12 +60,12 @@ class SoraProvider(HttpProvider):
 
     def submit(self, job: Job) -> str:
         self.recheck(job)
-        payload: dict[str, Any] = {"model": job.vendor_model, "prompt": job.prompt, "seconds": str(job.duration),
-                                   "size": self.sizes(job)[(job.resolution, job.aspect_ratio)]}
+        size = self.sizes(job)[(job.resolution, job.aspect_ratio)]
+        fields: dict[str, Any] = {"prompt": (None, job.prompt), "model": (None, job.vendor_model),
+                                  "seconds": (None, str(job.duration)), "size": (None, size)}
         if job.head_image:
-            # The newer JSON form; ⚠ the older API wanted a multipart upload sized exactly like `size`.
-            payload["input_reference"] = {"image_url": job.head_image.url}
-        return str(self.dig(self.json("POST", "/videos", json=payload), "id"))
+            fields["input_reference"] = fitted(job.head_image, size)
+        return str(self.dig(self.json("POST", "/videos", files=fields), "id"))
 
     def poll(self, task_id: str, job: Job) -> JobStatus:
         body = self.json("GET", f"/videos/{task_id}")
@@ -82,3 +88,17 @@ class SoraProvider(HttpProvider):
         except (ValueError, KeyError, TypeError, AttributeError):
             return message, VENDOR_ERROR
         return (message, CODES[code]) if code in CODES else self.moderation_or(message)
+
+
+def fitted(img: InputImage, size: str) -> tuple[str, bytes, str]:
+    """The head image as an upload of exactly `size` ("1280x720"): Sora refuses a reference of another size.
+    Scaled and centre-cropped (never stretched); sent as is when it already fits."""
+    width, height = (int(n) for n in size.split("x"))
+    kind = "png" if img.content_type == "image/png" else "jpeg"
+    if (img.width, img.height) == (width, height) and img.content_type in ("image/png", "image/jpeg"):
+        return f"input_reference.{kind}", img.data, img.content_type
+    with Image.open(io.BytesIO(img.data)) as source:
+        frame = ImageOps.fit(source.convert("RGB"), (width, height), Image.Resampling.LANCZOS)
+    buffer = io.BytesIO()
+    frame.save(buffer, kind.upper())
+    return f"input_reference.{kind}", buffer.getvalue(), f"image/{kind}"

@@ -6,7 +6,9 @@ long-running operation by name; the result is a Google file URI downloaded WITH 
 
 from __future__ import annotations
 
+import re
 from typing import Any
+from urllib.parse import urlsplit
 
 import requests
 
@@ -27,6 +29,7 @@ from videos.providers.http import HttpProvider
 # Google status -> ours for HTTP errors; FAILED_PRECONDITION is how the Gemini API says "billing".
 STATUSES = {"INVALID_ARGUMENT": INVALID_PARAMETER, "FAILED_PRECONDITION": INSUFFICIENT_BALANCE}
 RATIOS = ("16:9", "9:16")
+FILE_URI = re.compile(r"/files/([a-z0-9]+)(?::download)?$")
 
 
 def _resolutions(model: str) -> tuple[str, ...]:
@@ -38,8 +41,8 @@ def _resolutions(model: str) -> tuple[str, ...]:
 
 
 def _image(img: InputImage) -> dict[str, Any]:
-    # ⚠ Gemini REST uses inlineData; Vertex (and LiteLLM) send {"bytesBase64Encoded","mimeType"}.
-    return {"inlineData": {"mimeType": img.content_type, "data": img.base64()}}
+    # The shape google-genai's _Image_to_mldev sends on the Gemini API (it answers inlineData with a 400).
+    return {"bytesBase64Encoded": img.base64(), "mimeType": img.content_type}
 
 
 class VeoProvider(HttpProvider):
@@ -84,8 +87,8 @@ class VeoProvider(HttpProvider):
         parameters: dict[str, Any] = {"aspectRatio": job.aspect_ratio, "durationSeconds": job.duration}
         if not job.vendor_model.startswith("veo-2"):
             parameters["resolution"] = job.resolution
-        if job.seed is not None:
-            parameters["seed"] = job.seed
+        # No parameters.seed: the Gemini API has none (google-genai refuses it outside Vertex), so a seed
+        # cannot be honoured here; the catalog says so.
         body = self.json("POST", f"/models/{job.vendor_model}:predictLongRunning",
                          json={"instances": [instance], "parameters": parameters})
         return str(self.dig(body, "name"))  # "models/<model>/operations/<op>"
@@ -101,12 +104,20 @@ class VeoProvider(HttpProvider):
                                     vendor_status=f"error:{error.get('status') or error.get('code')}")
         response = op.get("response") or {}
         if uri := _video_uri(response):
-            return JobStatus(state=JobStatus.COMPLETED, progress=100, vendor_status="done", result_url=uri)
+            return JobStatus(state=JobStatus.COMPLETED, progress=100, vendor_status="done",
+                             result_url=self.file_url(uri))
         video_response = response.get("generateVideoResponse") or {}
         if video_response.get("raiMediaFilteredCount"):
             reasons = "; ".join(video_response.get("raiMediaFilteredReasons") or []) or "blocked by the safety filter"
             return JobStatus.failed(self.scrub(reasons), code=MODERATION, vendor_status="filtered")
         return JobStatus.failed("Veo finished without a video", vendor_status="done")
+
+    def file_url(self, uri: str) -> str:
+        """Where to fetch a generated video: a Gemini Files URI (".../files/<name>:download") is fetched from
+        OUR configured base, as google-genai's files.download does (it keeps only the file name), so a
+        compatible endpoint or proxy serves it and the key goes nowhere else. Other URIs are used as is."""
+        match = FILE_URI.search(urlsplit(uri).path)
+        return f"{self.base_url}/files/{match.group(1)}:download?alt=media" if match else uri
 
     def error_message(self, response: requests.Response) -> tuple[str, str]:
         try:

@@ -121,6 +121,11 @@ class WanProvider(HttpProvider):
         return self.status_from(str(self.dig(output, "task_status")), result_url=lambda: self.dig(output, "video_url"),
                                 failure=lambda: _failure(output))
 
+    def cancel(self, vendor_task_id: str, job: Job) -> bool:
+        """POST /tasks/{id}/cancel (dashscope's VideoSynthesis.cancel). DashScope cancels PENDING tasks only;
+        a running one answers 400 UnsupportedOperation and is left to finish (False)."""
+        return self.cancel_request("POST", f"/tasks/{vendor_task_id}/cancel", done=(400, 404))
+
     def error_message(self, response: requests.Response) -> tuple[str, str]:
         code = str(find(_json(response), "code") or "")
         message = body_message(response)

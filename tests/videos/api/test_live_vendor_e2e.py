@@ -59,7 +59,7 @@ def test_a_live_vendor_video_goes_from_generate_to_a_stored_download(
 
     tasks.video_start_task(video.pk)
     assert scheduled[-1] == ("videos.tasks.video_poll_task", (video.pk,), LumaProvider.poll_interval)
-    (request,) = luma.posted("/dream-machine/v1/generations")
+    (request,) = luma.posted("/dream-machine/v1/generations/video")
     assert request.json["model"] == "ray-flash-2" and request.json["prompt"] == "a lighthouse at dusk"
     for _ in range(3):  # the poll task reschedules itself until the video is final
         Video.objects.filter(pk=video.pk).update(next_poll_at=None)  # its countdown has run out

@@ -23,10 +23,10 @@ def test_it_signs_requests_and_sends_text_to_video(fake):
 
 
 def test_it_sends_images_as_bare_base64_to_image2video(fake):
-    job = make_job("kling-v2-1-master-5s-1080p-i2v", tail_image=image(color="blue"))
+    job = make_job("kling-v2-5-turbo-5s-1080p-t2v", head_image=image(), tail_image=image(color="blue"))
     assert KlingProvider().submit(job) == "image2video/kling-task-1"
     body = fake.posted("/v1/videos/image2video")[0].json
-    assert body == {"model_name": "kling-v2-1-master", "prompt": job.prompt, "duration": "5",
+    assert body == {"model_name": "kling-v2-5-turbo", "prompt": job.prompt, "duration": "5", "mode": "pro",
                     "image": job.head_image.base64(), "image_tail": job.tail_image.base64()}
 
 
@@ -93,6 +93,12 @@ def test_it_needs_both_keys(settings):
     ("kling-v1-6-std-5s-720p-t2v", {"options": {"strength": 150}}, "strength"),
     ("kling-v1-6-std-5s-720p-t2v", {"head_image": image(), "tail_image": image()}, "tail_image"),
     ("kling-v2-1-master-5s-1080p-i2v", {"resolution": "720p"}, "resolution"),
+    ("kling-v2-1-master-5s-1080p-i2v", {"tail_image": image()}, "tail_image"),  # no end frame on v2.1
+    ("kling-v2-5-turbo-5s-1080p-t2v", {"vendor_model": "kling-v2-master", "head_image": image(),
+                                       "tail_image": image()}, "tail_image"),
+    ("kling-v2-5-turbo-5s-1080p-t2v", {"vendor_model": "kling-v1-6", "duration": 10, "head_image": image(),
+                                       "tail_image": image()}, "duration"),
+    ("kling-v1-6-std-5s-720p-t2v", {"prompt": "x" * 2501}, "prompt"),
     ("kling-v1-6-std-5s-720p-t2v", {"duration": 8}, "duration"),
     ("kling-v1-6-std-5s-720p-t2v", {"aspect_ratio": "4:3"}, "aspect_ratio"),
     ("kling-v1-6-std-5s-720p-t2v", {"options": {"wanAudio": True}}, "wanAudio"),

@@ -19,7 +19,7 @@ def fake(settings):
 def test_it_sends_a_text_to_video_request(fake):
     job = make_job("luma-ray-2.0", duration=9, resolution="4k", aspect_ratio="21:9")
     assert LumaProvider().submit(job) == "luma-task-1"
-    (request,) = fake.posted("/dream-machine/v1/generations")
+    (request,) = fake.posted("/dream-machine/v1/generations/video")
     assert request.headers["authorization"] == f"Bearer {fake.api_key}"
     assert request.json == {"generation_type": "video", "prompt": job.prompt, "model": "ray-2", "duration": "9s",
                             "resolution": "4k", "aspect_ratio": "21:9"}

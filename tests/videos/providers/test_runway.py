@@ -32,7 +32,7 @@ def test_it_translates_ratios(fake, ratio, runway_ratio):
 
 
 def test_veo_3_1_on_runway_takes_first_and_last_frames(fake):
-    job = make_job("runway-gen-4-turbo", vendor_model="veo3.1", tail_image=image(color="blue"))
+    job = make_job("runway-gen-4-turbo", vendor_model="veo3.1", duration=8, tail_image=image(color="blue"))
     RunwayProvider().submit(job)
     assert fake.posted()[0].json["promptImage"] == [{"uri": job.head_image.url, "position": "first"},
                                                     {"uri": job.tail_image.url, "position": "last"}]

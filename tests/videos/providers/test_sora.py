@@ -19,13 +19,14 @@ def test_it_sends_seconds_as_a_string_and_size_in_pixels(fake):
     assert SoraProvider().submit(job) == "sora-task-1"
     (request,) = fake.posted("/v1/videos")
     assert request.headers["authorization"] == f"Bearer {fake.api_key}"
-    assert request.json == {"model": "sora-2-pro", "prompt": job.prompt, "seconds": "8", "size": "720x1280"}
+    assert request.content_type == "multipart/form-data"  # as the openai SDK sends it
+    assert fake.body(request) == {"model": "sora-2-pro", "prompt": job.prompt, "seconds": "8", "size": "720x1280"}
 
 
-def test_it_sends_the_image_by_url(fake):
-    job = make_job("sora-2-4s-720p-t2v", head_image=image())
+def test_it_uploads_the_image_at_the_videos_size(fake):
+    job = make_job("sora-2-4s-720p-t2v", head_image=image(width=1280, height=720))
     SoraProvider().submit(job)
-    assert fake.posted()[0].json["input_reference"] == {"image_url": job.head_image.url}
+    assert fake.body(fake.posted()[0])["input_reference"] == ("input_reference.png", "image/png", job.head_image.data)
 
 
 def test_it_reports_progress_and_downloads_content_with_the_key(fake):
@@ -79,4 +80,4 @@ def test_check_refuses_what_sora_cannot_do(model_id, overrides, field):
 
 def test_sora_2_pro_takes_the_large_sizes(fake):
     SoraProvider().submit(make_job("sora-2-pro", resolution="1024p"))
-    assert fake.posted()[0].json["size"] == "1792x1024"
+    assert fake.body(fake.posted()[0])["size"] == "1792x1024"

@@ -22,15 +22,15 @@ def test_it_sends_a_text_to_video_operation(fake):
     (request,) = fake.posted("/v1beta/models/veo-3.1-fast-generate-preview:predictLongRunning")
     assert request.headers["x-goog-api-key"] == fake.api_key
     assert request.json == {"instances": [{"prompt": job.prompt}], "parameters": {
-        "aspectRatio": "9:16", "durationSeconds": 6, "resolution": "720p", "seed": 7}}
+        "aspectRatio": "9:16", "durationSeconds": 6, "resolution": "720p"}}  # no seed on the Gemini API
 
 
 def test_it_sends_first_and_last_frames_inline(fake):
     job = make_job("veo-3.1-8s-1080p-t2v", head_image=image(), tail_image=image(color="blue"))
     VeoProvider().submit(job)
     instance = fake.posted()[0].json["instances"][0]
-    assert instance["image"] == {"inlineData": {"mimeType": "image/png", "data": job.head_image.base64()}}
-    assert instance["lastFrame"] == {"inlineData": {"mimeType": "image/png", "data": job.tail_image.base64()}}
+    assert instance["image"] == {"bytesBase64Encoded": job.head_image.base64(), "mimeType": "image/png"}
+    assert instance["lastFrame"] == {"bytesBase64Encoded": job.tail_image.base64(), "mimeType": "image/png"}
 
 
 def test_it_polls_the_operation_and_downloads_with_the_key(fake):
@@ -38,7 +38,7 @@ def test_it_polls_the_operation_and_downloads_with_the_key(fake):
     provider, job = VeoProvider(), make_job("veo-3.1-8s-1080p-t2v")
     statuses = poll_until_final(provider, provider.submit(job), job)
     assert [s.state for s in statuses] == ["processing", "processing", "completed"]
-    assert statuses[-1].result_url == f"{fake.base_url}/files/veo-task-1:download?alt=media"
+    assert statuses[-1].result_url == f"{fake.base_url}/files/veotask1:download?alt=media"  # from our base
     assert download(provider, statuses[-1], job) == VIDEO_BYTES
     assert fake.requests[-1].headers["x-goog-api-key"] == fake.api_key
 
