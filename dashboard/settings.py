@@ -5,17 +5,24 @@ from pathlib import Path
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 
-from dashboard.env import env_bool, env_int, env_list, env_str
+from dashboard.env import env_bool, env_int, env_list, env_str, load_env_file, local_secret_key
 
 BASE_DIR = Path(__file__).resolve().parent.parent
-DATA_DIR = Path(env_str("DATA_DIR", str(BASE_DIR / "data")))
+load_env_file(BASE_DIR / ".env")  # variables already in the environment win over the file
+DATA_DIR = Path(env_str("DATA_DIR", str(BASE_DIR / "data"))).resolve()
 
 DEBUG = env_bool("DEBUG", False)
+_database_url = env_str("DATABASE_URL")
+# A production deployment names its database; without one this is a local install (SQLite under DATA_DIR).
+PRODUCTION = bool(_database_url) and not DEBUG
 SECRET_KEY = env_str("SECRET_KEY")
 if not SECRET_KEY:
-    if not DEBUG:
-        raise ImproperlyConfigured("SECRET_KEY must be set when DEBUG is off")
-    SECRET_KEY = "insecure-development-key-change-me"  # noqa: S105 - DEBUG only
+    if PRODUCTION:
+        raise ImproperlyConfigured(
+            "SECRET_KEY must be set when DATABASE_URL is set and DEBUG is off (a production deployment): "
+            "put a long random value in the environment or .env, e.g. "
+            "SECRET_KEY=$(python -c 'import secrets; print(secrets.token_urlsafe(50))')")
+    SECRET_KEY = local_secret_key(DATA_DIR)  # generated once into DATA_DIR/secret_key, then reused
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", "127.0.0.1,localhost")
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS")
 PUBLIC_BASE_URL = env_str("PUBLIC_BASE_URL").rstrip("/")
@@ -66,7 +73,6 @@ TEMPLATES = [
 ]
 
 # --- Database: SQLite by default (zero setup), Postgres with DATABASE_URL -------------------------
-_database_url = env_str("DATABASE_URL")
 if _database_url:
     DATABASES = {"default": dj_database_url.parse(_database_url, conn_max_age=60, conn_health_checks=True)}
 else:
@@ -210,7 +216,7 @@ PROVIDER_SETTINGS["kling"]["secret_key"] = env_str("KLING_SECRET_KEY")
 
 # --- Security ------------------------------------------------------------------------------------
 SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https") if env_bool("BEHIND_HTTPS_PROXY", False) else None
-SESSION_COOKIE_SECURE = env_bool("SECURE_COOKIES", not DEBUG)
+SESSION_COOKIE_SECURE = env_bool("SECURE_COOKIES", PRODUCTION)  # a local install is served over plain HTTP
 CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
 SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", False)
 SECURE_HSTS_SECONDS = env_int("SECURE_HSTS_SECONDS", 0, minimum=0)
