@@ -6,6 +6,7 @@ import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 
 from dashboard.env import env_bool, env_int, env_list, env_str, load_env_file, local_secret_key
+from dashboard.logs import logging_config
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 load_env_file(BASE_DIR / ".env")  # variables already in the environment win over the file
@@ -43,6 +44,7 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    "dashboard.middleware.ObservabilityMiddleware",  # first: request id, metrics and the log line cover it all
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -128,6 +130,7 @@ MEDIA_URL = "/files/"
 FILE_URL_TTL = env_int("FILE_URL_TTL", 24 * 3600, minimum=60)  # lifetime of signed video_url links
 
 _s3_bucket = env_str("AWS_STORAGE_BUCKET_NAME")
+AWS_SECRET_ACCESS_KEY = env_str("AWS_SECRET_ACCESS_KEY")  # also scrubbed from logs
 if _s3_bucket:
     _default_storage = {
         "BACKEND": "storages.backends.s3.S3Storage",
@@ -136,10 +139,12 @@ if _s3_bucket:
             "endpoint_url": env_str("AWS_S3_ENDPOINT_URL") or None,
             "region_name": env_str("AWS_S3_REGION_NAME") or None,
             "access_key": env_str("AWS_ACCESS_KEY_ID") or None,
-            "secret_key": env_str("AWS_SECRET_ACCESS_KEY") or None,
+            "secret_key": AWS_SECRET_ACCESS_KEY or None,
             "querystring_auth": True,  # presigned, expiring URLs, like our own signed links
             "querystring_expire": FILE_URL_TTL,
             "file_overwrite": False,
+            "addressing_style": env_str("AWS_S3_ADDRESSING_STYLE") or None,  # "path" for MinIO and most servers
+            "signature_version": "s3v4",
         },
     }
 else:
@@ -225,11 +230,11 @@ SECURE_HSTS_PRELOAD = env_bool("SECURE_HSTS_PRELOAD", False)
 SECURE_CONTENT_TYPE_NOSNIFF = True
 X_FRAME_OPTIONS = "DENY"
 
-LOGGING = {
-    "version": 1,
-    "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
-    "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
-    "loggers": {"django.db.backends": {"level": "WARNING"}},
-}
+# --- Logs, metrics, health ------------------------------------------------------------------------
+LOG_FORMAT = env_str("LOG_FORMAT", "plain" if DEBUG else "json").strip().lower()
+if LOG_FORMAT not in {"json", "plain"}:
+    raise ImproperlyConfigured(f"LOG_FORMAT must be json or plain, got {LOG_FORMAT!r}")
+LOGGING = logging_config(fmt=LOG_FORMAT, level=env_str("LOG_LEVEL", "INFO").upper())
+CELERY_WORKER_HIJACK_ROOT_LOGGER = False  # workers log through LOGGING too (JSON, request/task context)
+METRICS_TOKEN = env_str("METRICS_TOKEN")  # /metrics for non-loopback clients: Authorization: Bearer <token>
+SWEEP_STALE_SECONDS = env_int("SWEEP_STALE_SECONDS", max(120, 4 * SWEEP_INTERVAL), minimum=1)
