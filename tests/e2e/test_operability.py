@@ -103,3 +103,52 @@ def test_a_live_vendor_video_on_s3_shows_in_metrics_readyz_and_logs(
     assert any(line.get("task", "").endswith("video_poll_task") and line.get("task_id") for line in lines)
     output = (tmp_path / "worker.log").read_text()
     assert luma.api_key not in output and headers["X-API-Key"] not in output
+
+
+def test_gunicorn_workers_share_their_http_metrics(transactional_db: None, tmp_path: Path) -> None:
+    """Under gunicorn (dashboard/gunicorn.conf.py) every worker process counts into one /metrics."""
+    import os
+    import socket
+    import subprocess
+    import sys
+
+    from django.db import connection
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    db = connection.settings_dict
+    root = Path(__file__).resolve().parents[2]
+    env = {**os.environ, "DATA_DIR": str(tmp_path / "data"), "PORT": str(port), "HOST": "127.0.0.1",
+           "WEB_CONCURRENCY": "3", "WEB_THREADS": "1", "ENV_FILE": "none",
+           "DATABASE_URL": f"postgres://{db['USER']}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}"}
+    env.pop("PROMETHEUS_MULTIPROC_DIR", None)
+    log = open(tmp_path / "gunicorn.log", "wb")
+    server = subprocess.Popen([sys.executable, "-m", "gunicorn", "-c", "dashboard/gunicorn.conf.py", "dashboard.wsgi"],
+                              cwd=root, env=env, stdout=log, stderr=subprocess.STDOUT)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            assert server.poll() is None, (tmp_path / "gunicorn.log").read_text()[-2000:]
+            assert time.monotonic() < deadline, "gunicorn did not start"
+            try:
+                requests.get(f"{base}/healthz", timeout=5)
+                break
+            except requests.RequestException:  # not listening yet, or workers still booting
+                time.sleep(0.3)
+        before = scrape(base)
+        key = ("mcphub_http_requests_total", (("method", "GET"), ("route", "healthz"), ("status", "200")))
+        for _ in range(30):  # new connections: spread over the three workers
+            assert requests.get(f"{base}/healthz", headers={"Connection": "close"}, timeout=10).status_code == 200
+        after = scrape(base)
+        assert after[key] - before.get(key, 0) == 30
+        pids = {p.name for p in (tmp_path / "data" / "prometheus").iterdir()}
+        assert len(pids) >= 2  # more than one process wrote its counters, and all were summed
+    finally:
+        server.terminate()
+        try:
+            server.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            server.kill()
+        log.close()
