@@ -110,13 +110,14 @@ class StateCollector:
                                 "(<VENDOR>_MAX_CONCURRENT).", labels=["vendor"])
         for vendor in settings.VENDORS:
             flight.add_metric([vendor], in_flight[vendor])
-            cap.add_metric([vendor], settings.PROVIDER_SETTINGS[vendor]["max_concurrent"])
+            cap.add_metric([vendor], float(settings.PROVIDER_SETTINGS[vendor]["max_concurrent"]))
         yield flight
         yield cap
         sessions = GaugeMetricFamily("mcphub_sessions", "Generation sessions by kind and status.",
                                      labels=["kind", "status"])
-        for row in GenerationSession.objects.order_by().values("kind", "status").annotate(n=Count("id")):
-            sessions.add_metric([row["kind"], row["status"]], row["n"])
+        for kind, status, n in GenerationSession.objects.order_by().values_list("kind", "status").annotate(
+                n=Count("id")):
+            sessions.add_metric([kind, status], n)
         yield sessions
 
     @staticmethod

@@ -1,6 +1,7 @@
 """Settings for the video generation service, all driven by the environment (see .env.example)."""
 
 from pathlib import Path
+from typing import Any
 
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
@@ -82,7 +83,7 @@ else:
     DATABASES = {
         "default": {
             "ENGINE": "django.db.backends.sqlite3",
-            "NAME": DATA_DIR / "db.sqlite3",
+            "NAME": str(DATA_DIR / "db.sqlite3"),
             # The web process and the worker write at once: IMMEDIATE transactions plus a busy timeout
             # make them queue for the write lock instead of failing with "database is locked".
             "OPTIONS": {
@@ -207,7 +208,7 @@ def _env_seconds(name: str) -> float | None:
     return value
 
 
-PROVIDER_SETTINGS = {
+PROVIDER_SETTINGS: dict[str, dict[str, Any]] = {
     name: {
         "api_key": env_str(f"{name.upper()}_API_KEY"),
         "base_url": env_str(f"{name.upper()}_BASE_URL").rstrip("/"),

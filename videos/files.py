@@ -91,7 +91,7 @@ def _error(status: int, message: str) -> HttpResponse:
 
 
 @require_http_methods(["GET", "HEAD"])
-def file_serve(request: HttpRequest, name: str) -> HttpResponse:
+def file_serve(request: HttpRequest, name: str) -> HttpResponse | StreamingHttpResponse:
     """Serve a stored file to whoever holds a valid signed link; answer Range requests (seeking)."""
     try:
         expires = int(request.GET.get("expires", ""))
@@ -113,13 +113,14 @@ def file_serve(request: HttpRequest, name: str) -> HttpResponse:
         elif last:
             start = max(0, size - int(last))
         if start > end or start >= size:
-            response = _error(416, "Requested range not satisfiable.")
-            response["Content-Range"] = f"bytes */{size}"
-            return response
+            refused = _error(416, "Requested range not satisfiable.")
+            refused["Content-Range"] = f"bytes */{size}"
+            return refused
         status = 206
     length = end - start + 1
+    response: HttpResponse | StreamingHttpResponse
     if request.method == "HEAD":
-        response: HttpResponse = HttpResponse(status=status, content_type=content_type)
+        response = HttpResponse(status=status, content_type=content_type)
     else:
         response = StreamingHttpResponse(_stream(default_storage.open(name, "rb"), start, length),
                                          status=status, content_type=content_type)

@@ -9,7 +9,7 @@ from __future__ import annotations
 import logging
 from contextlib import contextmanager
 from datetime import timedelta
-from typing import Iterator
+from collections.abc import Iterator
 
 from celery import shared_task
 from django.conf import settings
