@@ -93,3 +93,19 @@ def test_a_forbidden_image_address_says_how_to_allow_it(alice_api) -> None:
                                             "head_image": "http://127.0.0.1:9/cat.png"})
     assert r.status_code == 400 and r.json()["error"]["field"] == "head_image"
     assert "IMAGE_FETCH_ALLOW_HOSTS" in r.json()["error"]["message"]
+
+
+def test_every_manage_py_command_in_the_readme_exists_and_runs_as_written(tmp_path: Path) -> None:
+    import re
+    import shlex
+
+    readme = (ROOT / "README.md").read_text()
+    lines = re.findall(r"`\.venv/bin/python manage\.py ([^`]+)`", readme)
+    assert {line.split()[0] for line in lines} >= {"create_api_key", "createsuperuser", "sync_catalog", "health"}
+    assert manage(tmp_path, "migrate", "--noinput").returncode == 0
+    for line in lines:
+        args = shlex.split(line.replace("[", "").replace("]", ""))
+        if args[0] == "createsuperuser":  # interactive as written; run it the non-interactive way
+            args += ["--noinput", "--username", "ops", "--email", "ops@example.com"]
+        done = manage(tmp_path, *args, DJANGO_SUPERUSER_PASSWORD="a-long-pass-phrase-2")
+        assert done.returncode == 0, (line, done.stdout, done.stderr)
