@@ -20,7 +20,8 @@ from collections.abc import Iterable, Iterator
 
 
 from django.conf import settings
-from django.core.cache import cache
+from django.core.cache import cache, caches
+from django.core.cache.backends.redis import RedisCache
 from django.db.models import Count, Sum
 from django.http import HttpRequest, HttpResponse
 from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, CollectorRegistry, Counter, Histogram, generate_latest
@@ -48,14 +49,27 @@ def _incr(key: str, delta: int) -> None:
             cache.incr(key, delta)
 
 
+def _incr_many(deltas: dict[str, int]) -> None:
+    """Add to counters in the shared cache: one pipelined round trip on Redis (INCRBY creates missing keys,
+    and Django's Redis cache stores integers as plain numbers, so cache.get_many reads them back)."""
+    backend = caches["default"]
+    if isinstance(backend, RedisCache):
+        pipe = backend._cache.get_client(write=True).pipeline(transaction=False)
+        for key, delta in deltas.items():
+            pipe.incrby(backend.make_and_validate_key(key), delta)
+        pipe.execute()
+        return
+    for key, delta in deltas.items():
+        _incr(key, delta)
+
+
 def vendor_request_observed(vendor: str, method: str, seconds: float) -> None:
     """One HTTP exchange with `vendor` took `seconds` (polls are GETs, submits POSTs). Never raises."""
     try:
         method = method.upper() if method.upper() in VENDOR_METHODS else "GET"
         bucket = next(i for i, bound in enumerate(VENDOR_BUCKETS) if seconds <= bound)
         prefix = f"ops:vlat:{vendor}:{method}"
-        _incr(f"{prefix}:b{bucket}", 1)
-        _incr(f"{prefix}:sum_us", int(seconds * 1_000_000))
+        _incr_many({f"{prefix}:b{bucket}": 1, f"{prefix}:sum_us": int(seconds * 1_000_000)})
     except Exception:  # metrics never break a vendor call
         log.debug("vendor latency not recorded", exc_info=True)
 

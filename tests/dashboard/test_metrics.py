@@ -100,3 +100,13 @@ def test_sweep_age_is_exposed() -> None:
     tasks.videos_reap_task()
     samples = scrape()
     assert 0 <= value(samples, "mcphub_sweep_age_seconds", sweep="videos_reap") < 60
+
+
+def test_vendor_latency_works_on_the_local_file_cache_too(settings, tmp_path) -> None:
+    settings.CACHES = {"default": {"BACKEND": "django.core.cache.backends.filebased.FileBasedCache",
+                                   "LOCATION": str(tmp_path / "cache")}}  # make run's cache
+    vendor_request_observed("wan", "GET", 1.5)
+    vendor_request_observed("wan", "GET", 1.5)
+    samples = scrape()
+    assert value(samples, "mcphub_vendor_request_duration_seconds_count", vendor="wan", method="GET") == 2
+    assert value(samples, "mcphub_vendor_request_duration_seconds_sum", vendor="wan", method="GET") == 3.0
