@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 
 export PORT
 
-.PHONY: install run test test-fast bench browser clean
+.PHONY: install run test test-fast lint bench browser clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -19,6 +19,11 @@ install: $(STAMP)
 
 run: $(STAMP)
 	DEBUG=$${DEBUG:-true} $(BIN)/python manage.py serve --port $(PORT)
+
+# ruff (the rule set in pyproject.toml) and mypy with django-stubs on the apps.
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	DATABASE_URL= ENV_FILE=none DATA_DIR=$${TMPDIR:-/tmp}/mcphub-lint $(BIN)/mypy
 
 # The suite runs against PostgreSQL and Redis on this machine (DESIGN §4).
 TEST_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/test

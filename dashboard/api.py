@@ -203,7 +203,7 @@ def _not_found(request: HttpRequest, exc: Http404) -> HttpResponse:
 
 @api.exception_handler(Exception)
 def _unexpected(request: HttpRequest, exc: Exception) -> HttpResponse:
-    log.exception("unhandled API error on %s", request.path)
+    log.error("unhandled API error on %s", request.path, exc_info=exc)
     return error_response(500, "internal_error", "Something went wrong on our side. Please try again.")
 
 

@@ -1,21 +1,30 @@
 """Settings for the video generation service, all driven by the environment (see .env.example)."""
 
 from pathlib import Path
+from typing import Any
 
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 
-from dashboard.env import env_bool, env_int, env_list, env_str
+from dashboard.env import env_bool, env_int, env_list, env_str, load_env_file, local_secret_key
+from dashboard.logs import logging_config
 
 BASE_DIR = Path(__file__).resolve().parent.parent
-DATA_DIR = Path(env_str("DATA_DIR", str(BASE_DIR / "data")))
+load_env_file(BASE_DIR / ".env")  # variables already in the environment win over the file
+DATA_DIR = Path(env_str("DATA_DIR", str(BASE_DIR / "data"))).resolve()
 
 DEBUG = env_bool("DEBUG", False)
+_database_url = env_str("DATABASE_URL")
+# A production deployment names its database; without one this is a local install (SQLite under DATA_DIR).
+PRODUCTION = bool(_database_url) and not DEBUG
 SECRET_KEY = env_str("SECRET_KEY")
 if not SECRET_KEY:
-    if not DEBUG:
-        raise ImproperlyConfigured("SECRET_KEY must be set when DEBUG is off")
-    SECRET_KEY = "insecure-development-key-change-me"  # noqa: S105 - DEBUG only
+    if PRODUCTION:
+        raise ImproperlyConfigured(
+            "SECRET_KEY must be set when DATABASE_URL is set and DEBUG is off (a production deployment): "
+            "put a long random value in the environment or .env, e.g. "
+            "SECRET_KEY=$(python -c 'import secrets; print(secrets.token_urlsafe(50))')")
+    SECRET_KEY = local_secret_key(DATA_DIR)  # generated once into DATA_DIR/secret_key, then reused
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", "127.0.0.1,localhost")
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS")
 PUBLIC_BASE_URL = env_str("PUBLIC_BASE_URL").rstrip("/")
@@ -37,6 +46,7 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    "dashboard.middleware.ObservabilityMiddleware",  # first: request id, metrics and the log line cover it all
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -67,7 +77,6 @@ TEMPLATES = [
 ]
 
 # --- Database: SQLite by default (zero setup), Postgres with DATABASE_URL -------------------------
-_database_url = env_str("DATABASE_URL")
 if _database_url:
     DATABASES = {"default": dj_database_url.parse(_database_url, conn_max_age=60, conn_health_checks=True)}
 else:
@@ -75,7 +84,7 @@ else:
     DATABASES = {
         "default": {
             "ENGINE": "django.db.backends.sqlite3",
-            "NAME": DATA_DIR / "db.sqlite3",
+            "NAME": str(DATA_DIR / "db.sqlite3"),
             # The web process and the worker write at once: IMMEDIATE transactions plus a busy timeout
             # make them queue for the write lock instead of failing with "database is locked".
             "OPTIONS": {
@@ -125,6 +134,7 @@ MEDIA_URL = "/files/"
 FILE_URL_TTL = env_int("FILE_URL_TTL", 24 * 3600, minimum=60)  # lifetime of signed video_url links
 
 _s3_bucket = env_str("AWS_STORAGE_BUCKET_NAME")
+AWS_SECRET_ACCESS_KEY = env_str("AWS_SECRET_ACCESS_KEY")  # also scrubbed from logs
 if _s3_bucket:
     _default_storage = {
         "BACKEND": "storages.backends.s3.S3Storage",
@@ -133,10 +143,12 @@ if _s3_bucket:
             "endpoint_url": env_str("AWS_S3_ENDPOINT_URL") or None,
             "region_name": env_str("AWS_S3_REGION_NAME") or None,
             "access_key": env_str("AWS_ACCESS_KEY_ID") or None,
-            "secret_key": env_str("AWS_SECRET_ACCESS_KEY") or None,
+            "secret_key": AWS_SECRET_ACCESS_KEY or None,
             "querystring_auth": True,  # presigned, expiring URLs, like our own signed links
             "querystring_expire": FILE_URL_TTL,
             "file_overwrite": False,
+            "addressing_style": env_str("AWS_S3_ADDRESSING_STYLE") or None,  # "path" for MinIO and most servers
+            "signature_version": "s3v4",
         },
     }
 else:
@@ -202,7 +214,7 @@ def _env_seconds(name: str) -> float | None:
     return value
 
 
-PROVIDER_SETTINGS = {
+PROVIDER_SETTINGS: dict[str, dict[str, Any]] = {
     name: {
         "api_key": env_str(f"{name.upper()}_API_KEY"),
         "base_url": env_str(f"{name.upper()}_BASE_URL").rstrip("/"),
@@ -216,7 +228,7 @@ PROVIDER_SETTINGS["kling"]["secret_key"] = env_str("KLING_SECRET_KEY")
 
 # --- Security ------------------------------------------------------------------------------------
 SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https") if env_bool("BEHIND_HTTPS_PROXY", False) else None
-SESSION_COOKIE_SECURE = env_bool("SECURE_COOKIES", not DEBUG)
+SESSION_COOKIE_SECURE = env_bool("SECURE_COOKIES", PRODUCTION)  # a local install is served over plain HTTP
 CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
 SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", False)
 SECURE_HSTS_SECONDS = env_int("SECURE_HSTS_SECONDS", 0, minimum=0)
@@ -225,11 +237,11 @@ SECURE_HSTS_PRELOAD = env_bool("SECURE_HSTS_PRELOAD", False)
 SECURE_CONTENT_TYPE_NOSNIFF = True
 X_FRAME_OPTIONS = "DENY"
 
-LOGGING = {
-    "version": 1,
-    "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
-    "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
-    "loggers": {"django.db.backends": {"level": "WARNING"}},
-}
+# --- Logs, metrics, health ------------------------------------------------------------------------
+LOG_FORMAT = env_str("LOG_FORMAT", "plain" if DEBUG else "json").strip().lower()
+if LOG_FORMAT not in {"json", "plain"}:
+    raise ImproperlyConfigured(f"LOG_FORMAT must be json or plain, got {LOG_FORMAT!r}")
+LOGGING = logging_config(fmt=LOG_FORMAT, level=env_str("LOG_LEVEL", "INFO").upper())
+CELERY_WORKER_HIJACK_ROOT_LOGGER = False  # workers log through LOGGING too (JSON, request/task context)
+METRICS_TOKEN = env_str("METRICS_TOKEN")  # /metrics for non-loopback clients: Authorization: Bearer <token>
+SWEEP_STALE_SECONDS = env_int("SWEEP_STALE_SECONDS", max(120, 4 * SWEEP_INTERVAL), minimum=1)

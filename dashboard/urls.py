@@ -2,6 +2,7 @@ from django.contrib import admin
 from django.urls import include, path
 
 from dashboard import views
+from dashboard.metrics import metrics_view
 from dashboard.api import api
 from videos.files import file_serve
 
@@ -12,6 +13,8 @@ urlpatterns = [
     path("accounts/", include("django.contrib.auth.urls")),
     path("account/", views.account, name="account"),
     path("healthz", views.healthz, name="healthz"),
+    path("readyz", views.readyz, name="readyz"),
+    path("metrics", metrics_view, name="metrics"),
     path("", include("billing.urls")),
     path("", include("videos.urls")),
 ]

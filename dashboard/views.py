@@ -1,12 +1,12 @@
-"""Project-level pages: the account page and the health check. Sign-in, sign-out and password change are django.contrib.auth's."""
+"""Project-level pages: the account page, liveness (/healthz) and readiness (/readyz). Sign-in, sign-out and password change are django.contrib.auth's."""
 
 from django.contrib.auth.decorators import login_required
-from django.db import DatabaseError, connection
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
 from django.views.decorators.http import require_GET
 
 from billing import services as billing
+from dashboard import health
 from dashboard.http import HtmxHttpRequest
 
 
@@ -18,10 +18,14 @@ def account(request: HtmxHttpRequest) -> HttpResponse:
 
 @require_GET
 def healthz(request: HttpRequest) -> JsonResponse:
-    """Liveness + database check for load balancers and compose healthchecks (no auth, no secrets)."""
-    try:
-        with connection.cursor() as cursor:
-            cursor.execute("SELECT 1")
-        return JsonResponse({"status": "ok", "database": "ok"})
-    except DatabaseError:
-        return JsonResponse({"status": "error", "database": "unreachable"}, status=503)
+    """Liveness: the process answers HTTP. No database, no auth (a restart would not fix a dependency)."""
+    return JsonResponse({"status": "ok"})
+
+
+@require_GET
+def readyz(request: HttpRequest) -> JsonResponse:
+    """Readiness: database, cache, broker, storage and the age of the last periodic sweep; 503 when any fails.
+    Only a named check can be asked for: /readyz?check=database&check=broker."""
+    only = [c for c in request.GET.getlist("check") if c in health.CHECKS] or None
+    ok, checks = health.readiness(only)
+    return JsonResponse({"status": "ok" if ok else "error", "checks": checks}, status=200 if ok else 503)

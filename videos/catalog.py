@@ -1,4 +1,5 @@
-"""The model catalog as shipped. A data migration seeds it; operators edit price and `enabled` in the admin.
+"""The model catalog as shipped. `manage.py sync_catalog` (run after every `migrate`) writes it to the
+database; operators edit price and `enabled` in the admin.
 
 `catalog_sync` inserts missing models and refreshes the technical fields of known ones, but never touches
 what an operator owns (credits, enabled), so re-running it after an upgrade keeps their prices.
@@ -119,18 +120,31 @@ CATALOG: list[dict[str, Any]] = [
 COMMON_PARAMS = ["duration", "aspect_ratio", "resolution", "width", "height", "frame_rate", "strategy", "seed"]
 
 
-def catalog_sync(model_cls: Any) -> int:
-    """Upsert CATALOG into `model_cls` (the VideoModel, possibly a migration's historical one)."""
-    created = 0
+def catalog_sync(model_cls: Any, using: str = "default") -> tuple[int, int]:
+    """Upsert CATALOG into `model_cls` (the live VideoModel or a migration state's historical one);
+    returns (created, updated).
+
+    New models are inserted with the shipped price; known ones get their technical fields refreshed while
+    `credits` and `enabled` (the operator's) are kept. Fields the table does not have yet (an older schema
+    state) are skipped, so a catalog entry with a new field never breaks migrating an old database.
+    """
+    columns = {f.name for f in model_cls._meta.concrete_fields}
+    created = updated = 0
     for order, entry in enumerate(CATALOG):
-        technical = {k: v for k, v in entry.items() if k not in OPERATOR_FIELDS and k != "model_id"}
-        obj, was_created = model_cls.objects.get_or_create(
-            model_id=entry["model_id"], defaults={**technical, "credits": entry["credits"], "sort_order": order}
+        technical = {k: v for k, v in entry.items()
+                     if k not in OPERATOR_FIELDS and k != "model_id" and k in columns}
+        if "sort_order" in columns:
+            technical["sort_order"] = order
+        obj, was_created = model_cls._default_manager.using(using).get_or_create(
+            model_id=entry["model_id"], defaults={**technical, "credits": entry["credits"]}
         )
-        if not was_created:
-            for field, value in technical.items():
-                setattr(obj, field, value)
-            obj.sort_order = order
-            obj.save()
-        created += was_created
-    return created
+        if was_created:
+            created += 1
+            continue
+        changed = [field for field, value in technical.items() if getattr(obj, field) != value]
+        if changed:
+            for field in changed:
+                setattr(obj, field, technical[field])
+            obj.save(update_fields=changed, using=using)
+            updated += 1
+    return created, updated

@@ -1,7 +1,8 @@
 """Stored files and their links: signed, expiring, absolute URLs that work without the API key.
 
 On the filesystem storage we sign `/files/<name>?expires=<unix>&signature=<hmac>` ourselves (the same idea as
-an S3 presigned URL); on S3-compatible storage the storage presigns. `file_serve` answers Range requests.
+an S3 presigned URL) and `file_serve` answers them, Range requests included; on S3-compatible storage
+(AWS_STORAGE_BUCKET_NAME) the storage presigns a GET for the TTL asked for and the S3 server serves ranges.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ import hmac
 import re
 import time
 from collections.abc import Iterator
+from typing import Any
 from urllib.parse import quote, urlencode
 
 from django.conf import settings
@@ -37,13 +39,21 @@ def base_url(request: HttpRequest | None = None) -> str:
     return f"http://127.0.0.1:{settings.PORT}"
 
 
+# SigV4 presigned URLs live at most 7 days.
+MAX_PRESIGN_SECONDS = 7 * 24 * 3600
+
+
 def file_url(name: str, *, base: str, ttl: int | None = None) -> str:
-    """An absolute, signed, expiring URL for a stored file; "" when there is no file."""
+    """An absolute, signed, expiring URL for a stored file, valid `ttl` seconds (default FILE_URL_TTL);
+    "" when there is no file."""
     if not name:
         return ""
     ttl = ttl or settings.FILE_URL_TTL
     if not isinstance(default_storage, FileSystemStorage):
-        return default_storage.url(name)  # presigned by the storage (querystring_auth)
+        storage: Any = default_storage
+        if hasattr(storage, "bucket_name"):  # S3-compatible: presigned by the storage for exactly `ttl`
+            return str(storage.url(name, expire=min(ttl, MAX_PRESIGN_SECONDS)))
+        return str(storage.url(name))
     # Round the expiry up to the hour so repeated polls return the same URL (browsers can cache the file).
     expires = (int(time.time()) + ttl) // 3600 * 3600 + 3600
     query = urlencode({"expires": expires, "signature": _signature(name, expires)})
@@ -81,7 +91,7 @@ def _error(status: int, message: str) -> HttpResponse:
 
 
 @require_http_methods(["GET", "HEAD"])
-def file_serve(request: HttpRequest, name: str) -> HttpResponse:
+def file_serve(request: HttpRequest, name: str) -> HttpResponse | StreamingHttpResponse:
     """Serve a stored file to whoever holds a valid signed link; answer Range requests (seeking)."""
     try:
         expires = int(request.GET.get("expires", ""))
@@ -103,13 +113,14 @@ def file_serve(request: HttpRequest, name: str) -> HttpResponse:
         elif last:
             start = max(0, size - int(last))
         if start > end or start >= size:
-            response = _error(416, "Requested range not satisfiable.")
-            response["Content-Range"] = f"bytes */{size}"
-            return response
+            refused = _error(416, "Requested range not satisfiable.")
+            refused["Content-Range"] = f"bytes */{size}"
+            return refused
         status = 206
     length = end - start + 1
+    response: HttpResponse | StreamingHttpResponse
     if request.method == "HEAD":
-        response: HttpResponse = HttpResponse(status=status, content_type=content_type)
+        response = HttpResponse(status=status, content_type=content_type)
     else:
         response = StreamingHttpResponse(_stream(default_storage.open(name, "rb"), start, length),
                                          status=status, content_type=content_type)

@@ -14,6 +14,7 @@ from django.conf import settings
 from django.db.models import Q
 from django.utils import timezone
 
+from dashboard.health import sweep_done
 from videos.models import GenerationSession, Video
 
 log = logging.getLogger(__name__)
@@ -84,6 +85,7 @@ def sessions_tick_due_task() -> int:
         status=GenerationSession.Status.RUNNING, next_run_at__lte=grace).values_list("pk", flat=True)[:500])
     for pk in due:
         session_tick_task.delay(pk)
+    sweep_done("sessions_tick_due")
     return len(due)
 
 
@@ -122,6 +124,7 @@ def videos_poll_due_task() -> int:
     vendors = set(queued.values_list("provider", flat=True).distinct())
     for vendor in sorted(vendors):
         vendor_dispatch_task.delay(vendor)
+    sweep_done("videos_poll_due")
     return len(polls) + len(starts) + len(vendors)
 
 
@@ -138,4 +141,5 @@ def videos_reap_task() -> int:
     idle = GenerationSession.objects.filter(status=GenerationSession.Status.RUNNING, next_run_at__isnull=True)
     for pk in idle.values_list("pk", flat=True)[:500]:
         services.session_finish_if_done(pk)
+    sweep_done("videos_reap")
     return len(overdue)

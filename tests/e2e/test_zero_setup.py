@@ -48,6 +48,7 @@ def test_serve_runs_the_quick_start_on_sqlite_and_the_file_broker(tmp_path: Path
             time.sleep(0.5)
         creds = json.loads((tmp_path / "data" / "demo-credentials.json").read_text())
         assert creds["api_key"] in (tmp_path / "serve.log").read_text()  # printed for the user
+        assert f"login: admin / {creds['admin_password']}" in (tmp_path / "serve.log").read_text()
         headers = {"X-API-Key": creds["api_key"], "Content-Type": "application/json"}
         result = requests.post(f"{base}/api/v3/videos/generate", headers=headers,
                                json={"prompt": "A cat playing with a ball of yarn",

@@ -42,6 +42,14 @@ def _rebuild(message: str, field: str, code: str) -> ImageError:
     return ImageError(message, field=field, code=code)
 
 
+# How an operator serves images from their own network (a local file server, a LAN host): said in the error.
+FORBIDDEN_HINT = (" To fetch images from a host on your own network, the server's operator can allow it with "
+                  "IMAGE_FETCH_ALLOW_HOSTS=<host>[,<host>...] (e.g. IMAGE_FETCH_ALLOW_HOSTS=localhost).")
+
+
 def fail(field: str, code: str, text: str) -> ImageError:
-    """Build an error whose message names the field: `fail("head_image", "invalid_image", "is empty.")`."""
+    """Build an error whose message names the field: `fail("head_image", "invalid_image", "is empty.")`.
+    A forbidden address also says which setting allows such hosts."""
+    if code == "forbidden_address" and "IMAGE_FETCH_ALLOW_HOSTS" not in text:
+        text += FORBIDDEN_HINT
     return ImageError(f"{field}: {text}", field=field, code=code)

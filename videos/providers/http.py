@@ -12,6 +12,7 @@ from urllib.parse import urlsplit
 import requests
 from django.conf import settings
 
+from dashboard.metrics import vendor_request_observed
 from videos.providers.base import (
     INVALID_PARAMETER,
     MODERATION,
@@ -148,12 +149,14 @@ class HttpProvider(Provider):
     def request(self, method: str, path: str, **kwargs: Any) -> requests.Response:
         """Send one request. 429/5xx/timeouts raise ProviderUnavailable, other 4xx ProviderError."""
         headers = {**self.headers(), **kwargs.pop("headers", {})}
+        started = time.monotonic()
         try:
             response = self.http.request(method, self.url(path), headers=headers,
                                          timeout=kwargs.pop("timeout", self.timeout), **kwargs)
         except requests.RequestException as e:
             maybe = method.upper() == "POST" and isinstance(e, requests.ReadTimeout)
             raise ProviderUnavailable(self.scrub(f"{self.name}: {type(e).__name__}"), maybe_submitted=maybe) from None
+        vendor_request_observed(self.name, method, time.monotonic() - started)  # /metrics: vendor latency
         self.raise_for_status(response)
         return response
 

@@ -34,10 +34,25 @@ def demo_credentials() -> dict[str, str]:
         _, saved["api_key"] = billing.api_key_issue(user=user, name="demo (make run)")
     billing.credits_grant(user=user, amount=DEMO_CREDITS, key=f"demo-grant:{user.pk}", note="demo credits",
                           by="make run")
+    _ensure_admin(saved)
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(saved))
     os.chmod(path, 0o600)
     return saved
+
+
+def _ensure_admin(saved: dict[str, str]) -> None:
+    """A superuser for /admin/ (prices, credits, keys) with a generated password, made once. If its owner
+    changed the password (or the name was taken), the banner prints the command that makes a login instead."""
+    User = get_user_model()
+    username = saved.setdefault("admin_username", "admin")
+    admin = User.objects.filter(username=username).first()
+    if admin is None:
+        saved["admin_password"] = secrets.token_urlsafe(12)
+        User.objects.create_superuser(username=username, email="admin@example.com",
+                                      password=saved["admin_password"])
+    elif not (admin.is_superuser and admin.check_password(saved.get("admin_password", ""))):
+        saved.pop("admin_password", None)
 
 
 class Command(BaseCommand):
@@ -53,12 +68,16 @@ class Command(BaseCommand):
 
 def banner(creds: dict[str, str], port: int) -> str:
     base = f"http://127.0.0.1:{port}"
+    if creds.get("admin_password"):
+        admin = f"(login: {creds['admin_username']} / {creds['admin_password']})"
+    else:
+        admin = "(make one: .venv/bin/python manage.py createsuperuser)"
     return (
         "\n"
         f"  Dashboard:  {base}/   (login: {creds['username']} / {creds['password']})\n"
         f"  API base:   {base}/api/v3   (docs: {base}/api/v3/docs)\n"
         f"  API key:    {creds['api_key']}\n"
-        f"  Admin:      {base}/admin/  (python manage.py createsuperuser)\n"
+        f"  Admin:      {base}/admin/   {admin}\n"
         "\n"
         f"  curl -s -X POST {base}/api/v3/videos/generate -H 'X-API-Key: {creds['api_key']}' \\\n"
         "       -H 'Content-Type: application/json' \\\n"

@@ -28,8 +28,9 @@ class Command(BaseCommand):
         bin_dir = os.path.dirname(sys.executable)
         env = {**os.environ, "PORT": str(port)}
         commands = [
-            [os.path.join(bin_dir, "gunicorn"), "dashboard.wsgi", "--bind", f"{host}:{port}", "--workers", "2",
-             "--threads", "4", "--timeout", "120", "--access-logfile", "-", "--log-level", "warning"],
+            [os.path.join(bin_dir, "gunicorn"), "-c", str(settings.BASE_DIR / "dashboard" / "gunicorn.conf.py"),
+             "dashboard.wsgi", "--bind", f"{host}:{port}", "--workers", "2", "--threads", "4",
+             "--log-level", "warning"],
             [os.path.join(bin_dir, "celery"), "-A", "dashboard", "worker", "--beat", "--loglevel", "INFO",
              "--concurrency", str(concurrency), "--without-gossip", "--without-mingle",
              "--schedule", settings.CELERY_BEAT_SCHEDULE_FILENAME],

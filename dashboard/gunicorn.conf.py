@@ -1,0 +1,34 @@
+"""gunicorn settings for the web process (`gunicorn -c dashboard/gunicorn.conf.py dashboard.wsgi`).
+
+It turns on prometheus_client's multiprocess mode, so /metrics counts the requests of every gunicorn worker:
+the directory lives under DATA_DIR and is emptied when the server starts.
+"""
+
+import os
+import shutil
+from pathlib import Path
+
+from dashboard.env import load_env_file
+
+_ROOT = Path(__file__).resolve().parent.parent
+load_env_file(_ROOT / ".env")
+_metrics_dir = Path(os.environ.get("DATA_DIR") or _ROOT / "data").resolve() / "prometheus"
+os.environ.setdefault("PROMETHEUS_MULTIPROC_DIR", str(_metrics_dir))
+
+bind = [f"{os.environ.get('HOST', '0.0.0.0')}:{os.environ.get('PORT', '8000')}"]  # noqa: S104 - in a container
+workers = int(os.environ.get("WEB_CONCURRENCY", "3"))
+threads = int(os.environ.get("WEB_THREADS", "4"))
+timeout = 120
+accesslog = None  # the app logs each request itself (JSON, with route, status, duration and request id)
+
+
+def on_starting(server: object) -> None:
+    path = Path(os.environ["PROMETHEUS_MULTIPROC_DIR"])
+    shutil.rmtree(path, ignore_errors=True)
+    path.mkdir(parents=True, exist_ok=True)
+
+
+def child_exit(server: object, worker: object) -> None:
+    from prometheus_client import multiprocess
+
+    multiprocess.mark_process_dead(worker.pid)  # type: ignore[attr-defined]

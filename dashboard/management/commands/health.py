@@ -1,0 +1,22 @@
+"""`manage.py health [check ...]`: the /readyz checks from the command line (compose healthchecks for the
+worker and scheduler containers, which serve no HTTP). Prints JSON; exits 1 when any check fails."""
+
+import json
+from typing import Any
+
+from django.core.management.base import BaseCommand, CommandError, CommandParser
+
+from dashboard import health
+
+
+class Command(BaseCommand):
+    help = "Run readiness checks (database, cache, broker, storage, sweep); exit 1 if any fails."
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument("checks", nargs="*", choices=sorted(health.CHECKS), help="only these checks")
+
+    def handle(self, *args: Any, checks: list[str], **options: Any) -> None:
+        ok, results = health.readiness(checks or None)
+        self.stdout.write(json.dumps({"status": "ok" if ok else "error", "checks": results}))
+        if not ok:
+            raise CommandError("not ready", returncode=1)
