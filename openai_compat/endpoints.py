@@ -18,11 +18,11 @@ from dashboard.http import ApiRequest
 from openai_compat import inputs
 from openai_compat.errors import openai_error
 from openai_compat.outputs import ErrorOut, VideoDeletedOut, VideoListOut, VideoOut, video_out
-from openai_compat.spritesheet import spritesheet_make, spritesheet_name
-from videos import files, selectors, services
+from videos import selectors, services
 from videos.exceptions import InvalidInput
 from videos.models import GenerationSession, Video
 from videos.schemas import GenerateIn
+from videos.spritesheet import spritesheet_make
 
 router = Router(tags=["videos (OpenAI-compatible)"])
 ERRORS = {400: ErrorOut, 401: ErrorOut, 404: ErrorOut, 409: ErrorOut, 429: ErrorOut, 503: ErrorOut}
@@ -120,9 +120,7 @@ def video_delete(request: ApiRequest, video_id: str) -> dict[str, Any]:
         return openai_error(409, f"This video belongs to the timed session {session.public_id}: stop or delete the "
                             f"session with /api/v3/videos/sessions/{session.public_id}.", param="video_id",
                             code="video_in_session")
-    sheets = [spritesheet_name(name) for name in session.videos.exclude(file="").values_list("file", flat=True)]
     services.session_delete(session=session)  # refunds a video still being made, removes its files
-    files.files_delete(*[name for name in sheets if default_storage.exists(name)])
     return {"id": video_id, "object": "video.deleted", "deleted": True}
 
 

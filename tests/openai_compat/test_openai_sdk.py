@@ -11,10 +11,13 @@ from pathlib import Path
 import av
 import openai
 import pytest
+from django.core.files.storage import default_storage
 from PIL import Image
 
 from billing import services as billing
 from tests.factories import make_key, make_user, png_bytes
+from videos.models import Video
+from videos.spritesheet import spritesheet_name
 
 pytestmark = [pytest.mark.worker, pytest.mark.filterwarnings("ignore::DeprecationWarning")]
 
@@ -80,3 +83,10 @@ def test_openai_sdk_makes_lists_downloads_and_deletes_videos(celery_worker_proce
     with pytest.raises(openai.AuthenticationError):
         openai.OpenAI(base_url=f"{celery_worker_process}/v1", api_key="mcp_not-a-key", max_retries=0).videos.list()
     assert billing.credit_balance(user=user) == Decimal("840.00")
+
+    stored = Video.objects.get(public_id=done.id)
+    names = [stored.file, stored.thumbnail, spritesheet_name(stored.file)]
+    assert all(default_storage.exists(name) for name in names)
+    client.videos.delete(done.id)
+    assert not any(default_storage.exists(name) for name in names)  # the spritesheet goes with the video
+    assert client.videos.list().data == []

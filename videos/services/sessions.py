@@ -19,6 +19,7 @@ from videos.providers import LIVE, availability
 from videos.exceptions import InvalidInput
 from videos.schemas import GenerateIn, SessionIn
 from videos.services.intake import VideoRequest, request_validate
+from videos.spritesheet import spritesheet_name
 
 log = logging.getLogger(__name__)
 
@@ -193,7 +194,7 @@ def session_delete(*, session: GenerationSession) -> int:
     names = [session.params.get("head_image", ""), session.params.get("tail_image", "")]
     count = 0
     for video in session.videos.all():
-        names += [video.file, video.thumbnail, video.last_frame]
+        names += [video.file, video.thumbnail, video.last_frame, spritesheet_name(video.file) if video.file else ""]
         count += 1
     with transaction.atomic():
         GenerationSession.objects.filter(pk=session.pk).delete()

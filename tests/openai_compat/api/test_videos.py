@@ -202,3 +202,12 @@ def test_a_timed_sessions_video_is_not_deleted_alone(alice: Any, alice_v1: OpenA
     error = _assert_openai_error(alice_v1.delete(f"/videos/{video_id}"), 409, "video_id")
     assert error["code"] == "video_in_session"
     assert alice_v1.get(f"/videos/{video_id}").json()["id"] == video_id  # /v1 lists every video of the account
+
+
+def test_openapi_document_describes_v1() -> None:
+    response = Client().get("/v1/openapi.json")
+    assert response.status_code == 200
+    paths = response.json()["paths"]
+    assert {"/v1/videos", "/v1/videos/{video_id}", "/v1/videos/{video_id}/content"} <= set(paths)
+    create = paths["/v1/videos"]["post"]
+    assert {"multipart/form-data", "application/json"} <= set(create["requestBody"]["content"])

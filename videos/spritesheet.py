@@ -1,4 +1,7 @@
-"""A JPEG grid of evenly spaced frames of a stored MP4 (the `spritesheet` variant), made once and kept in storage."""
+"""A JPEG grid of evenly spaced frames of a stored MP4, made on first request and kept in storage.
+
+Served as /v1/videos/{id}/content?variant=spritesheet; `session_delete` removes it with the video's other files.
+"""
 
 from __future__ import annotations
 
