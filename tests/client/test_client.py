@@ -97,3 +97,33 @@ def test_models_and_credits(client: Client) -> None:
     assert models["sora-2-pro"]["available"] == "simulated"
     credits = client.credits()
     assert credits["remaining_credits"] == 500.0
+
+
+def test_keyframes_from_local_files(client: Client, tmp_path: Path) -> None:
+    head, tail = tmp_path / "a.png", tmp_path / "b.jpg"
+    head.write_bytes(png_bytes(1280, 720, (200, 40, 40)))
+    tail.write_bytes(_jpeg(1280, 720))
+    video = client.generate(model="pika-v2.2-5s-720p-kf2v", prompt="From red to blue", image=head, tail_image=tail)
+    params = GenerationSession.objects.get(public_id=video.session_id).params
+    assert params["head_image"].endswith("/head.png") and params["tail_image"].endswith("/tail.jpg")
+
+
+def test_a_retried_generate_with_the_same_idempotency_key_is_charged_once(client: Client, user: Any) -> None:
+    first = client.generate(model="luma-ray-2.0-flash-5s-t2v", prompt="Once", idempotency_key="order-42")
+    again = client.generate(model="luma-ray-2.0-flash-5s-t2v", prompt="Once", idempotency_key="order-42")
+    assert again.id == first.id
+    assert billing.credit_balance(user=user) == Decimal(480)
+    with pytest.raises(ValidationError) as error:
+        client.generate(model="luma-ray-2.0-flash-5s-t2v", prompt="Something else", idempotency_key="order-42")
+    assert error.value.field == "Idempotency-Key"
+
+
+def _jpeg(width: int, height: int) -> bytes:
+    import io
+
+    from PIL import Image
+
+    out = io.BytesIO()
+    Image.new("RGB", (width, height), (30, 60, 220)).save(out, "JPEG")
+    return out.getvalue()
+
