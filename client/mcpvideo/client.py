@@ -6,6 +6,7 @@ import os
 import time
 import uuid
 from typing import Any
+from urllib.parse import urlsplit
 
 import requests
 
@@ -30,6 +31,8 @@ class Client:
         if not self.api_key:
             raise ValueError("an API key is required: pass api_key= or set MCPHUB_API_KEY")
         self.base_url = (base_url or os.environ.get("MCPHUB_BASE_URL") or DEFAULT_BASE_URL).rstrip("/")
+        if urlsplit(self.base_url).path in {"", "/"}:  # the server's root was given: the API lives under /api/v3
+            self.base_url += "/api/v3"
         self.timeout = timeout
         self.max_retries = max_retries
         self.http = session or requests.Session()

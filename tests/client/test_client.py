@@ -92,7 +92,8 @@ def test_generate_sends_a_local_image_as_a_data_uri_once(client: Client, user: A
         client.generate(model="luma-ray-2.0-i2v-5s", prompt="x", image=tmp_path / "missing.png")
 
 
-def test_models_and_credits(client: Client) -> None:
+def test_models_and_credits(client: Client, live_server: Any) -> None:
+    assert Client(api_key="mcp_x", base_url=live_server.url).base_url == f"{live_server.url}/api/v3"
     models = {m["model_id"]: m for m in client.models()}
     assert models["sora-2-pro"]["available"] == "simulated"
     credits = client.credits()
