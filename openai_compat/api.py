@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import functools
 import logging
+from collections.abc import Callable
+from typing import Any
 
 from django.http import Http404, HttpRequest, HttpResponse
+from django.urls import URLPattern, re_path
 from ninja import NinjaAPI
 from ninja.errors import AuthenticationError, HttpError, ValidationError
 from ninja.security import HttpBearer
@@ -20,10 +24,44 @@ log = logging.getLogger(__name__)
 
 class BearerKeyAuth(HttpBearer):
     def authenticate(self, request: HttpRequest, token: str) -> ApiKey | None:
-        return billing.api_key_authenticate(token or "")
+        if not token or "\x00" in token:
+            return None  # never reaches the database
+        return billing.api_key_authenticate(token)
 
 
-api = NinjaAPI(
+class OpenAIApi(NinjaAPI):
+    """Unknown paths and wrong methods under /v1 answer in OpenAI's error shape too, not Django's HTML."""
+
+    @property
+    def urls(self) -> tuple[list[Any], str, str]:
+        patterns, app_name, namespace = super().urls
+        for pattern in patterns:
+            if isinstance(pattern, URLPattern):
+                pattern.callback = _json_not_allowed(pattern.callback)
+        patterns.append(re_path(r"^.*$", _unknown_path, name="unknown"))
+        return patterns, app_name, namespace
+
+
+def _json_not_allowed(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
+    @functools.wraps(view)
+    def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        response = view(request, *args, **kwargs)
+        if response.status_code == 405 and not response.get("Content-Type", "").startswith("application/json"):
+            allow = response.get("Allow", "")
+            return openai_error(405, f"{request.method} is not allowed here; use {allow or 'another method'}.",
+                                code="method_not_allowed", Allow=allow)
+        return response
+
+    return wrapper
+
+
+def _unknown_path(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+    return openai_error(404, f"Invalid URL ({request.method} {request.path[:200]}).", code="unknown_url")
+
+
+_unknown_path.csrf_exempt = True  # type: ignore[attr-defined]
+
+api = OpenAIApi(
     title="Video Generation API: OpenAI-compatible videos",
     version="1",
     description="OpenAI's videos API (`/v1/videos`) on our API keys (`Authorization: Bearer mcp_…`), "

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from typing import Any, Literal
 
 from django.core.files.storage import default_storage
@@ -19,7 +20,7 @@ from openai_compat import inputs
 from openai_compat.errors import openai_error
 from openai_compat.outputs import ErrorOut, VideoDeletedOut, VideoListOut, VideoOut, video_out
 from videos import selectors, services
-from videos.exceptions import InvalidInput
+from videos.exceptions import InvalidInput, NotFound
 from videos.models import GenerationSession, Video
 from videos.schemas import GenerateIn
 from videos.spritesheet import spritesheet_make
@@ -49,8 +50,17 @@ _CONTENT_DOC = {"responses": {"200": {"description": "The file", "content": {
     "image/jpeg": {"schema": {"type": "string", "format": "binary"}}}}}}
 
 
+_ID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+
+
+def _video(request: ApiRequest, video_id: str) -> Video:
+    if not _ID.match(video_id):  # nothing odd (NUL, a kilobyte of text) reaches the database
+        raise NotFound("No such video.", field="video_id")
+    return selectors.video_get(user=request.auth.owner, public_id=video_id)
+
+
 class ListQuery(Schema):
-    after: str | None = Field(None, max_length=64)
+    after: str | None = Field(None, max_length=64, pattern=r"^[A-Za-z0-9_-]+$")
     limit: int = Field(20, ge=1, le=100)
     order: Literal["asc", "desc"] = "desc"
 
@@ -109,12 +119,12 @@ def video_list(request: ApiRequest, query: Query[ListQuery]) -> dict[str, Any]:
 
 @router.get("/videos/{video_id}", response={200: VideoOut, **ERRORS}, summary="Retrieve a video")
 def video_retrieve(request: ApiRequest, video_id: str) -> dict[str, Any]:
-    return video_out(selectors.video_get(user=request.auth.owner, public_id=video_id))
+    return video_out(_video(request, video_id))
 
 
 @router.delete("/videos/{video_id}", response={200: VideoDeletedOut, **ERRORS}, summary="Delete a video")
 def video_delete(request: ApiRequest, video_id: str) -> dict[str, Any]:
-    video = selectors.video_get(user=request.auth.owner, public_id=video_id)
+    video = _video(request, video_id)
     session = video.session
     if session.kind != GenerationSession.Kind.SINGLE:
         return openai_error(409, f"This video belongs to the timed session {session.public_id}: stop or delete the "
@@ -127,7 +137,7 @@ def video_delete(request: ApiRequest, video_id: str) -> dict[str, Any]:
 @router.get("/videos/{video_id}/content", response={200: None, **ERRORS}, openapi_extra=_CONTENT_DOC,
             summary="Download the MP4, its thumbnail or a spritesheet of its frames")
 def video_content(request: ApiRequest, video_id: str, query: Query[ContentQuery]) -> HttpResponse:
-    video = selectors.video_get(user=request.auth.owner, public_id=video_id)
+    video = _video(request, video_id)
     if video.status != Video.Status.COMPLETED or not video.file:
         return openai_error(404, f"Video {video_id} is not ready (status {video_out(video)['status']}): poll "
                             f"GET /v1/videos/{video_id} until it is completed.", param="video_id",

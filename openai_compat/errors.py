@@ -12,8 +12,7 @@ PARAM_NAMES = {
     "duration": "seconds", "head_image": "input_reference", "width": "size", "height": "size",
     "aspect_ratio": "size", "resolution": "size", "session_id": "video_id",
 }
-TYPES = {400: "invalid_request_error", 401: "invalid_request_error", 404: "invalid_request_error",
-         409: "invalid_request_error", 429: "rate_limit_error", 503: "server_error", 500: "server_error"}
+TYPES = {429: "rate_limit_error", 500: "server_error", 503: "server_error"}  # else invalid_request_error
 
 
 def openai_error(status: int, message: str, *, param: str | None = None, code: str | None = None,

@@ -13,8 +13,10 @@ import math
 import re
 from typing import Any
 
+from django.core.exceptions import RequestDataTooBig, SuspiciousOperation
 from django.core.files.uploadedfile import UploadedFile
 from django.http import HttpRequest
+from django.http.multipartparser import MultiPartParserError
 from pydantic import ValidationError
 
 from videos.catalog import ALL_RATIOS
@@ -94,7 +96,23 @@ def _reference(value: Any) -> str | None:
     return value
 
 
+class BodyTooLarge(InvalidInput):
+    status = 413
+    code = "request_too_large"
+
+
 def _body(request: HttpRequest) -> dict[str, Any]:
+    try:
+        return _parse(request)
+    except RequestDataTooBig:
+        raise BodyTooLarge("The request body is too large: send input_reference as a multipart file upload "
+                           "(up to 10 MB) or as an image URL.", field="body") from None
+    except (MultiPartParserError, SuspiciousOperation):
+        raise InvalidInput("The multipart/form-data body could not be parsed.", field="body",
+                           code="invalid_body") from None
+
+
+def _parse(request: HttpRequest) -> dict[str, Any]:
     content_type = (request.content_type or "").lower()
     if content_type.startswith("multipart/form-data") or content_type == "application/x-www-form-urlencoded":
         fields: dict[str, Any] = {k: request.POST.get(k) for k in _FIELDS if k in request.POST}
@@ -118,6 +136,9 @@ def _body(request: HttpRequest) -> dict[str, Any]:
 def create_payload(request: HttpRequest) -> GenerateIn:
     """The request as a GenerateIn, or InvalidInput naming OpenAI's field. Nothing is fetched or charged here."""
     body = _body(request)
+    for name in _FIELDS:
+        if isinstance(body.get(name), str) and "\x00" in body[name]:
+            raise InvalidInput(f"{name} must not contain NUL characters.", field=name)
     requested = body.get("model") or DEFAULT_MODEL
     if not isinstance(requested, str):
         raise InvalidInput("model must be a string, e.g. sora-2.", field="model")

@@ -211,3 +211,29 @@ def test_openapi_document_describes_v1() -> None:
     assert {"/v1/videos", "/v1/videos/{video_id}", "/v1/videos/{video_id}/content"} <= set(paths)
     create = paths["/v1/videos"]["post"]
     assert {"multipart/form-data", "application/json"} <= set(create["requestBody"]["content"])
+
+
+def test_odd_input_never_reaches_the_database(alice: Any, alice_v1: OpenAIClient) -> None:
+    _assert_openai_error(alice_v1.create({"prompt": "a\x00b"}), 400, "prompt")
+    _assert_openai_error(alice_v1.get("/videos/vid_%00x"), 404, "video_id")
+    _assert_openai_error(alice_v1.get("/videos/" + "v" * 300), 404, "video_id")
+    _assert_openai_error(alice_v1.get("/videos", after="vid_\x00"), 400, "after")
+    _assert_openai_error(Client().get("/v1/videos", headers={"Authorization": "Bearer mcp_\x00"}), 401, None)
+    assert billing.credit_balance(user=alice) == Decimal(1000) and not Video.objects.exists()
+
+
+def test_bodies_too_large_or_malformed_are_4xx(alice_v1: OpenAIClient, settings: Any) -> None:
+    settings.DATA_UPLOAD_MAX_MEMORY_SIZE = 10_000
+    big = {"prompt": "x", "input_reference": data_uri(png_bytes(720, 1280)) + "A" * 20_000}
+    error = _assert_openai_error(alice_v1.create(big), 413, "body")
+    assert "multipart" in error["message"]
+    broken = alice_v1.client.post("/v1/videos", b"--xyz\r\nContent-Disposition: form-data; name=\"prompt\"\r\n",
+                                  content_type="multipart/form-data; boundary=", headers=alice_v1.headers)
+    _assert_openai_error(broken, 400, "body")
+
+
+def test_unknown_paths_and_methods_answer_in_openai_shape(alice_v1: OpenAIClient) -> None:
+    error = _assert_openai_error(alice_v1.get("/nothing/here"), 404, None)
+    assert error["code"] == "unknown_url"
+    response = alice_v1.client.put("/v1/videos", "{}", content_type="application/json", headers=alice_v1.headers)
+    assert _assert_openai_error(response, 405, None)["code"] == "method_not_allowed"
