@@ -9,7 +9,7 @@ from typing import Any
 
 from django.http import Http404, HttpRequest, HttpResponse
 from django.urls import URLPattern, re_path
-from ninja import NinjaAPI
+from ninja import NinjaAPI, Swagger
 from ninja.errors import AuthenticationError, HttpError, ValidationError
 from ninja.security import HttpBearer
 
@@ -68,6 +68,7 @@ api = OpenAIApi(
                 "backed by the same models, credits and ledger as /api/v3.",
     urls_namespace="openai",
     docs_url="/docs",
+    docs=Swagger(settings={"validatorUrl": None}),  # from ninja's packaged files once "ninja" is an installed app
     auth=BearerKeyAuth(),
 )
 

@@ -128,3 +128,20 @@ def _jpeg(width: int, height: int) -> bytes:
     Image.new("RGB", (width, height), (30, 60, 220)).save(out, "JPEG")
     return out.getvalue()
 
+
+
+def test_wait_raises_typed_errors_for_a_failed_or_unfinished_video(client: Client, user: Any) -> None:
+    from mcpvideo import GenerationFailed, WaitTimeout
+
+    from videos import services
+
+    pending = client.generate(model="luma-ray-2.0-flash-5s-t2v", prompt="Still waiting")
+    with pytest.raises(WaitTimeout):
+        pending.wait(timeout=0)
+    doomed = client.generate(model="luma-ray-2.0-flash-5s-t2v", prompt="Will fail")
+    services.video_fail(Video.objects.get(public_id=doomed.id).pk, error="The vendor refused it.", code="moderation")
+    seen: list[str] = []
+    with pytest.raises(GenerationFailed) as failed:
+        doomed.wait(on_progress=lambda v: seen.append(v.status), interval=0.1)
+    assert (failed.value.code, failed.value.message, seen[-1]) == ("moderation", "The vendor refused it.", "failed")
+    assert billing.credit_balance(user=user) == Decimal(480)  # the failed one was refunded
