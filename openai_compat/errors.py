@@ -37,6 +37,6 @@ def from_domain(exc: Exception) -> JsonResponse:
         return openai_error(404, exc.message, param=exc.field, code="not_found")
     if isinstance(exc, ModelUnavailable):
         return openai_error(503, exc.message, param=exc.field, code=exc.code, x_should_retry="false")
-    if isinstance(exc, ApiError):
-        return openai_error(exc.status, exc.message, param=exc.field, code=exc.code)
+    if isinstance(exc, ApiError):  # OpenAI answers every refused parameter with a 400
+        return openai_error(400 if exc.status == 422 else exc.status, exc.message, param=exc.field, code=exc.code)
     raise TypeError(exc)

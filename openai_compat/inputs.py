@@ -2,7 +2,7 @@
 
 OpenAI's names map onto the spec's request: `seconds` → duration, `size` ("1280x720") → width, height and
 aspect ratio, `input_reference` (an upload, or `{"image_url": …}`) → head_image, `sora-2` → the catalog's
-Sora model. Everything else is checked by `services.request_validate`, as for /api/v3.
+Sora models. Everything else is checked by `services.request_validate`, as for /api/v3.
 """
 
 from __future__ import annotations
@@ -23,24 +23,19 @@ from videos.catalog import ALL_RATIOS
 from videos.exceptions import InvalidInput
 from videos.schemas import GenerateIn
 
-# OpenAI's model names (and dated snapshots) → catalog ids. Any catalog id is accepted as well.
+# `sora-2` and `sora-2-pro` are catalog ids themselves; OpenAI's dated snapshots map onto them.
+# Any other catalog id is accepted as well.
 MODEL_ALIASES = {
-    "sora-2": "sora-2-4s-720p-t2v",
-    "sora-2-2025-10-06": "sora-2-4s-720p-t2v",
-    "sora-2-2025-12-08": "sora-2-4s-720p-t2v",
-    "sora-2-pro": "sora-2-pro",
+    "sora-2-2025-10-06": "sora-2",
+    "sora-2-2025-12-08": "sora-2",
     "sora-2-pro-2025-10-06": "sora-2-pro",
 }
-OPENAI_NAMES = {"sora-2-4s-720p-t2v": "sora-2", "sora-2-pro": "sora-2-pro"}
+SORA_MODELS = {"sora-2", "sora-2-pro", "sora-2-4s-720p-t2v"}
 DEFAULT_MODEL = "sora-2"
 DEFAULT_SORA_SIZE = "720x1280"  # OpenAI's default for the Sora models
 MAX_UPLOAD = 10 * 1024 * 1024
 _SIZE = re.compile(r"^\s*(\d{2,5})\s*[xX×]\s*(\d{2,5})\s*$")
 _FIELDS = ("prompt", "model", "seconds", "size", "input_reference")
-
-
-def openai_model_name(model_id: str) -> str:
-    return OPENAI_NAMES.get(model_id, model_id)
 
 
 def _aspect_ratio(width: int, height: int) -> str:
@@ -144,7 +139,7 @@ def create_payload(request: HttpRequest) -> GenerateIn:
         raise InvalidInput("model must be a string, e.g. sora-2.", field="model")
     model_id = MODEL_ALIASES.get(requested.strip(), requested.strip())
     fields: dict[str, Any] = {"prompt": body.get("prompt"), "model": model_id}
-    size = body.get("size") or (DEFAULT_SORA_SIZE if model_id in OPENAI_NAMES else None)
+    size = body.get("size") or (DEFAULT_SORA_SIZE if model_id in SORA_MODELS else None)
     if size is not None:
         fields.update(_size(size))
     if body.get("seconds") not in (None, ""):

@@ -7,7 +7,6 @@ from typing import Any, Literal
 
 from ninja import Schema
 
-from openai_compat.inputs import openai_model_name
 from videos.models import Video
 
 STATUSES = {
@@ -79,7 +78,7 @@ def video_out(video: Video) -> dict[str, Any]:
         "object": "video",
         "status": status,
         "progress": 100 if status == "completed" else min(int(video.progress), 99),
-        "model": openai_model_name(video.model.model_id),
+        "model": video.model.model_id,
         "prompt": video.prompt,
         "seconds": str(video.duration),
         "size": f"{video.width}x{video.height}",

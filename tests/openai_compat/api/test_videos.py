@@ -65,7 +65,7 @@ def test_create_json_maps_sora_2_and_charges_once(alice: Any, alice_v1: OpenAICl
     assert (body["seconds"], body["size"], body["simulated"]) == ("8", "1280x720", True)
     assert isinstance(body["created_at"], int) and body["completed_at"] is None and body["error"] is None
     video = Video.objects.get(public_id=body["id"])
-    assert video.model.model_id == "sora-2-4s-720p-t2v"
+    assert video.model.model_id == "sora-2"
     assert (video.duration, video.width, video.height, video.aspect_ratio) == (8, 1280, 720, "16:9")
     assert billing.credit_balance(user=alice) == Decimal("920.00")  # 40 credits per 4 s
     assert CreditEntry.objects.filter(video_id=body["id"], kind=CreditEntry.Kind.CHARGE).count() == 1
@@ -96,6 +96,8 @@ def test_json_reference_as_image_url_object_takes_a_data_uri(alice_v1: OpenAICli
 def test_any_catalog_model_works_too(alice_v1: OpenAIClient) -> None:
     body = alice_v1.create({"model": "luma-ray-2.0-flash-5s-t2v", "prompt": "A sunset", "size": "1280x720"}).json()
     assert (body["model"], body["seconds"]) == ("luma-ray-2.0-flash-5s-t2v", "5")
+    body = alice_v1.create({"model": "sora-2-2025-12-08", "prompt": "A dated snapshot", "seconds": "12"}).json()
+    assert (body["model"], body["seconds"], body["size"]) == ("sora-2", "12", "720x1280")
 
 
 @pytest.mark.parametrize(("body", "param"), [
