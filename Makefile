@@ -9,10 +9,11 @@ export PORT
 
 .PHONY: install run test test-fast lint bench browser clean
 
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml client/pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e ".[dev]"
+	$(BIN)/python -m pip install --quiet -e ./client
 	touch $(STAMP)
 
 install: $(STAMP)

@@ -4,11 +4,13 @@ from django.urls import include, path
 from dashboard import views
 from dashboard.metrics import metrics_view
 from dashboard.api import api
+from openai_compat.api import api as openai_api
 from videos.files import file_serve
 
 urlpatterns = [
     path("admin/", admin.site.urls),
     path("api/v3/", api.urls),
+    path("v1/", openai_api.urls),  # OpenAI's videos API on our keys
     path("files/<path:name>", file_serve, name="file"),
     path("accounts/", include("django.contrib.auth.urls")),
     path("account/", views.account, name="account"),

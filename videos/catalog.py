@@ -85,6 +85,10 @@ CATALOG: list[dict[str, Any]] = [
     _m("sora-2-pro", "sora", "Sora 2 Pro", "t2v", "sora-2-pro", credits="120.00", duration=4, durations=[4, 8, 12],
        resolution="720p", ratios=["16:9", "9:16"], head="optional", lifecycle="shut_down",
        lifecycle_note=_SORA_NOTE),
+    # OpenAI's own id (/v1/videos): any of Sora 2's lengths, where the spec's id above fixes 4 s.
+    _m("sora-2", "sora", "Sora 2 · 4-12s", "t2v", "sora-2", credits="40.00", duration=4, durations=[4, 8, 12],
+       resolution="720p", ratios=["16:9", "9:16"], head="optional", lifecycle="shut_down",
+       lifecycle_note=_SORA_NOTE),
     _m("sora-2-4s-720p-t2v", "sora", "Sora 2", "t2v", "sora-2", credits="40.00", duration=4, durations=[4, 8, 12],
        resolution="720p", ratios=["16:9", "9:16"], head="optional", lifecycle="shut_down",
        lifecycle_note=_SORA_NOTE),

@@ -20,6 +20,7 @@ from videos.models import GenerationSession, Video
 from videos.providers import LIVE, availability
 from videos.schemas import GenerateIn, SessionIn
 from videos.services.intake import VideoRequest, request_validate
+from videos.spritesheet import spritesheet_name
 
 log = logging.getLogger(__name__)
 
@@ -243,7 +244,7 @@ def session_delete(*, session: GenerationSession) -> int:
         names = [locked.params.get("head_image", ""), locked.params.get("tail_image", "")]
         count = 0
         for video in locked.videos.all():
-            names += [video.file, video.thumbnail, video.last_frame]
+            names += [video.file, video.thumbnail, video.last_frame, spritesheet_name(video.file) if video.file else ""]
             count += 1
         GenerationSession.objects.filter(pk=locked.pk).delete()
         transaction.on_commit(lambda: files.files_delete(*names))
