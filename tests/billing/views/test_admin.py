@@ -40,8 +40,8 @@ def test_grant_action_writes_a_ledger_row(client, operator, alice):
                           "amount": "250", "note": "Invoice 7"})
     assert r.status_code == 302
     entry = CreditEntry.objects.filter(account=account, kind="grant").latest("id")
-    assert entry.delta == Decimal("250") and entry.note == "Invoice 7" and entry.created_by == "op"
-    assert services.credit_balance(user=alice) == Decimal("1250")
+    assert entry.delta == Decimal(250) and entry.note == "Invoice 7" and entry.created_by == "op"
+    assert services.credit_balance(user=alice) == Decimal(1250)
 
 
 def test_the_balance_cannot_be_edited(client, operator, alice):
