@@ -62,3 +62,10 @@ def test_the_ledger_is_read_only(client, operator, alice):
 def test_non_staff_users_cannot_open_the_admin(client, alice):
     client.force_login(alice)
     assert client.get(reverse("admin:billing_apikey_changelist")).status_code == 302
+
+
+def test_a_credit_account_page_has_no_save_button(client, operator, alice):
+    account = CreditAccount.objects.get(user=alice)
+    client.force_login(operator)
+    body = client.get(reverse("admin:billing_creditaccount_change", args=[account.pk])).content.decode()
+    assert 'name="_save"' not in body and 'name="_continue"' not in body and "1000" in body
