@@ -82,6 +82,7 @@ def test_cancel_a_running_video_and_see_the_refund(page: Any, alice: User, no_br
     page.locator(f"#card-{video.public_id}[data-status=failed]").wait_for()
     text = page.locator(f"#card-{video.public_id}").inner_text()
     assert "Cancelled" in text and "20.00 credits refunded" in text
+    page.wait_for_function("document.querySelector('#balance').textContent === '1,000.00'")  # the form's too
     shoot(page, "21-try-cancelled")
     page.goto("/credits/")
     assert page.locator("#credit-balance").inner_text() == "1,000.00"

@@ -9,9 +9,11 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.views.decorators.http import require_POST
 from django_htmx.http import HttpResponseClientRedirect
 
+from billing import services as billing
 from billing.exceptions import InsufficientCredits
 from dashboard.http import HtmxHttpRequest
 from videos import files, selectors, services
@@ -84,7 +86,10 @@ def video_cancel(request: HtmxHttpRequest, video_id: str) -> HttpResponse:
         services.video_fail(video.pk, error=CANCELLED, code="cancelled")
     video = _video(request, video_id)
     if request.htmx:
-        return render(request, "videos/_video_card.html#video-card", {"card": cards(request, [video])[0]})
+        context = {"card": cards(request, [video])[0]}
+        if request.htmx.current_url_abs_path in (reverse("videos:try"), reverse("videos:try-alias")):
+            context["balance"] = billing.credit_balance(user=request.user)  # Try shows it: refresh it too
+        return render(request, "videos/_video_card.html#cancelled", context)
     if video.error_code == "cancelled":
         messages.success(request, f"Cancelled: {video.credits_used:,.2f} credits refunded.")
     return redirect("videos:video-detail", video.public_id)
