@@ -138,3 +138,28 @@ def test_the_code_of_a_timed_session_starts_a_session(alice):
     assert session.kind == GenerationSession.Kind.TIMED
     assert "/api/v3/videos/sessions" in curl(video, base="http://x")
     assert request_body(video, base="http://x")["max_videos"] == 4
+
+
+def test_the_python_snippet_is_valid_python_with_the_same_body(alice):
+    import ast
+
+    from videos.views.code import python
+
+    video = _video(alice, model="luma-ray-2.0-flash", duration=9, seed=5, prompt='Say "hi" \\ it\'s')
+    tree = ast.parse(python(video, base="http://x"))
+    body = next(node.value for node in tree.body if isinstance(node, ast.Assign) and node.targets[0].id == "body")
+    assert ast.literal_eval(body) == request_body(video, base="http://x")
+
+
+def test_input_images_are_shown_beside_the_result(client, alice):
+    head, tail = data_uri(png_bytes(320, 180)), data_uri(png_bytes(320, 180, (10, 90, 200)))
+    video = _video(alice, model="wan-wan2.1-kf2v-plus-5s-480p", head_image=head, tail_image=tail)
+    client.force_login(alice)
+    card = client.get(reverse("videos:video-detail", args=[video.public_id]), headers=HX).content.decode()
+    assert 'alt="Start image"' in card and 'alt="End image"' in card
+    assert f"/files/inputs/{alice.pk}/{video.session.public_id}/head.png?expires=" in card
+    page = client.get(reverse("videos:video-detail", args=[video.public_id])).content.decode()
+    assert "Made from" in page and "<figcaption>End image</figcaption>" in page
+    # The copied request sends the same images again, by signed URL.
+    assert request_body(video, base="http://testserver")["tail_image"].startswith(
+        f"http://testserver/files/inputs/{alice.pk}/{video.session.public_id}/tail.png?expires=")
