@@ -132,6 +132,8 @@ def test_the_focus_ring_shows_on_the_dark_header_and_on_the_page(page: Any, alic
         return [document.activeElement.closest('.site-header') !== null, s.outlineStyle, s.outlineWidth, s.outlineColor]; })()""")
     assert ring[0] is True and ring[1] == "solid" and ring[2] == "3px"
     assert ring[3] == "rgb(199, 210, 254)"  # light on dark (#c7d2fe)
+    page.keyboard.press("Tab")  # Try, in the nav
+    page.screenshot(path="/tmp/shots/33-focus-header.png", clip={"x": 0, "y": 0, "width": 700, "height": 60})
     page.get_by_label("Prompt", exact=True).focus()
     page.keyboard.press("Shift+Tab")
     page.keyboard.press("Tab")
