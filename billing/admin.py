@@ -14,7 +14,9 @@ from django.contrib import admin, messages
 from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse
 from django.template.response import TemplateResponse
+from django.urls import reverse
 from django.utils import timezone
+from django.utils.html import format_html
 
 from billing import services
 from billing.forms import CreditGrantForm
@@ -85,6 +87,10 @@ class CreditEntryInline(admin.TabularInline):
         return False
 
 
+READ_ONLY_FORM = {"show_save": False, "show_save_and_continue": False, "show_save_and_add_another": False,
+                  "show_delete": False}
+
+
 @admin.register(CreditAccount)
 class CreditAccountAdmin(admin.ModelAdmin):
     list_display = ["user", "balance", "updated_at"]
@@ -100,6 +106,11 @@ class CreditAccountAdmin(admin.ModelAdmin):
 
     def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False  # the ledger is the history of money: never deleted from here
+
+    def change_view(self, request: HttpRequest, object_id: str, form_url: str = "",
+                    extra_context: dict[str, Any] | None = None) -> HttpResponse:
+        """Nothing on an account is edited by hand (grants are an action): no Save buttons."""
+        return super().change_view(request, object_id, form_url, {**(extra_context or {}), **READ_ONLY_FORM})
 
     @admin.action(description="Grant credits to selected accounts", permissions=["change"])
     def grant_credits(self, request: HttpRequest, queryset: QuerySet[CreditAccount]) -> HttpResponse | None:
@@ -124,11 +135,33 @@ class CreditAccountAdmin(admin.ModelAdmin):
 class CreditEntryAdmin(admin.ModelAdmin):
     """The ledger, read-only: rows are written by services only."""
 
-    list_display = ["created_at", "account", "kind", "delta", "balance_after", "video_id", "note", "created_by"]
+    list_display = ["created", "user", "kind", "delta", "balance_after", "video_link", "session_link", "note"]
     list_filter = ["kind", "created_at"]
     search_fields = ["key", "video_id", "session_id", "account__user__username", "note"]
     list_select_related = ["account__user"]
     date_hierarchy = "created_at"
+
+    @admin.display(description="Date", ordering="created_at")
+    def created(self, obj: CreditEntry) -> str:
+        return timezone.localtime(obj.created_at).strftime("%d %b %Y %H:%M")
+
+    @admin.display(description="User", ordering="account__user__username")
+    def user(self, obj: CreditEntry) -> str:
+        return obj.account.user.get_username()
+
+    @admin.display(description="Video", ordering="video_id")
+    def video_link(self, obj: CreditEntry) -> str:
+        if not obj.video_id:
+            return "—"
+        url = reverse("admin:videos_video_changelist") + f"?q={obj.video_id}"
+        return format_html('<a href="{}">{}</a>', url, obj.video_id)
+
+    @admin.display(description="Session")
+    def session_link(self, obj: CreditEntry) -> str:
+        if not obj.session_id:
+            return "—"
+        url = reverse("admin:videos_generationsession_changelist") + f"?q={obj.session_id}"
+        return format_html('<a href="{}">{}</a>', url, obj.session_id)
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import csv
+from collections.abc import Iterator
 from typing import Any
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
-from django.http import HttpResponse
+from django.http import HttpResponse, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.utils import timezone
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from django.views.decorators.vary import vary_on_headers
@@ -16,8 +19,10 @@ from django.views.decorators.vary import vary_on_headers
 from billing import selectors, services
 from billing.forms import ApiKeyForm
 from billing.models import CreditEntry
+from billing.usage import usage_for_user
 from dashboard.http import HtmxHttpRequest
 from videos import selectors as video_selectors
+from videos.forms import PROVIDER_LABELS
 
 
 def _keys_context(request: HtmxHttpRequest, **extra: Any) -> dict[str, Any]:
@@ -79,3 +84,54 @@ def credits(request: HtmxHttpRequest) -> HttpResponse:
     }
     template = "billing/credits.html#ledger" if request.htmx else "billing/credits.html"
     return render(request, template, context)
+
+
+USAGE_PERIODS = (7, 30, 90)
+VENDOR_LABELS = {"local": "Local renderer (simulated)"}
+
+
+@login_required
+@require_GET
+def usage(request: HtmxHttpRequest) -> HttpResponse:
+    """Where the credits went and how the vendors did, as charts (Chart.js, vendored) with tables beside them."""
+    try:
+        days = int(request.GET.get("days", 30))
+    except ValueError:
+        days = 30
+    days = days if days in USAGE_PERIODS else 30
+    data = usage_for_user(user=request.user, days=days)
+    for row in data["by_vendor"]:
+        row["label"] = VENDOR_LABELS.get(row["vendor"], PROVIDER_LABELS.get(row["vendor"], row["vendor"]))
+    context = {"usage": data, "periods": USAGE_PERIODS, "balance": services.credit_balance(user=request.user)}
+    return render(request, "billing/usage.html", context)
+
+
+def _cell(value: str) -> str:
+    """Text that a spreadsheet would run as a formula is quoted (CSV injection)."""
+    return "'" + value if value[:1] in ("=", "+", "-", "@", "\t", "\r") else value
+
+
+class _Echo:
+    def write(self, value: str) -> str:
+        return value
+
+
+@login_required
+@require_GET
+def ledger_csv(request: HtmxHttpRequest) -> StreamingHttpResponse:
+    """The whole ledger of the signed-in user as CSV, oldest first (streamed: it can be long)."""
+    writer = csv.writer(_Echo())
+    entries = selectors.ledger_for_user(user=request.user).order_by("created_at", "id")
+
+    def rows() -> Iterator[str]:
+        yield writer.writerow(["created_at", "kind", "amount", "balance_after", "video_id", "session_id", "note"])
+        for entry in entries.iterator(chunk_size=500):
+            yield writer.writerow([
+                entry.created_at.isoformat().replace("+00:00", "Z"), entry.kind, f"{entry.delta:.2f}",
+                f"{entry.balance_after:.2f}", entry.video_id, entry.session_id, _cell(entry.note),
+            ])
+
+    response = StreamingHttpResponse(rows(), content_type="text/csv; charset=utf-8")
+    stamp = timezone.localdate().isoformat()
+    response["Content-Disposition"] = f'attachment; filename="credits-ledger-{stamp}.csv"'
+    return response

@@ -6,15 +6,60 @@ Rows that services own (sessions, videos) are never edited here: stopping a sess
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
+from urllib.parse import urlencode
 
 from django.contrib import admin, messages
 from django.db.models import QuerySet
-from django.http import HttpRequest
+from django.http import HttpRequest, HttpResponse
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.html import format_html, format_html_join
 
-from videos import services
+from videos import files, services
 from videos.models import GenerationSession, Video, VideoModel
 from videos.providers import availability
+
+# The app list beside every page costs ~300 px: at 1366 px the change lists' columns need them more.
+# Every app stays one click away on the admin home and in the breadcrumbs.
+admin.site.enable_nav_sidebar = False
+
+READ_ONLY_FORM = {"show_save": False, "show_save_and_continue": False, "show_save_and_add_another": False,
+                  "show_delete": False}  # nothing on the page is editable: no buttons that pretend otherwise
+
+
+def _link(url: str, text: str) -> str:
+    return format_html('<a href="{}">{}</a>', url, text)
+
+
+def _ledger_url(**lookup: str) -> str:
+    return reverse("admin:billing_creditentry_changelist") + "?" + urlencode(lookup)
+
+
+class ReadOnlyFormMixin:
+    """Change pages of rows that services own: viewable, acted on through actions, never saved."""
+
+    def change_view(self, request: HttpRequest, object_id: str, form_url: str = "",
+                    extra_context: dict[str, Any] | None = None) -> HttpResponse:
+        return super().change_view(request, object_id, form_url, {**(extra_context or {}), **READ_ONLY_FORM})
+
+
+class StuckFilter(admin.SimpleListFilter):
+    """Not final and untouched for longer than N minutes: a lost message, a dead worker, a silent vendor."""
+
+    title = "stuck for more than"
+    parameter_name = "stuck"
+    MINUTES = {"10": "10 minutes", "30": "30 minutes", "60": "1 hour", "240": "4 hours"}
+
+    def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, str]]:
+        return list(self.MINUTES.items())
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet) -> QuerySet:
+        if self.value() not in self.MINUTES:
+            return queryset
+        since = timezone.now() - timedelta(minutes=int(self.value()))
+        return queryset.exclude(status__in=Video.FINAL).filter(updated_at__lt=since)
 
 
 @admin.register(VideoModel)
@@ -56,7 +101,7 @@ class VideoInline(admin.TabularInline):
 
 
 @admin.register(GenerationSession)
-class GenerationSessionAdmin(admin.ModelAdmin):
+class GenerationSessionAdmin(ReadOnlyFormMixin, admin.ModelAdmin):
     list_display = ["public_id", "owner", "model", "kind", "status", "videos_created", "max_videos", "created_at"]
     list_filter = ["status", "kind", "model__provider"]
     search_fields = ["public_id", "prompt", "owner__username"]
@@ -72,6 +117,18 @@ class GenerationSessionAdmin(admin.ModelAdmin):
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False
 
+    @admin.display(description="Related")
+    def related(self, obj: GenerationSession) -> str:
+        videos = reverse("admin:videos_video_changelist") + f"?session__id__exact={obj.pk}"
+        parts = [_link(videos, "its videos"), _link(_ledger_url(session_id=obj.public_id), "its ledger rows"),
+                 _link(reverse("admin:auth_user_change", args=[obj.owner_id]), f"owner {obj.owner}")]
+        if obj.api_key_id:
+            parts.append(_link(reverse("admin:billing_apikey_change", args=[obj.api_key_id]), "its API key"))
+        return format_html_join(" · ", "{}", ((p,) for p in parts))
+
+    readonly_fields = ["related", *readonly_fields]
+    fields = readonly_fields  # noqa: PIE794 (redefined with the links, apart from the list above for merges)
+
     @admin.action(description="Stop selected sessions", permissions=["change"])
     def stop(self, request: HttpRequest, queryset: QuerySet[GenerationSession]) -> None:
         stopped = 0
@@ -83,10 +140,10 @@ class GenerationSessionAdmin(admin.ModelAdmin):
 
 
 @admin.register(Video)
-class VideoAdmin(admin.ModelAdmin):
+class VideoAdmin(ReadOnlyFormMixin, admin.ModelAdmin):
     list_display = ["public_id", "owner", "model", "status", "stage", "progress", "provider", "simulated",
                     "vendor_task_id", "short_error", "credits_used", "created_at"]
-    list_filter = ["status", "stage", "provider", "simulated", "error_code"]
+    list_filter = [StuckFilter, "status", "stage", "provider", "simulated", "error_code"]
     search_fields = ["public_id", "vendor_task_id", "prompt", "owner__username", "session__public_id"]
     list_select_related = ["owner", "model"]
     date_hierarchy = "created_at"
@@ -101,6 +158,71 @@ class VideoAdmin(admin.ModelAdmin):
     @admin.display(description="Error")
     def short_error(self, obj: Video) -> str:
         return (obj.error_detail or obj.error)[:80]  # operators see the vendor's own words
+
+    @admin.display(description="Related")
+    def related(self, obj: Video) -> str:
+        parts = [_link(reverse("admin:videos_generationsession_change", args=[obj.session_id]),
+                       f"session {obj.session.public_id}"),
+                 _link(_ledger_url(video_id=obj.public_id), "its ledger rows"),
+                 _link(reverse("admin:auth_user_change", args=[obj.owner_id]), f"owner {obj.owner}")]
+        return format_html_join(" · ", "{}", ((p,) for p in parts))
+
+    @admin.display(description="Files")
+    def file_links(self, obj: Video) -> str:
+        base = files.base_url()
+        names = [("video", obj.file), ("thumbnail", obj.thumbnail), ("last frame", obj.last_frame),
+                 ("input image", obj.session.params.get("head_image", "")),
+                 ("end image", obj.session.params.get("tail_image", ""))]
+        links = [(files.file_url(name, base=base), label) for label, name in names if name]
+        return format_html_join(" · ", '<a href="{}">{}</a>', links) if links else "—"
+
+    @admin.display(description="Idle for")
+    def idle(self, obj: Video) -> str:
+        if obj.is_final:
+            return "—"
+        minutes = int((timezone.now() - obj.updated_at).total_seconds() // 60)
+        return f"{minutes // 60} h {minutes % 60} min" if minutes >= 60 else f"{minutes} min"
+
+    readonly_fields = ["related", "file_links", *readonly_fields]
+    fields = readonly_fields  # noqa: PIE794 (redefined with the links, apart from the list above for merges)
+    # Narrow enough for 1366 px: progress, the simulated flag and the vendor's task id are on the video's page
+    # (and in the filters and the search).
+    list_display = [*list_display[:4], "idle",
+                    *({"created_at": "created"}.get(f, f) for f in list_display[4:]
+                      if f not in {"progress", "simulated", "vendor_task_id"})]
+
+    @admin.display(description="Created", ordering="created_at")
+    def created(self, obj: Video) -> str:
+        return timezone.localtime(obj.created_at).strftime("%d %b %H:%M")
+    actions = ["fail_and_refund", "retry"]
+
+    @admin.action(description="Fail and refund selected videos", permissions=["change"])
+    def fail_and_refund(self, request: HttpRequest, queryset: QuerySet[Video]) -> None:
+        """video_fail: marked failed, its charge refunded once (a final video is left alone)."""
+        done = 0
+        for video in queryset.exclude(status__in=Video.FINAL):
+            services.video_fail(video.pk, error=f"Stopped by an operator ({request.user.get_username()}).",
+                                code="operator")
+            done += 1
+        skipped = queryset.count() - done
+        self.message_user(request, f"{done} video(s) failed and refunded" +
+                          (f"; {skipped} already final, left alone." if skipped else "."), messages.SUCCESS)
+
+    @admin.action(description="Retry selected stuck videos (send their work again)", permissions=["change"])
+    def retry(self, request: HttpRequest, queryset: QuerySet[Video]) -> None:
+        """Re-send what a lost message or dead worker dropped: the start, or the next poll of a vendor job.
+        The tasks are idempotent (a submitted job is never submitted twice), so a retry is safe."""
+        from videos.tasks import video_poll_task, video_start_task
+
+        sent = 0
+        for video in queryset.exclude(status__in=Video.FINAL):
+            if video.vendor_task_id:
+                video_poll_task.delay(video.pk)
+            else:
+                video_start_task.delay(video.pk)
+            sent += 1
+        self.message_user(request, f"Work sent again for {sent} video(s); final ones were left alone.",
+                          messages.SUCCESS)
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False

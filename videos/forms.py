@@ -8,6 +8,7 @@ merely hides the inputs the selected model does not take.
 from __future__ import annotations
 
 import base64
+import re
 from typing import Any
 
 from django import forms
@@ -109,6 +110,8 @@ class TryForm(forms.Form):
         self.fields["model"].widget.attrs.update({
             "hx-get": reverse("videos:try"), "hx-trigger": "change", "hx-target": "#model-fields",
             "hx-swap": "outerHTML", "hx-sync": "this:replace",
+            # The new model's price depends on the mode and session size: send them along.
+            "hx-include": "#try-form [name=mode]:checked, #try-form [name=max_videos]",
         })
         if selected is not None:
             self.fields["duration"].choices = [(d, f"{d} s") for d in selected.durations]
@@ -223,11 +226,44 @@ class TryForm(forms.Form):
             raise ValueError("invalid input") from None
 
     def add_error_for(self, field: str | None, message: str) -> None:
-        """Put a service error next to its input when that input is on screen, else above the form."""
+        """Put a service error next to its input when that input is on screen, else above the form.
+
+        The services speak the API's language ("set head_image"); people read the form's labels instead."""
+        message = humanize(message, models=[self.selected] if self.selected else [])
         if field in self.fields and field in self.visible_error_fields():
             self.add_error(field, message)
         else:
             self.add_error(None, message)
+
+
+# The API's field names as the form calls them, longest first so "head_image_file" never half-matches.
+FIELD_WORDS = {
+    "head_image": "the start image", "tail_image": "the end image", "aspect_ratio": "the aspect ratio",
+    "frame_rate": "the frame rate", "promptOptimizer": "the prompt optimizer", "generateAudio": "audio generation",
+    "wanAudio": "WAN audio", "max_videos": "max videos", "interval_seconds": "the interval",
+    "duration_minutes": "the session length", "resolution": "the resolution", "duration": "the duration",
+    "width": "the width", "height": "the height", "strategy": "the style", "strength": "the strength",
+}
+_PHRASES = [
+    (re.compile(r"^Value error, "), ""),
+    (re.compile(r"\b(an?|the|give) the\b"), r"\1"),  # pydantic's prefix on validator messages
+    (re.compile(r": set (the (?:start|end) image)\."), r": add \1 (a URL or an upload)."),
+    (re.compile(r"^String should have at most (\d+) characters?$"), r"Keep it under \1 characters."),
+    (re.compile(r"^Input should be greater than or equal to (\S+)$"), r"Use \1 or more."),
+    (re.compile(r"^Input should be less than or equal to (\S+)$"), r"Use \1 or less."),
+    (re.compile(r"^Field required$"), "This field is required."),
+]
+_FIELD_NAMES = re.compile(r"\b(" + "|".join(sorted(FIELD_WORDS, key=len, reverse=True)) + r")\b")
+
+
+def humanize(message: str, *, models: list[VideoModel] = ()) -> str:
+    """A service or pydantic message in the form's words: labels for field names, the model's name for its id."""
+    for model in models:
+        message = message.replace(model.model_id, model.display_name)
+    message = _FIELD_NAMES.sub(lambda m: FIELD_WORDS[m.group(1)], message)
+    for pattern, replacement in _PHRASES:
+        message = pattern.sub(replacement, message)
+    return message[:1].upper() + message[1:]
 
 
 class HistoryFilterForm(forms.Form):

@@ -91,6 +91,9 @@ class GenerationSession(models.Model):
     # The client's Idempotency-Key header, with a digest of its request: a retried POST returns this session.
     idempotency_key = models.CharField(max_length=128, blank=True)
     request_digest = models.CharField(max_length=64, blank=True)
+    # The API key that created it (usage per key); null from the dashboard, or once the key is deleted.
+    api_key = models.ForeignKey("billing.ApiKey", null=True, blank=True, on_delete=models.SET_NULL,
+                                related_name="sessions")
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
     updated_at = models.DateTimeField(auto_now=True)
     finished_at = models.DateTimeField(null=True, blank=True)

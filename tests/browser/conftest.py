@@ -18,7 +18,7 @@ CHROMIUM = shutil.which("chromium")
 ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
         "--disable-background-networking", "--disable-component-update", "--disable-sync",
         "--autoplay-policy=no-user-gesture-required"]
-DESKTOP = {"width": 1280, "height": 860}
+DESKTOP = {"width": 1366, "height": 860}
 PHONE = {"width": 390, "height": 844}
 SCREENS = Path(os.environ.get("SCREENSHOT_DIR", "/tmp/screens"))
 
@@ -73,6 +73,8 @@ def shoot(page: Any, name: str) -> None:
     SCREENS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(SCREENS / f"{name}-desktop.png"), full_page=True)
     page.set_viewport_size(PHONE)
+    # Nothing may stick out sideways on a phone (charts resize on the next frames: wait for them).
+    page.wait_for_function(f"document.documentElement.scrollWidth <= {PHONE['width']}", timeout=5_000)
     page.screenshot(path=str(SCREENS / f"{name}-phone.png"), full_page=True)
     page.set_viewport_size(DESKTOP)
 

@@ -46,7 +46,8 @@ def test_generate_on_try_and_watch_the_card_become_a_playing_video(page: Any, al
     page.evaluate("window.__sameDocument = true")  # survives only if nothing reloads the page
     shoot(page, "02-try")
 
-    page.get_by_label("Model", exact=True).select_option("luma-ray-2.0-flash-5s-t2v")
+    with page.expect_response(lambda r: "model=luma-ray-2.0-flash-5s-t2v" in r.url):  # its inputs swap in
+        page.get_by_label("Model", exact=True).select_option("luma-ray-2.0-flash-5s-t2v")
     page.get_by_label("Prompt", exact=True).fill("A paper boat drifting on a calm lake at golden hour")
     page.get_by_text("Advanced").click()
     page.get_by_label("Width (px)").fill("320")

@@ -92,7 +92,8 @@ def _create(request: ApiRequest, payload: GenerateIn, key: str | None) -> Genera
         return session
     rate_limit(request.auth)
     try:
-        return services.session_start(user=user, payload=payload, idempotency_key=key, request_digest=digest)
+        return services.session_start(user=user, payload=payload, idempotency_key=key, request_digest=digest,
+                                      api_key=request.auth)
     except IntegrityError:  # a concurrent retry with the same key won the insert; ours rolled back whole
         if session := services.session_replay(user=user, idempotency_key=key, request_digest=digest):
             return session

@@ -5,7 +5,8 @@ import os
 from videos.providers.base import InvalidJob, Job, LocalResult, Provider
 from videos.providers.render import RenderCancelled, RenderSpec, render
 
-__all__ = ["LocalProvider", "RenderCancelled"]
+__all__ = ["SIMULATED_MARK", "LocalProvider", "RenderCancelled"]
+SIMULATED_MARK = "SIMULATED"
 
 
 class LocalProvider(Provider):
@@ -36,6 +37,8 @@ class LocalProvider(Provider):
             strategy=job.strategy,
             head_image=job.head_image.data if job.head_image else None,
             tail_image=job.tail_image.data if job.tail_image else None,
+            # Every catalog model is a vendor's: rendered here, it is a simulation, and says so on screen.
+            mark=SIMULATED_MARK if job.vendor_model else None,
         )
         render(spec, video_path=result.video_path, thumbnail_path=result.thumbnail_path,
                last_frame_path=result.last_frame_path, progress=job.progress, cancelled=job.cancelled)

@@ -13,6 +13,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from billing import services as billing
+from billing.models import ApiKey
 from billing.exceptions import InsufficientCredits
 from videos import files
 from videos.exceptions import InvalidInput
@@ -81,7 +82,7 @@ def _enqueue_tick(session: GenerationSession) -> None:
 def session_create(
     *, user: AbstractBaseUser, request: VideoRequest, kind: str = GenerationSession.Kind.SINGLE,
     max_videos: int = 1, interval_seconds: int = 60, duration_minutes: int = 30, idempotency_key: str = "",
-    request_digest: str = "",
+    request_digest: str = "", api_key: ApiKey | None = None,
 ) -> GenerationSession:
     """Create a session and its first video, charged now. Raises InsufficientCredits with nothing written.
 
@@ -93,7 +94,7 @@ def session_create(
         owner=user, model=request.model, kind=kind, prompt=request.prompt, params=params,
         status=GenerationSession.Status.RUNNING, max_videos=max_videos, interval_seconds=interval_seconds,
         duration_minutes=duration_minutes, ends_at=now + timedelta(minutes=duration_minutes),
-        idempotency_key=idempotency_key, request_digest=request_digest,
+        idempotency_key=idempotency_key, request_digest=request_digest, api_key=api_key,
     )
     stored: list[str] = []
     try:
@@ -116,7 +117,7 @@ def session_create(
 
 
 def session_start(*, user: AbstractBaseUser, payload: GenerateIn, idempotency_key: str = "",
-                  request_digest: str = "") -> GenerationSession:
+                  request_digest: str = "", api_key: ApiKey | None = None) -> GenerationSession:
     """Validate `payload` and create its session: timed for a SessionIn, a single video otherwise.
 
     The one entry point of the API and the dashboard, so both check and charge the same way.
@@ -126,7 +127,7 @@ def session_start(*, user: AbstractBaseUser, payload: GenerateIn, idempotency_ke
         timing = {"kind": GenerationSession.Kind.TIMED, "max_videos": payload.max_videos,
                   "interval_seconds": payload.interval_seconds, "duration_minutes": payload.duration_minutes}
     return session_create(user=user, request=request_validate(payload), idempotency_key=idempotency_key,
-                          request_digest=request_digest, **timing)
+                          request_digest=request_digest, api_key=api_key, **timing)
 
 
 def session_tick(session_pk: int) -> None:

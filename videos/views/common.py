@@ -8,17 +8,37 @@ from typing import Any
 from django.core.paginator import Page, Paginator
 from django.http import HttpRequest
 
-from videos.files import base_url
+from videos.files import base_url, file_url
 from videos.models import Video
 from videos.serializers import video_dict
 
 PAGE_SIZE = 12
 
 
+def inputs(video: Video, *, base: str) -> list[dict[str, str]]:
+    """The images the video was made from (its session's), with signed links, to show beside the result."""
+    labels = {"head_image": "Start image", "tail_image": "End image"}
+    if video.session.params.get("tail_image") is None:
+        labels["head_image"] = "Input image"
+    return [{"label": label, "url": file_url(name, base=base)}
+            for which, label in labels.items() if (name := video.session.params.get(which))]
+
+
+def card(video: Video, *, base: str) -> dict[str, Any]:
+    """What `videos/_video_card.html#video-card` renders: the row, its API shape (signed URLs), what it allows."""
+    return {
+        "video": video,
+        "info": video_dict(video, base=base),
+        "inputs": inputs(video, base=base),
+        "can_cancel": not video.is_final,
+        "can_retry": video.status == Video.Status.FAILED,
+        "cancelled": video.error_code == "cancelled",
+    }
+
+
 def cards(request: HttpRequest, videos: Iterable[Video]) -> list[dict[str, Any]]:
-    """What `videos/_video_card.html#video-card` renders: the row and its API shape (signed URLs)."""
     base = base_url(request)
-    return [{"video": video, "info": video_dict(video, base=base)} for video in videos]
+    return [card(video, base=base) for video in videos]
 
 
 def page_of(request: HttpRequest, qs: Any, per_page: int = PAGE_SIZE) -> Page:

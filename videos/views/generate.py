@@ -16,13 +16,18 @@ from billing.exceptions import InsufficientCredits
 from dashboard.http import HtmxHttpRequest
 from videos import selectors, services
 from videos.exceptions import InvalidInput, ModelUnavailable
+from videos.files import base_url
 from videos.forms import TryForm
 from videos.models import GenerationSession, VideoModel
 from videos.serializers import model_dict
+from videos.views.code import snippets
 from videos.views.common import cards
+from videos.views.quote import quote_from
 
 DEFAULT_MODEL = "luma-ray-2.0-flash-5s-t2v"  # quick, text only: a good first try
 RECENT = 6
+LAST_MODEL = "try_model"  # the Django session remembers the model of the last generation
+MODES = {"single", "session"}
 
 
 def _selected(models: list[VideoModel], model_id: str | None) -> VideoModel | None:
@@ -30,14 +35,27 @@ def _selected(models: list[VideoModel], model_id: str | None) -> VideoModel | No
     return by_id.get(model_id or "") or by_id.get(DEFAULT_MODEL) or (models[0] if models else None)
 
 
-def _context(request: HtmxHttpRequest, form: TryForm, **extra: Any) -> dict[str, Any]:
+def _context(request: HtmxHttpRequest, form: TryForm, *, source: Any = None, **extra: Any) -> dict[str, Any]:
     selected = form.selected
     return {
         "form": form,
         "model_info": model_dict(selected) if selected else None,
         "balance": billing.credit_balance(user=request.user),
+        "quote": quote_from(request, selected, source if source is not None else {}),
         **extra,
     }
+
+
+def _initial(request: HtmxHttpRequest, selected: VideoModel | None) -> dict[str, Any]:
+    """A fresh form's values from the query: `?mode=session` (New session), `?prompt=` (edit and run again)."""
+    initial: dict[str, Any] = {"model": selected.model_id if selected else None}
+    if request.GET.get("mode") in MODES:
+        initial["mode"] = request.GET["mode"]
+    for name in ("prompt", "max_videos", "interval_seconds", "duration_minutes", "duration", "aspect_ratio",
+                 "resolution", "seed"):
+        if request.GET.get(name):
+            initial[name] = request.GET[name][:5000]
+    return initial
 
 
 def _submit(request: HtmxHttpRequest, form: TryForm) -> tuple[GenerationSession | None, int, str]:
@@ -61,6 +79,14 @@ def _submit(request: HtmxHttpRequest, form: TryForm) -> tuple[GenerationSession 
     return session, 201, ""
 
 
+def _kept(form: TryForm) -> dict[str, Any]:
+    """What the next form keeps of a successful submission: everything but the images."""
+    data = form.cleaned_data
+    keep = ("model", "prompt", "mode", "duration", "aspect_ratio", "resolution", "max_videos", "interval_seconds",
+            "duration_minutes")
+    return {name: data.get(name) for name in keep if data.get(name) not in (None, "")}
+
+
 @login_required
 @require_http_methods(["GET", "POST"])
 @vary_on_headers("HX-Request")
@@ -72,21 +98,26 @@ def try_page(request: HtmxHttpRequest) -> HttpResponse:
     """
     models = list(selectors.catalog())
     source = request.POST if request.method == "POST" else request.GET
-    selected = _selected(models, source.get("model"))
+    selected = _selected(models, source.get("model") or request.session.get(LAST_MODEL))
     recent = cards(request, selectors.videos_for_user(user=request.user)[:RECENT])
     if request.method == "GET":
-        form = TryForm(models=models, selected=selected)
+        initial = _initial(request, selected)
+        form = TryForm(models=models, selected=selected, initial=initial)
         template = "videos/try.html"
+        oob_quote = False
         if request.htmx and request.htmx.target == "model-fields":
             template += "#model-fields"
-        return render(request, template, _context(request, form, cards=recent))
+            oob_quote = True  # the price of the newly chosen model, outside #model-fields
+        context = _context(request, form, source=initial, cards=recent, oob_quote=oob_quote)
+        return render(request, template, context)
 
     form = TryForm(request.POST, request.FILES, models=models, selected=selected)
     session, status, credits_error = _submit(request, form)
     if session is None:
         template = "videos/try.html#try-form" if request.htmx else "videos/try.html"
-        context = _context(request, form, cards=recent, credits_error=credits_error)
+        context = _context(request, form, source=request.POST, cards=recent, credits_error=credits_error)
         return render(request, template, context, status=status)
+    request.session[LAST_MODEL] = session.model.model_id
     video = selectors.session_videos(session=session).first()
     if not request.htmx:
         messages.success(request, "Your video is on its way." if session.kind == GenerationSession.Kind.SINGLE
@@ -94,10 +125,9 @@ def try_page(request: HtmxHttpRequest) -> HttpResponse:
         if session.kind == GenerationSession.Kind.TIMED or video is None:
             return redirect("videos:session-detail", session.public_id)
         return redirect("videos:video-detail", video.public_id)
-    fresh = TryForm(models=models, selected=selected,
-                    initial={"model": selected.model_id if selected else None, "prompt": form.cleaned_data["prompt"],
-                             "mode": form.cleaned_data.get("mode", "single")})
-    context = _context(request, fresh, new_cards=cards(request, [video] if video else []), new_session=session)
+    fresh = TryForm(models=models, selected=selected, initial=_kept(form))
+    context = _context(request, fresh, source=request.POST, new_cards=cards(request, [video] if video else []),
+                       new_session=session, new_video=video)
     return render(request, "videos/try.html#try-success", context, status=201)
 
 
@@ -110,5 +140,8 @@ def video_detail(request: HtmxHttpRequest, video_id: str) -> HttpResponse:
     if video is None:
         raise Http404("No such video.")
     card = cards(request, [video])[0]
-    template = "videos/_video_card.html#video-card" if request.htmx else "videos/video_detail.html"
-    return render(request, template, card)
+    if request.htmx:
+        return render(request, "videos/_video_card.html#video-card", {"card": card})
+    context = {"card": card, "video": video, "info": card["info"],
+               "snippets": snippets(video, base=base_url(request))}
+    return render(request, "videos/video_detail.html", context)

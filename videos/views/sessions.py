@@ -47,6 +47,9 @@ def _status_context(request: HtmxHttpRequest, session: GenerationSession, *, aft
         "new_cards": cards(request, new),
         "last_sequence": last,
         "can_stop": not session.is_final,
+        # At most max_videos × the price of one (what the services charge per video): shown before it is spent.
+        "max_spend": session.model.price_for(session.params.get("duration", session.model.duration))
+        * session.max_videos,
         "next_video_at": session.next_run_at if not session.is_final else None,
     }
 

@@ -40,8 +40,8 @@ def test_grant_action_writes_a_ledger_row(client, operator, alice):
                           "amount": "250", "note": "Invoice 7"})
     assert r.status_code == 302
     entry = CreditEntry.objects.filter(account=account, kind="grant").latest("id")
-    assert entry.delta == Decimal("250") and entry.note == "Invoice 7" and entry.created_by == "op"
-    assert services.credit_balance(user=alice) == Decimal("1250")
+    assert entry.delta == Decimal(250) and entry.note == "Invoice 7" and entry.created_by == "op"
+    assert services.credit_balance(user=alice) == Decimal(1250)
 
 
 def test_the_balance_cannot_be_edited(client, operator, alice):
@@ -62,3 +62,10 @@ def test_the_ledger_is_read_only(client, operator, alice):
 def test_non_staff_users_cannot_open_the_admin(client, alice):
     client.force_login(alice)
     assert client.get(reverse("admin:billing_apikey_changelist")).status_code == 302
+
+
+def test_a_credit_account_page_has_no_save_button(client, operator, alice):
+    account = CreditAccount.objects.get(user=alice)
+    client.force_login(operator)
+    body = client.get(reverse("admin:billing_creditaccount_change", args=[account.pk])).content.decode()
+    assert 'name="_save"' not in body and 'name="_continue"' not in body and "1000" in body

@@ -37,7 +37,7 @@ def test_a_deleted_videos_rows_keep_its_id(client, alice):
 
 
 def test_it_never_shows_another_accounts_ledger(client, alice, bob):
-    services.credits_grant(user=bob, amount=Decimal("77"), key="bob-bonus", note="Bob's bonus")
+    services.credits_grant(user=bob, amount=Decimal(77), key="bob-bonus", note="Bob's bonus")
     client.force_login(alice)
     body = client.get(URL).content.decode()
     assert "Bob&#x27;s bonus" not in body and "77.00" not in body
@@ -51,7 +51,7 @@ def test_it_explains_that_operators_grant_credits(client, alice):
 
 def test_it_paginates_and_gives_htmx_only_the_ledger(client, alice):
     for i in range(30):
-        services.credits_grant(user=alice, amount=Decimal("1"), key=f"g{i}", note=f"grant {i}")
+        services.credits_grant(user=alice, amount=Decimal(1), key=f"g{i}", note=f"grant {i}")
     client.force_login(alice)
     body = client.get(URL, {"page": 2}, headers={"HX-Request": "true"}).content.decode()
     assert body.strip().startswith('<div id="ledger">') and "Page 2 of 2" in body and "<html" not in body

@@ -41,8 +41,10 @@ def test_videos_show_status_vendor_task_and_error(client, operator, alice):
                                              error="Vendor said: moderation")
     client.force_login(operator)
     body = client.get(reverse("admin:videos_video_changelist")).content.decode()
-    assert video.public_id in body and "luma-task-123" in body and "Vendor said: moderation" in body
-    assert client.get(reverse("admin:videos_video_change", args=[video.pk])).status_code == 200
+    assert video.public_id in body and "Vendor said: moderation" in body
+    assert video.public_id in client.get(reverse("admin:videos_video_changelist"), {"q": "luma-task-123"}).content.decode()
+    page = client.get(reverse("admin:videos_video_change", args=[video.pk])).content.decode()
+    assert "luma-task-123" in page
 
 
 def test_sessions_can_be_stopped_by_an_action(client, operator, alice):
@@ -78,3 +80,79 @@ def test_operators_see_the_vendors_raw_error_users_see_ours(client, operator, al
     client.force_login(operator)
     page = client.get(reverse("admin:videos_video_change", args=[video.pk])).content.decode()
     assert __import__("html").escape(raw) in page
+def _stale(video, minutes):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    Video.objects.filter(pk=video.pk).update(updated_at=timezone.now() - timedelta(minutes=minutes))
+
+
+def test_the_stuck_filter_finds_old_unfinished_videos(client, operator, alice):
+    stuck = make_session(owner=alice, prompt="stuck one").videos.get()
+    fresh = make_session(owner=alice, prompt="fresh one").videos.get()
+    done = make_session(owner=alice, prompt="done one").videos.get()
+    Video.objects.filter(pk=done.pk).update(status=Video.Status.COMPLETED)
+    _stale(stuck, 45)
+    _stale(done, 45)
+    client.force_login(operator)
+    body = client.get(reverse("admin:videos_video_changelist"), {"stuck": "30"}).content.decode()
+    assert stuck.public_id in body and fresh.public_id not in body and done.public_id not in body
+    assert "stuck for more than" in body and "45 min" in body
+
+
+def test_fail_and_refund_action(client, operator, alice):
+    from billing import services as billing
+    from billing.models import CreditEntry
+
+    video = make_session(owner=alice).videos.get()
+    done = make_session(owner=alice).videos.get()
+    Video.objects.filter(pk=done.pk).update(status=Video.Status.COMPLETED)
+    client.force_login(operator)
+    url = reverse("admin:videos_video_changelist")
+    r = client.post(url, {"action": "fail_and_refund", "_selected_action": [video.pk, done.pk]}, follow=True)
+    assert "1 video(s) failed and refunded; 1 already final" in r.content.decode()
+    video.refresh_from_db()
+    done.refresh_from_db()
+    assert video.status == Video.Status.FAILED and video.error_code == "operator" and "op" in video.error
+    assert done.status == Video.Status.COMPLETED
+    assert CreditEntry.objects.filter(kind="refund", video_id=video.public_id).count() == 1
+    assert billing.credit_balance(user=alice) == Decimal("980.00")
+
+
+def test_retry_action_sends_the_work_again(client, operator, alice, monkeypatch):
+    from videos import tasks
+
+    started, polled = [], []
+    monkeypatch.setattr(tasks.video_start_task, "delay", lambda pk: started.append(pk))
+    monkeypatch.setattr(tasks.video_poll_task, "delay", lambda pk: polled.append(pk))
+    pending = make_session(owner=alice).videos.get()
+    at_vendor = make_session(owner=alice).videos.get()
+    Video.objects.filter(pk=at_vendor.pk).update(status=Video.Status.PROCESSING, vendor_task_id="t-1")
+    failed = make_session(owner=alice).videos.get()
+    Video.objects.filter(pk=failed.pk).update(status=Video.Status.FAILED)
+    client.force_login(operator)
+    client.post(reverse("admin:videos_video_changelist"),
+                {"action": "retry", "_selected_action": [pending.pk, at_vendor.pk, failed.pk]})
+    assert started == [pending.pk] and polled == [at_vendor.pk]
+
+
+def test_a_video_links_to_its_session_ledger_and_files_and_has_no_save(client, operator, alice, settings):
+    video = make_session(owner=alice).videos.get()
+    Video.objects.filter(pk=video.pk).update(status=Video.Status.COMPLETED, file="videos/1/s/v.mp4")
+    client.force_login(operator)
+    body = client.get(reverse("admin:videos_video_change", args=[video.pk])).content.decode()
+    assert reverse("admin:videos_generationsession_change", args=[video.session_id]) in body
+    assert f"/admin/billing/creditentry/?video_id={video.public_id}" in body
+    assert "/files/videos/1/s/v.mp4?expires=" in body
+    assert 'name="_save"' not in body and 'name="_continue"' not in body
+    ledger = client.get(f"/admin/billing/creditentry/?video_id={video.public_id}").content.decode()
+    assert "charge" in ledger.lower() and f"?q={video.public_id}" in ledger  # and back to the video
+    session = client.get(reverse("admin:videos_generationsession_change", args=[video.session_id])).content.decode()
+    assert f"?session__id__exact={video.session_id}" in session and 'name="_save"' not in session
+
+
+def test_strangers_to_the_admin_are_sent_to_log_in(client, alice):
+    client.force_login(alice)  # a user, not staff
+    r = client.get(reverse("admin:videos_video_changelist"))
+    assert r.status_code == 302 and "/admin/login/" in r["Location"]

@@ -59,3 +59,10 @@ def test_it_is_404_for_a_stranger_page_and_partial(client, alice, bob, headers):
     client.force_login(bob)
     r = client.get(url(session), headers=headers)
     assert r.status_code == 404 and b"Private garden" not in r.content
+
+
+def test_a_timed_session_shows_its_maximum_spend(client, alice):
+    session = make_session(owner=alice, timed=True, model="luma-ray-2.0-flash", duration=9, max_videos=5)
+    client.force_login(alice)
+    body = client.get(reverse("videos:session-detail", args=[session.public_id])).content.decode()
+    assert 'id="max-spend"' in body and ">180.00</dd>" in body  # 5 × 36.00

@@ -120,7 +120,7 @@ def test_it_puts_a_bad_parameter_next_to_its_field(client, alice):
     r = post(client, {"width": "320"})  # height missing
     body = r.content.decode()
     assert r.status_code == 422 and "<html" not in body
-    assert 'id="id_height_error"' in body and "width and height go together" in body
+    assert 'id="id_height_error"' in body and "The width and the height go together" in body
     assert 'aria-invalid="true"' in body and "<details class=\"fold\" open>" in body  # Advanced unfolds
     assert not GenerationSession.objects.exists()
 
@@ -202,3 +202,18 @@ def test_it_lists_only_the_users_own_recent_videos(client, alice, bob):
     client.force_login(alice)
     body = client.get(URL).content.decode()
     assert "Alice&#x27;s meadow" in body and "lighthouse" not in body
+
+
+def test_it_remembers_the_last_model(client, alice):
+    client.force_login(alice)
+    assert post(client, {"model": "luma-ray-2.0-flash"}).status_code == 201
+    body = client.get(URL).content.decode()
+    assert '<option value="luma-ray-2.0-flash" selected>' in body
+
+
+def test_errors_use_the_forms_words_not_the_apis(client, alice):
+    client.force_login(alice)
+    r = post(client, {"model": "wan-wan2.1-kf2v-plus-5s-480p"})
+    body = r.content.decode()
+    assert r.status_code == 422 and "add the start image (a URL or an upload)" in body
+    assert "set head_image" not in body and "wan-wan2.1-kf2v-plus-5s-480p needs" not in body

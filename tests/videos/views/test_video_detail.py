@@ -46,7 +46,7 @@ def test_it_shows_the_error_and_stops_polling_when_failed(client, alice):
     client.force_login(alice)
     body = client.get(reverse("videos:video-detail", args=[video.public_id]), headers=HX).content.decode()
     assert "hx-trigger" not in body and "The vendor refused the prompt (moderation)." in body
-    assert "Credits refunded" in body and "<video" not in body
+    assert "20.00 credits refunded" in body and "<video" not in body
 
 
 def test_it_renders_the_page_with_details(client, alice):

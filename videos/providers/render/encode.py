@@ -33,11 +33,14 @@ class VideoWriter:
     flushes and finishes the file; `abort()` drops it (for cancellation and errors).
     """
 
-    def __init__(self, path: str, width: int, height: int, frame_rate: int) -> None:
+    def __init__(self, path: str, width: int, height: int, frame_rate: int,
+                 metadata: dict[str, str] | None = None) -> None:
         self.path = path
         self.size = (width, height)
         self.frames = 0
         self._container = av.open(path, mode="w", format="mp4", options={"movflags": "+faststart"})
+        for key, value in (metadata or {}).items():  # container tags (udta), e.g. comment
+            self._container.metadata[key] = value
         stream = self._container.add_stream("libx264", rate=frame_rate)
         stream.width, stream.height, stream.pix_fmt = width, height, "yuv420p"
         stream.options = dict(X264_OPTIONS)

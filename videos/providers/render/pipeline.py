@@ -23,6 +23,7 @@ from PIL import Image
 from . import images
 from .camera import move_from_prompt
 from .encode import VideoWriter, remove_quietly, save_png, save_thumbnail
+from .mark import Mark
 from .morph import Morph
 from .palette import theme_from_prompt
 from .scene import Scene
@@ -79,9 +80,10 @@ class _Producer(threading.Thread):
     queue too."""
 
     def __init__(self, source: FrameSource, frames: int, stills: set[int],
-                 prepare: Callable[[Image.Image], av.VideoFrame]) -> None:
+                 prepare: Callable[[Image.Image], av.VideoFrame], mark: Mark | None = None) -> None:
         super().__init__(daemon=True, name="render-producer")
         self.source, self.frames, self.stills, self.prepare = source, frames, stills, prepare
+        self.mark = mark
         self.queue: queue.Queue[tuple[av.VideoFrame, Image.Image | None] | BaseException] = queue.Queue(_QUEUE_DEPTH)
         self.stop = threading.Event()
 
@@ -104,6 +106,15 @@ class _Producer(threading.Thread):
             pool.shutdown(wait=False, cancel_futures=True)
 
     def _make(self, index: int) -> tuple[av.VideoFrame, Image.Image | None]:
+        frame, full = self._make_plain(index)
+        if self.mark is not None:  # after the frame exists, whichever way the source made it
+            frame = self.mark.on_frame(frame)
+            if full is not None:
+                full = full.copy()  # a source may hand out the same image again
+                self.mark.on_image(full)
+        return frame, full
+
+    def _make_plain(self, index: int) -> tuple[av.VideoFrame, Image.Image | None]:
         direct = getattr(self.source, "video_frame", None)
         if direct is not None:  # the source makes the encoder's YUV itself
             return direct(index), self.source.frame(index) if index in self.stills else None
@@ -156,8 +167,10 @@ def render(spec: RenderSpec, *, video_path: str, thumbnail_path: str, last_frame
     total = spec.frames
     source = source_for(spec)
     thumb_index = min(total - 1, spec.frame_rate)  # one second in: past the caption, into the motion
-    writer = VideoWriter(video_path, spec.width, spec.height, spec.frame_rate)
-    producer = _Producer(source, total, {thumb_index, total - 1}, writer.prepare)
+    mark = Mark(spec.mark, (spec.width, spec.height)) if spec.mark else None
+    metadata = {"comment": f"{spec.mark}: made by the local renderer, not by the vendor"} if spec.mark else None
+    writer = VideoWriter(video_path, spec.width, spec.height, spec.frame_rate, metadata=metadata)
+    producer = _Producer(source, total, {thumb_index, total - 1}, writer.prepare, mark)
     producer.start()
     try:
         last: Image.Image | None = None

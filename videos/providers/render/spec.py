@@ -34,6 +34,7 @@ class RenderSpec:
     strategy: str | None = None  # cinematic | realistic | animated | artistic
     head_image: bytes | None = None  # encoded JPEG/PNG/WEBP: I2V first frame / KF2V head
     tail_image: bytes | None = None  # KF2V last frame
+    mark: str | None = None  # e.g. "SIMULATED": burned into a corner of every frame, and noted in the MP4
 
     @property
     def frames(self) -> int:
