@@ -8,7 +8,7 @@ class Migration(migrations.Migration):
 
     dependencies = [
         ('billing', '0001_initial'),
-        ('videos', '0003_idempotency_key'),
+        ('videos', '0004_video_stage_lease_error_detail'),
     ]
 
     operations = [
