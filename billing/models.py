@@ -91,3 +91,6 @@ class RateCounter(models.Model):
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["api_key", "minute"], name="rate_counter_one_per_minute")]
+
+    def __str__(self) -> str:
+        return f"{self.api_key_id}@{self.minute}: {self.hits}"

@@ -113,7 +113,7 @@ def _not_found(request: HttpRequest, exc: Http404) -> HttpResponse:
 
 @api.exception_handler(Exception)
 def _unexpected(request: HttpRequest, exc: Exception) -> HttpResponse:
-    log.exception("unhandled /v1 error on %s", request.path)
+    log.error("unhandled /v1 error on %s", request.path, exc_info=exc)
     return openai_error(500, "The server had an error while processing your request. Please try again.",
                         code="internal_error")
 
