@@ -80,4 +80,10 @@ def test_vendors_without_a_cancel_call_answer_false_and_send_nothing(settings, f
 
 
 def test_the_base_class_has_no_cancel():
-    assert Provider().cancel("t1", make_job("runway-gen-4-turbo")) is False
+    assert Provider().cancel("t1", make_job("runway-gen-4-turbo")) is False and not Provider.cancellable
+
+
+def test_cancellable_says_which_protocols_have_a_cancel_call(settings):
+    names = {f.name for f, _, _ in CANCELLABLE}
+    assert {n for n in ("runway", "luma", "pika", "wan", "minimax", "veo", "sora", "kling")
+            if get_provider(n).cancellable} == names
