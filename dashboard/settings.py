@@ -33,6 +33,7 @@ INSTALLED_APPS = [
     "dashboard",
     "billing",
     "videos",
+    "webhooks",
 ]
 
 MIDDLEWARE = [
@@ -175,6 +176,10 @@ CELERY_BEAT_SCHEDULE = {
 
 # --- Product settings ---------------------------------------------------------------------------
 IMAGE_FETCH_ALLOW_HOSTS = [h.lower() for h in env_list("IMAGE_FETCH_ALLOW_HOSTS")]
+# Webhooks: one allow-list for every user-chosen URL (OUTBOUND_ALLOW_HOSTS; the image name still counts too).
+OUTBOUND_ALLOW_HOSTS = [h.lower() for h in env_list("OUTBOUND_ALLOW_HOSTS")]
+WEBHOOK_TIMEOUT = env_int("WEBHOOK_TIMEOUT", 10, minimum=1)  # seconds per connect/read; 2x for a whole attempt
+CELERY_BEAT_SCHEDULE["webhooks-due"] = {"task": "webhooks.tasks.deliveries_due_task", "schedule": 30.0}
 SIMULATE_MISSING_PROVIDERS = env_bool("SIMULATE_MISSING_PROVIDERS", True)
 RATE_LIMIT_PER_MINUTE = env_int("RATE_LIMIT_PER_MINUTE", 60, minimum=0)  # generate/session creations per key
 VIDEO_DEADLINE_SECONDS = env_int("VIDEO_DEADLINE_SECONDS", 30 * 60, minimum=30)  # then failed + refunded

@@ -14,4 +14,5 @@ urlpatterns = [
     path("healthz", views.healthz, name="healthz"),
     path("", include("billing.urls")),
     path("", include("videos.urls")),
+    path("", include("webhooks.urls")),
 ]

@@ -28,6 +28,7 @@ from videos.providers import get_provider
 from videos.providers.base import InputImage, Job, JobStatus, ProviderError, ProviderUnavailable
 from videos.providers.render import RenderCancelled, probe, thumbnail_from_video
 from videos.services.sessions import session_finish_if_done
+from webhooks import services as webhooks
 
 log = logging.getLogger(__name__)
 SUBMITTING = "submitting"  # vendor_status while a submit is in flight: a crash there must not resubmit
@@ -84,6 +85,7 @@ def video_fail(video_pk: int, *, error: str, code: str = "failed") -> None:
         video.completed_at = timezone.now()
         video.next_poll_at = None
         video.save(update_fields=["status", "error", "error_code", "completed_at", "next_poll_at", "updated_at"])
+        webhooks.event_emit(event="video.failed", obj=video)
         if video.credits_used > Decimal("0"):
             billing.credits_refund(user=video.owner, amount=video.credits_used, key=f"video:{video.public_id}:refund",
                                    video_id=video.public_id, session_id=video.session.public_id,
@@ -117,6 +119,7 @@ def _store_result(video: Video, video_path: str, thumbnail_path: str | None, las
             processing_time=round(time.monotonic() - started, 2) if started else None,
             completed_at=timezone.now(), next_poll_at=None, updated_at=timezone.now(), error="", **names,
         )
+        webhooks.event_emit(event="video.completed", obj=video)
         session_finish_if_done(video.session_id)
         _dispatch_on_commit(video)
 
@@ -155,8 +158,11 @@ def _render_local(video: Video) -> None:
 
 def _claim(video: Video, **fields: object) -> bool:
     """Move a pending video to processing; False if another run already did."""
-    return bool(Video.objects.filter(pk=video.pk, status=Video.Status.PENDING).update(
+    claimed = bool(Video.objects.filter(pk=video.pk, status=Video.Status.PENDING).update(
         status=Video.Status.PROCESSING, started_at=timezone.now(), updated_at=timezone.now(), **fields))
+    if claimed:
+        webhooks.event_emit(event="video.processing", obj=video)
+    return claimed
 
 
 def _vendor_lock(vendor: str) -> None:
@@ -188,6 +194,8 @@ def vendor_dispatch(vendor: str) -> list[int]:
         Video.objects.filter(pk__in=pks, status=Video.Status.PENDING).update(
             status=Video.Status.PROCESSING, vendor_status=DISPATCHED, started_at=timezone.now(),
             updated_at=timezone.now())
+        for video in Video.objects.filter(pk__in=pks):
+            webhooks.event_emit(event="video.processing", obj=video)
     return pks
 
 
