@@ -22,7 +22,7 @@ def worker_env() -> dict[str, str]:
     return {"IMAGE_FETCH_ALLOW_HOSTS": "127.0.0.1", "WEBHOOK_TIMEOUT": "5"}
 
 
-def test_making_a_video_delivers_its_events(receiver: Any, celery_worker_process: str) -> None:
+def test_making_a_video_delivers_its_events(receiver: Any, celery_worker_process: str) -> None:  # noqa: F811
     user = make_user("hooked", credits=500)
     api = f"{celery_worker_process}/api/v3"
     headers = {"X-API-Key": make_key(user)[1]}
