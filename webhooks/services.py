@@ -195,10 +195,12 @@ def _send(delivery: Delivery, *, manual: bool) -> tuple[Attempt, bool, float | N
             attempt.error = f"HTTP {answer.status}: redirects are not followed."
         elif not attempt.succeeded:
             attempt.error = f"HTTP {answer.status}: not retried (only timeouts, 429 and 5xx are)."
-        if retryable:
-            attempt.error = f"HTTP {answer.status}"
     attempt.save()
     return attempt, retryable, retry_after
+
+
+def _outcome(attempt: Attempt) -> str:
+    return attempt.error or (f"HTTP {attempt.status_code}" if attempt.status_code else "no answer")
 
 
 def _endpoint_outcome(endpoint: Endpoint | None, attempt: Attempt, now: datetime) -> None:
@@ -210,7 +212,7 @@ def _endpoint_outcome(endpoint: Endpoint | None, attempt: Attempt, now: datetime
         return
     Endpoint.objects.filter(pk=endpoint.pk, failing_since=None).update(failing_since=now)
     reason = (f"Disabled automatically on {now:%Y-%m-%d %H:%M} UTC: every delivery failed for 24 hours "
-              f"(last: {attempt.error or 'no answer'}). Fix the endpoint, then enable it again.")[:300]
+              f"(last: {_outcome(attempt)}). Fix the endpoint, then enable it again.")[:300]
     Endpoint.objects.filter(pk=endpoint.pk, enabled=True, failing_since__lte=now - RETRY_WINDOW).update(
         enabled=False, disabled_reason=reason, updated_at=now)
 
@@ -236,8 +238,8 @@ def delivery_attempt(delivery_pk: int) -> float | None:
     attempt, retryable, retry_after = _send(delivery, manual=False)
     now = timezone.now()
     _endpoint_outcome(delivery.endpoint, attempt, now)
-    fields: dict[str, Any] = {"attempt_count": delivery.attempt_count + 1, "last_error": attempt.error,
-                              "updated_at": now}
+    fields: dict[str, Any] = {"attempt_count": delivery.attempt_count + 1, "updated_at": now,
+                              "last_error": "" if attempt.succeeded else _outcome(attempt)}
     give_up_at = delivery.created_at + RETRY_WINDOW
     delay = None
     if attempt.succeeded:
@@ -248,7 +250,7 @@ def delivery_attempt(delivery_pk: int) -> float | None:
         delay = (fields["next_attempt_at"] - now).total_seconds()
     else:
         if retryable:
-            fields["last_error"] = f"Gave up after 24 hours of retries (last: {attempt.error})."[:300]
+            fields["last_error"] = f"Gave up after 24 hours of retries (last: {_outcome(attempt)})."[:300]
         fields.update(status=Delivery.Status.FAILED, next_attempt_at=None)
     Delivery.objects.filter(pk=delivery.pk).update(**fields)
     return delay
