@@ -108,35 +108,42 @@ def callback_register(*, session: GenerationSession, url: str | None) -> Callbac
 def event_emit(*, event: str, obj: Video | GenerationSession) -> None:
     """Queue `event` about `obj` for its owner's endpoints and its session's callback, once the caller commits.
 
-    Safe anywhere in the lifecycle: nothing happens if the transaction rolls back, and a failure here is
-    logged, never raised into the video's work. The payload is the object as it is right after the commit.
+    Call it right after the transition, in the same transaction: the payload is the object as that
+    transaction sees it (so a `video.processing` body says "processing" however fast the video then
+    finishes), and the deliveries are created only if it commits. Costs two small queries when nobody
+    listens; an error here is logged, never raised into the video's work.
     """
     if event not in EVENTS:
         raise ValueError(f"unknown webhook event {event!r}")
-    kind = "video" if isinstance(obj, Video) else "session"
-    transaction.on_commit(partial(_event_record, event, kind, obj.pk), robust=True)
-
-
-def _event_record(event: str, kind: str, pk: int) -> None:
-    obj = object_load(kind, pk)
-    if obj is None:
-        return  # deleted meanwhile
-    session_pk = obj.session_id if isinstance(obj, Video) else obj.pk
-    targets: list[tuple[Endpoint | None, str]] = [
-        (e, e.url) for e in Endpoint.objects.filter(owner_id=obj.owner_id, enabled=True) if event in e.events]
-    if callback := Callback.objects.filter(session_id=session_pk).first():
-        targets.append((None, callback.url))
-    if not targets:
+    try:
+        with transaction.atomic():  # a savepoint: a failed query here leaves the caller's transaction usable
+            session_pk = obj.session_id if isinstance(obj, Video) else obj.pk
+            targets = [(e.pk, e.url) for e in Endpoint.objects.filter(owner_id=obj.owner_id, enabled=True)
+                       if event in e.events]
+            if callback := Callback.objects.filter(session_id=session_pk).first():
+                targets.append((None, callback.url))
+            if not targets:
+                return
+            fresh = object_load("video" if isinstance(obj, Video) else "session", obj.pk)
+            if fresh is None:
+                return
+            payload = {"type": event, "timestamp": timezone.now().isoformat().replace("+00:00", "Z"),
+                       "data": object_payload(fresh)}
+    except Exception:  # a webhook must never break the video's own transition
+        log.exception("webhook event %s for %s could not be prepared", event, obj.pk)
         return
-    payload = {"type": event, "timestamp": timezone.now().isoformat().replace("+00:00", "Z"),
-               "data": object_payload(obj)}
+    transaction.on_commit(partial(_event_record, event, obj.owner_id, fresh.public_id, payload, targets),
+                          robust=True)
+
+
+def _event_record(event: str, owner_id: int, object_id: str, payload: dict[str, Any],
+                  targets: list[tuple[int | None, str]]) -> None:
     from webhooks.tasks import delivery_send_task
 
     with transaction.atomic():
-        message = Message.objects.create(owner_id=obj.owner_id, event=event, object_id=obj.public_id,
-                                         payload=payload)
-        for endpoint, url in targets:
-            delivery = Delivery.objects.create(message=message, endpoint=endpoint, url=url,
+        message = Message.objects.create(owner_id=owner_id, event=event, object_id=object_id, payload=payload)
+        for endpoint_pk, url in targets:
+            delivery = Delivery.objects.create(message=message, endpoint_id=endpoint_pk, url=url,
                                                next_attempt_at=timezone.now())
             delivery_send_task.delay_on_commit(delivery.pk)
 
