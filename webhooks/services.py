@@ -115,15 +115,15 @@ def event_emit(*, event: str, obj: Video | GenerationSession) -> None:
     """
     if event not in EVENTS:
         raise ValueError(f"unknown webhook event {event!r}")
+    session_pk = obj.session_id if isinstance(obj, Video) else obj.pk
+    targets = [(e.pk, e.url) for e in Endpoint.objects.filter(owner_id=obj.owner_id, enabled=True)
+               if event in e.events]
+    if callback := Callback.objects.filter(session_id=session_pk).first():
+        targets.append((None, callback.url))
+    if not targets:
+        return  # the common case costs these two indexed reads and nothing more
     try:
-        with transaction.atomic():  # a savepoint: a failed query here leaves the caller's transaction usable
-            session_pk = obj.session_id if isinstance(obj, Video) else obj.pk
-            targets = [(e.pk, e.url) for e in Endpoint.objects.filter(owner_id=obj.owner_id, enabled=True)
-                       if event in e.events]
-            if callback := Callback.objects.filter(session_id=session_pk).first():
-                targets.append((None, callback.url))
-            if not targets:
-                return
+        with transaction.atomic():  # a savepoint: a failure here leaves the caller's transaction usable
             fresh = object_load("video" if isinstance(obj, Video) else "session", obj.pk)
             if fresh is None:
                 return
