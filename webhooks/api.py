@@ -147,6 +147,14 @@ def endpoint_delete(request: ApiRequest, webhook_id: str) -> Status[None]:
     return Status(204, None)
 
 
+@router.post("/webhooks/{webhook_id}/secret/rotate", response=EndpointCreatedOut,
+             summary="A new signing secret (shown once); the old one also signs for 24 h")
+def endpoint_secret_rotate(request: ApiRequest, webhook_id: str) -> EndpointCreatedOut:
+    endpoint = selectors.endpoint_get(user=request.auth.owner, public_id=webhook_id)
+    endpoint = services.endpoint_secret_rotate(endpoint=endpoint)
+    return EndpointCreatedOut(**EndpointOut.of(endpoint).model_dump(), secret=endpoint.secret)
+
+
 @router.get("/webhooks/{webhook_id}/deliveries", response=DeliveryListOut, summary="The endpoint's delivery log")
 def delivery_list(request: ApiRequest, webhook_id: str) -> DeliveryListOut:
     endpoint = selectors.endpoint_get(user=request.auth.owner, public_id=webhook_id)

@@ -49,6 +49,9 @@ class Endpoint(models.Model):
     events = models.JSONField(default=list)  # a subset of EVENTS, never empty
     # Kept in clear: signing needs the key itself (as every Standard Webhooks sender does). Shown once.
     secret = models.CharField(max_length=64, default=new_secret)
+    # After a rotation the old secret also signs, for a day, so receivers can switch over without a gap.
+    previous_secret = models.CharField(max_length=64, blank=True)
+    previous_secret_until = models.DateTimeField(null=True, blank=True)
     enabled = models.BooleanField(default=True)
     disabled_reason = models.CharField(max_length=300, blank=True)
     failing_since = models.DateTimeField(null=True, blank=True)  # first failure since the last success
@@ -89,6 +92,9 @@ class Message(models.Model):
     object_id = models.CharField(max_length=40)  # the video or session public id
     payload = models.JSONField()  # the exact body, serialised once so every attempt signs the same bytes
     created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        indexes = (models.Index(fields=["created_at"], name="webhooks_message_created"),)  # for pruning
 
 
 class Delivery(models.Model):

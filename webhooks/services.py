@@ -18,7 +18,7 @@ from django.utils import timezone
 from videos.exceptions import InvalidInput
 from videos.models import GenerationSession, Video
 from webhooks import outbound, signing
-from webhooks.models import EVENTS, Attempt, Callback, Delivery, Endpoint, Message, SigningSecret
+from webhooks.models import EVENTS, Attempt, Callback, Delivery, Endpoint, Message, SigningSecret, new_secret
 from webhooks.payloads import object_load, object_payload
 
 log = logging.getLogger(__name__)
@@ -77,6 +77,15 @@ def endpoint_update(*, endpoint: Endpoint, url: str | None = None, events: list[
         endpoint.disabled_reason = "" if enabled else "Disabled by you."
         endpoint.failing_since = None
     endpoint.save()
+    return endpoint
+
+
+def endpoint_secret_rotate(*, endpoint: Endpoint) -> Endpoint:
+    """A new secret (returned on the object, shown once). The old one keeps signing too for `RETRY_WINDOW`."""
+    endpoint.previous_secret = endpoint.secret
+    endpoint.previous_secret_until = timezone.now() + RETRY_WINDOW
+    endpoint.secret = new_secret()
+    endpoint.save(update_fields=["secret", "previous_secret", "previous_secret_until", "updated_at"])
     return endpoint
 
 
@@ -150,10 +159,13 @@ def _event_record(event: str, owner_id: int, object_id: str, payload: dict[str, 
 
 # --- delivery --------------------------------------------------------------------------------------------------
 
-def _secret_for(delivery: Delivery) -> str:
-    if delivery.endpoint is not None:
-        return delivery.endpoint.secret
-    return signing_secret_get(user=delivery.message.owner)
+def _secrets_for(delivery: Delivery) -> list[str]:
+    endpoint = delivery.endpoint
+    if endpoint is None:
+        return [signing_secret_get(user=delivery.message.owner)]
+    if endpoint.previous_secret and endpoint.previous_secret_until and endpoint.previous_secret_until > timezone.now():
+        return [endpoint.secret, endpoint.previous_secret]
+    return [endpoint.secret]
 
 
 def _retry_after(value: str | None) -> float | None:
@@ -179,7 +191,7 @@ def _send(delivery: Delivery, *, manual: bool) -> tuple[Attempt, bool, float | N
     """One POST, recorded. Returns the attempt, whether a retry may help, and the receiver's Retry-After."""
     message = delivery.message
     body = json.dumps(message.payload, separators=(",", ":"), ensure_ascii=False).encode()
-    headers = signing.signed_headers(secret=_secret_for(delivery), msg_id=message.public_id,
+    headers = signing.signed_headers(secrets=_secrets_for(delivery), msg_id=message.public_id,
                                      timestamp=int(time.time()), body=body)
     attempt = Attempt(delivery=delivery, manual=manual)
     retryable, retry_after = False, None
@@ -284,3 +296,16 @@ def deliveries_due(*, limit: int = 500) -> list[int]:
     """Pending deliveries whose attempt is due (or whose claimed attempt's lease ran out): for the sweep."""
     qs = Delivery.objects.filter(status=Delivery.Status.PENDING, next_attempt_at__lte=timezone.now())
     return list(qs.order_by("next_attempt_at").values_list("pk", flat=True)[:limit])
+
+
+def messages_prune(*, limit: int = 1000) -> int:
+    """Forget messages (and their deliveries and attempts) older than `WEBHOOK_RETENTION_DAYS`, a batch at a time.
+
+    Nothing still pending is pruned. Returns how many messages went.
+    """
+    cutoff = timezone.now() - timedelta(days=getattr(settings, "WEBHOOK_RETENTION_DAYS", 30))
+    old = Message.objects.filter(created_at__lt=cutoff).exclude(deliveries__status=Delivery.Status.PENDING)
+    pks = list(old.values_list("pk", flat=True)[:limit])
+    if pks:
+        Message.objects.filter(pk__in=pks).delete()
+    return len(pks)

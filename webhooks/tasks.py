@@ -26,3 +26,4 @@ def deliveries_due_task() -> None:
 
     for pk in services.deliveries_due():
         delivery_send_task.delay(pk)
+    services.messages_prune()

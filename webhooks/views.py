@@ -88,6 +88,15 @@ def endpoint_toggle(request: HtmxHttpRequest, webhook_id: str) -> HttpResponse:
 
 
 @login_required
+@never_cache  # shows the new secret
+@require_POST
+def endpoint_secret_rotate(request: HtmxHttpRequest, webhook_id: str) -> HttpResponse:
+    """A new secret, shown in this response only; the old one keeps signing for 24 hours."""
+    endpoint = services.endpoint_secret_rotate(endpoint=_endpoint(request, webhook_id))
+    return render(request, "webhooks/endpoint_detail.html", _detail_context(endpoint, new_secret=endpoint.secret))
+
+
+@login_required
 @require_POST
 def endpoint_delete(request: HtmxHttpRequest, webhook_id: str) -> HttpResponse:
     endpoint = _endpoint(request, webhook_id)
