@@ -25,6 +25,7 @@ log = logging.getLogger(__name__)
 RETRY_WINDOW = timedelta(hours=24)  # retries stop, and an endpoint failing this long is disabled
 MAX_BACKOFF = 3600.0  # seconds between two automatic attempts, at most
 FIRST_BACKOFF = 5.0
+MAX_ENDPOINTS = 20  # per account: each event is one POST per endpoint
 
 
 def _timeout() -> float:
@@ -59,6 +60,9 @@ def events_validate(events: list[str] | None) -> list[str]:
 def endpoint_create(*, user: AbstractBaseUser, url: str, events: list[str] | None = None,
                     description: str = "") -> Endpoint:
     """Register an endpoint. Its secret is returned on the object: show it now, it is never shown again."""
+    if Endpoint.objects.filter(owner=user).count() >= MAX_ENDPOINTS:
+        raise InvalidInput(f"url: at most {MAX_ENDPOINTS} endpoints per account; delete one first.", field="url",
+                           code="too_many_endpoints")
     return Endpoint.objects.create(owner=user, url=url_validate(url), events=events_validate(events),
                                    description=description.strip()[:200])
 

@@ -120,3 +120,11 @@ def test_the_delivery_log_and_redeliver_through_the_api(alice_api, bob_api, rece
     r = alice_api.post(f"/webhooks/{wid}/deliveries/{delivery.public_id}/redeliver")
     assert r.status_code == 200 and r.json()["success"] is True and r.json()["attempt"]["status_code"] == 200
     assert len(receiver.requests) == 2
+
+
+def test_an_account_has_at_most_20_endpoints(alice_api, receiver):
+    for i in range(20):
+        assert alice_api.post("/webhooks", {"url": f"{receiver.url}/{i}"}).status_code == 201
+    r = alice_api.post("/webhooks", {"url": receiver.url})
+    assert r.status_code == 400 and r.json()["error"]["code"] == "too_many_endpoints"
+    assert Endpoint.objects.count() == 20
