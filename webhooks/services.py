@@ -13,6 +13,7 @@ from typing import Any
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
+from django.db.models import F
 from django.utils import timezone
 
 from videos.exceptions import InvalidInput
@@ -261,7 +262,7 @@ def delivery_attempt(delivery_pk: int) -> float | None:
     attempt, retryable, retry_after = _send(delivery, manual=False)
     now = timezone.now()
     _endpoint_outcome(delivery.endpoint, attempt, now)
-    fields: dict[str, Any] = {"attempt_count": delivery.attempt_count + 1, "updated_at": now,
+    fields: dict[str, Any] = {"attempt_count": F("attempt_count") + 1, "updated_at": now,
                               "last_error": "" if attempt.succeeded else _outcome(attempt)}
     give_up_at = delivery.created_at + RETRY_WINDOW
     delay = None
@@ -275,7 +276,10 @@ def delivery_attempt(delivery_pk: int) -> float | None:
         if retryable:
             fields["last_error"] = f"Gave up after 24 hours of retries (last: {_outcome(attempt)})."[:300]
         fields.update(status=Delivery.Status.FAILED, next_attempt_at=None)
-    Delivery.objects.filter(pk=delivery.pk).update(**fields)
+    # Conditional: a redeliver that succeeded meanwhile has settled it; this attempt only adds to the count.
+    if not Delivery.objects.filter(pk=delivery.pk, status=Delivery.Status.PENDING).update(**fields):
+        Delivery.objects.filter(pk=delivery.pk).update(attempt_count=F("attempt_count") + 1)
+        return None
     return delay
 
 
@@ -287,7 +291,7 @@ def delivery_redeliver(*, delivery: Delivery) -> Attempt:
     """
     delivery = Delivery.objects.select_related("message__owner", "endpoint").get(pk=delivery.pk)
     attempt, _, _ = _send(delivery, manual=True)
-    fields: dict[str, Any] = {"attempt_count": delivery.attempt_count + 1, "updated_at": timezone.now()}
+    fields: dict[str, Any] = {"attempt_count": F("attempt_count") + 1, "updated_at": timezone.now()}
     if attempt.succeeded:
         fields.update(status=Delivery.Status.SUCCEEDED, next_attempt_at=None, last_error="")
         if delivery.endpoint is not None:
