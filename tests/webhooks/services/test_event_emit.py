@@ -91,3 +91,31 @@ def test_a_broken_serializer_never_breaks_the_video(alice, receiver, enqueued, m
     session.refresh_from_db()
     assert video.status == "failed" and session.status == "error"  # the transition and its refund stand
     assert not Message.objects.exists()
+
+
+def test_a_vendor_video_emits_processing_at_submit_and_at_dispatch_then_completed(
+        alice, receiver, enqueued, settings, tmp_path, monkeypatch, django_capture_on_commit_callbacks):
+    """Through the fake vendor (queued behind a cap of one, then dispatched), as tests/videos/tasks does."""
+    from tests.videos.tasks.test_video_lifecycle import _mp4_bytes, _poll
+    from videos import tasks
+    from videos.providers import fake
+
+    monkeypatch.setattr(tasks.vendor_dispatch_task, "delay_on_commit", lambda *a, **k: None)  # the test dispatches
+
+    fake.reset()
+    settings.PROVIDERS = {"luma": "videos.providers.fake.FakeProvider"}
+    settings.PROVIDER_SETTINGS = {**settings.PROVIDER_SETTINGS, "luma": {"max_concurrent": 1}}
+    fake.FakeProvider.result_bytes = _mp4_bytes(tmp_path)
+    services.endpoint_create(user=alice, url=receiver.url, events=["video.processing", "video.completed"])
+    first = make_session(owner=alice, model="luma-ray-2.0-flash-5s-t2v").videos.get()
+    second = make_session(owner=alice, model="luma-ray-2.0-flash-5s-t2v").videos.get()
+    with django_capture_on_commit_callbacks(execute=True):
+        video_services.video_start(first.pk)
+        video_services.video_start(second.pk)  # queued behind the cap: no event
+        _poll(first.pk)
+        assert video_services.vendor_dispatch("luma") == [second.pk]
+    fake.reset()
+    got = [(m.event, m.object_id, m.payload["data"]["status"]) for m in Message.objects.order_by("id")]
+    assert got == [("video.processing", first.public_id, "processing"),
+                   ("video.completed", first.public_id, "completed"),
+                   ("video.processing", second.public_id, "processing")]
