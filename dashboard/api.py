@@ -213,6 +213,7 @@ def _register() -> None:
 
     api.add_router("", videos_router)
     api.add_router("", billing_router)
+    api.add_router("", "webhooks.api.router")
 
 
 _register()
