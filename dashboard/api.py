@@ -209,7 +209,7 @@ def _unexpected(request: HttpRequest, exc: Exception) -> HttpResponse:
 
 def _register() -> None:
     from billing.api import router as billing_router
-    from videos.api import router as videos_router
+    from videos.api.endpoints import router as videos_router
 
     api.add_router("", videos_router)
     api.add_router("", billing_router)

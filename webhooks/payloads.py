@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from videos.models import GenerationSession, Video
@@ -9,12 +10,17 @@ from videos.models import GenerationSession, Video
 
 def object_payload(obj: Video | GenerationSession) -> dict[str, Any]:
     """The API's JSON for a video or a session (`GET /videos/{id}`, `GET /videos/sessions/{id}`'s session)."""
+    from ninja.responses import NinjaJSONEncoder
+
+    from billing.services import credit_balance
+    from videos.api.outputs import SessionOut, VideoOut
     from videos.files import base_url
-    from videos.serializers import session_dict, video_dict
 
     if isinstance(obj, Video):
-        return video_dict(obj, base=base_url())
-    return session_dict(obj)
+        out = VideoOut.of(obj, base=base_url(), remaining=credit_balance(user=obj.owner_id))
+    else:
+        out = SessionOut.of(obj)
+    return json.loads(json.dumps(out.model_dump(), cls=NinjaJSONEncoder))  # the API's own JSON encoding
 
 
 def object_load(kind: str, pk: int) -> Video | GenerationSession | None:

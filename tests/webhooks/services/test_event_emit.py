@@ -29,8 +29,10 @@ def test_stopping_a_session_emits_session_stopped_once(alice, receiver, enqueued
     with django_capture_on_commit_callbacks(execute=True):
         video_services.session_stop(session=session)
         video_services.session_stop(session=session)  # idempotent: no second event
-    assert _events() == ["session.stopped"]
-    services.delivery_attempt(Delivery.objects.get().pk)
+    # The stop cancels (and refunds) the video still queued: its own event follows the session's, once.
+    assert _events() == ["session.stopped", "video.failed"]
+    assert Message.objects.get(event="video.failed").payload["data"]["error_code"] == "cancelled"
+    services.delivery_attempt(Delivery.objects.get(message__event="session.stopped").pk)
     body = Webhook(endpoint.secret).verify(receiver.requests[0].body, receiver.requests[0].headers)
     assert body["data"]["session_id"] == session.public_id and body["data"]["status"] == "stopped"
 
@@ -50,14 +52,15 @@ def test_running_out_of_credits_emits_session_error(db, receiver, enqueued, djan
 def test_claiming_and_completing_emit_processing_then_completed(alice, receiver, enqueued, monkeypatch,
                                                                 django_capture_on_commit_callbacks):
     """The local renderer is swapped for a stored file: the transitions are what is tested, not the render."""
-    from videos.services import work
+    from videos import lifecycle
+    from videos.services.render import render_claim
 
     services.endpoint_create(user=alice, url=receiver.url)
     session = make_session(owner=alice)
     video = session.videos.get()
     with django_capture_on_commit_callbacks(execute=True):
-        assert work._claim(video)
-        assert not work._claim(video)  # a second run claims nothing and emits nothing
+        assert render_claim(video, lifecycle.new_owner())
+        assert not render_claim(video, lifecycle.new_owner())  # a second run claims nothing and emits nothing
         Video.objects.filter(pk=video.pk).update(status=Video.Status.COMPLETED)
         video_services.session_finish_if_done(session.pk)
     assert _events() == ["video.processing", "session.completed"]
