@@ -184,3 +184,17 @@ def test_the_sweep_ends_at_once_the_leases_of_processes_that_are_gone(video) -> 
     other.refresh_from_db()
     assert video.lease_until < timezone.now() and other.lease_until == until
     assert render_claim(video, lifecycle.new_owner())  # the next start takes it over
+
+
+def test_a_render_that_breaks_fails_and_refunds_instead_of_looping(video, alice, monkeypatch) -> None:
+    from videos.providers.local import LocalProvider
+
+    def broken(self, job, out_dir):
+        raise RuntimeError("libx264: out of memory")
+
+    monkeypatch.setattr(LocalProvider, "generate", broken)
+    services.video_start(video.pk)
+    video.refresh_from_db()
+    assert (video.status, video.error_code, video.error_detail) == ("failed", "render_error",
+                                                                    "RuntimeError: libx264: out of memory")
+    assert "libx264" not in video.error and credit_balance(user=alice) == Decimal("1000.00")
