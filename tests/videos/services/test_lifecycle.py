@@ -171,7 +171,7 @@ def test_the_sweep_ends_at_once_the_leases_of_processes_that_are_gone(video) -> 
     import socket
     import subprocess
 
-    dead_pid = subprocess.Popen(["true"])  # a process that has exited  # noqa: S607
+    dead_pid = subprocess.Popen(["true"])  # a process that has exited
     dead_pid.wait()
     host = socket.gethostname()[:60]
     dead, alive = f"{host}:{dead_pid.pid}:tok1", f"{host}:{__import__('os').getppid()}:tok2"
