@@ -90,6 +90,7 @@ def main() -> None:
     from billing.models import CreditEntry
     from tests.e2e.workers import worker_kill, worker_start, worker_stop
     from tests.factories import make_session, make_user
+    from videos import lifecycle
     from videos.models import GenerationSession, Video
     from videos.providers.render import RenderSpec, render
 
@@ -119,10 +120,10 @@ def main() -> None:
         stages_at_kill: Counter = Counter()
         for _ in range(kills):
             time.sleep(rng.uniform(1.0, 6.0))
-            held = Video.objects.filter(lease_until__gt=timezone.now())  # work in hand of the worker about to die
-            stages_at_kill.update(held.filter(stage__in=["submitting", "rendering", "storing"])
-                                  .values_list("stage", flat=True))
-            stages_at_kill.update("polling" for _ in held.filter(stage="submitted"))
+            # Work in hand of the worker about to die: live leases of processes still running.
+            held = Video.objects.filter(lease_until__gt=timezone.now()).values_list("stage", "lease_owner")
+            stages_at_kill.update("polling" if stage == "submitted" else stage for stage, owner in held
+                                  if lifecycle._alive(int(owner.split(":")[1])))
             worker_kill(worker)
             worker = worker_start(env, log, concurrency=args.concurrency)
         restarted = time.monotonic()

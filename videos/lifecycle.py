@@ -157,9 +157,13 @@ def lease_renew(pk: int, *, owner: str, **fields: object) -> bool:
 
 
 def lease_release(pk: int, *, owner: str, **fields: object) -> bool:
-    """Give the lease back (after one poll) and write `fields`; False if it was no longer ours."""
+    """Give the lease back (after one poll) and write `fields`; False if it was no longer ours.
+
+    The owner's name stays, without a lease: this process scheduled the next poll (a message its worker holds
+    until the countdown ends), so if the process is gone the sweep re-sends that poll at once.
+    """
     return bool(Video.objects.filter(pk=pk, lease_owner=owner).update(
-        lease_owner="", lease_until=None, updated_at=timezone.now(), **fields))
+        lease_until=None, updated_at=timezone.now(), **fields))
 
 
 def _alive(pid: int) -> bool:
@@ -181,12 +185,17 @@ def leases_of_dead_processes_end() -> int:
     host = socket.gethostname()[:60]
     now = timezone.now()
     ended = 0
-    held = Video.objects.filter(lease_until__gte=now, lease_owner__startswith=f"{host}:")
-    for owner in set(held.values_list("lease_owner", flat=True)[:1000]):
+    mine = Video.objects.filter(lease_owner__startswith=f"{host}:")
+    held = mine.filter(lease_until__gte=now)
+    waiting = mine.filter(stage=Stage.SUBMITTED, lease_until__isnull=True)  # their next poll was scheduled here
+    owners = set(held.values_list("lease_owner", flat=True)[:1000]) | set(
+        waiting.values_list("lease_owner", flat=True)[:1000])
+    for owner in owners:
         pid = owner[len(host) + 1:].split(":", 1)[0]
         if pid.isdigit() and int(pid) != os.getpid() and not _alive(int(pid)):
-            ended += Video.objects.filter(lease_owner=owner, lease_until__gte=now).update(
-                lease_until=now - timedelta(seconds=1))
+            ended += held.filter(lease_owner=owner).update(lease_until=now - timedelta(seconds=1))
+            # The poll message died with its worker: due now (the sweep re-sends it at once).
+            ended += waiting.filter(lease_owner=owner).update(lease_owner="", lease_until=now - timedelta(seconds=1))
     return ended
 
 

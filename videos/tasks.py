@@ -105,9 +105,13 @@ def videos_poll_due_task() -> int:
     now = timezone.now()
     expired = Q(lease_until__lt=now)
     unleased = Q(lease_until__isnull=True) | expired
+    # A poll chain is only re-sent when well overdue (its scheduled message may just be late under load); a
+    # poll or a store whose lease expired is re-sent at once (the run holding it died).
+    late = now - timedelta(seconds=max(30, 2 * settings.SWEEP_INTERVAL))
     polls = list(Video.objects.filter(
-        Q(stage=Stage.SUBMITTED, next_poll_at__lte=now - timedelta(seconds=settings.SWEEP_INTERVAL)) & unleased
-        | Q(stage=Stage.STORING) & expired & ~Q(vendor_task_id="")).values_list("pk", flat=True)[:500])
+        Q(stage=Stage.SUBMITTED, next_poll_at__lte=late) & unleased
+        | Q(stage__in=[Stage.SUBMITTED, Stage.STORING]) & expired & ~Q(vendor_task_id=""))
+        .values_list("pk", flat=True)[:500])
     for pk in polls:
         video_poll_task.delay(pk)
     starts = list(Video.objects.filter(

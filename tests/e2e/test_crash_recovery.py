@@ -34,12 +34,12 @@ class HeldLuma(FakeLuma):
 
     def __init__(self) -> None:
         super().__init__()
-        self.holding = False
+        self.holding = ""  # the method whose requests are held: GET (status) or POST (create)
         self.held = 0
         self.release = threading.Event()
 
     def handle(self, request: Any) -> Any:
-        if self.holding and request.method == "GET" and "/generations/" in request.path:
+        if self.holding == request.method and "/generations" in request.path:
             self.held += 1
             self.release.wait(120)
         return super().handle(request)
@@ -133,12 +133,12 @@ def test_a_worker_killed_mid_poll_polls_on_without_a_second_job(worker_env, work
     for i in range(3):
         make_session(owner=user, prompt=f"Waves on a reef, take {i}")
     assert set(Video.objects.values_list("provider", flat=True)) == {"luma"}
-    luma.holding = True
+    luma.holding = "GET"
     log = tmp_path / "worker.log"
     workers.append(worker_start(env, log))
     _wait(lambda: luma.held >= 1, "a poll in flight")
     worker_kill(workers[-1])
-    luma.holding = False
+    luma.holding = ""
     luma.release.set()  # the dead worker's request is answered into a closed socket
 
     workers.append(worker_start(env, log))
@@ -146,3 +146,30 @@ def test_a_worker_killed_mid_poll_polls_on_without_a_second_job(worker_env, work
     outcome = _assert_each_video_ended_once(settings.MEDIA_ROOT)
     assert outcome == {"completed": 3, "refunded": 0}
     assert len(luma.posted("/dream-machine/v1/generations/video")) == 3  # one vendor job per video, never resubmitted
+
+
+def test_a_worker_killed_mid_submit_refunds_once_and_never_sends_the_job_twice(worker_env, workers, luma, settings,
+                                                                              tmp_path: Path) -> None:
+    """Luma cannot be asked "did you get my job?": a submit cut off is failed and refunded once, `interrupted`."""
+    env = {**worker_env, "LUMA_API_KEY": luma.api_key, "LUMA_BASE_URL": luma.base_url, "LUMA_POLL_INTERVAL": "0.3",
+           "LUMA_MAX_CONCURRENT": "1"}
+    settings.PROVIDER_SETTINGS = {**settings.PROVIDER_SETTINGS,
+                                  "luma": {**settings.PROVIDER_SETTINGS["luma"], "api_key": luma.api_key}}
+    user = make_user("crash", credits=1000)
+    for i in range(2):  # the cap is 1: the second waits, queued, and goes through once the first is settled
+        make_session(owner=user, prompt=f"Waves on a reef, take {i}")
+    luma.holding = "POST"
+    log = tmp_path / "worker.log"
+    workers.append(worker_start(env, log))
+    _wait(lambda: luma.held >= 1, "a submit in flight")
+    worker_kill(workers[-1])
+    luma.holding = ""
+    luma.release.set()  # the vendor did get that job; we never learnt its id
+
+    workers.append(worker_start(env, log))
+    _wait(lambda: not Video.objects.exclude(status__in=Video.FINAL).exists(), "every video final")
+    outcome = _assert_each_video_ended_once(settings.MEDIA_ROOT)
+    assert outcome == {"completed": 1, "refunded": 1}
+    refunded = Video.objects.get(status="failed")
+    assert refunded.error_code == "interrupted" and "refunded" in refunded.error
+    assert len(luma.posted("/dream-machine/v1/generations/video")) == 2  # one each: the cut-off one never sent again

@@ -15,7 +15,7 @@ from videos.models import Video
 from videos.providers import get_provider
 from videos.providers.render import RenderCancelled
 from videos.services.job import job_for_video
-from videos.services.results import files_of_run, video_store
+from videos.services.results import files_of_run, video_fail, video_store
 
 log = logging.getLogger(__name__)
 Stage = Video.Stage
@@ -65,6 +65,11 @@ def render_local(video: Video, owner: str) -> None:
             result = provider.generate(job, out_dir)
         except RenderCancelled:
             log.info("render of %s stopped: this run no longer holds it", video.public_id)
+            return
+        except (ValueError, OSError, RuntimeError) as e:  # the renderer refused or broke: redoing it won't help
+            log.exception("render of %s failed", video.public_id)
+            video_fail(video.pk, error="The video could not be rendered; your credits were refunded.",
+                       code="render_error", detail=f"{type(e).__name__}: {e}")
             return
         if not lifecycle.move(video.pk, Stage.STORING, frm=(Stage.RENDERING,), owner=owner):
             return

@@ -237,7 +237,7 @@ def session_delete(*, session: GenerationSession) -> int:
     finished, then delete, all in one transaction. A render still running sees its row gone and stops.
     """
     from videos.services.job import job_for_video
-    from videos.services.results import video_fail
+    from videos.services.results import files_of_run, video_fail
     from videos.services.vendor import job_fields
     from videos.tasks import vendor_job_cancel_task
 
@@ -245,13 +245,17 @@ def session_delete(*, session: GenerationSession) -> int:
         locked = GenerationSession.objects.select_for_update(of=("self",)).filter(pk=session.pk).first()
         if locked is None:
             return 0
+        # Files a run holding a video (or killed while holding it) may have written: read before the fails
+        # below end the leases.
+        names = [name for video in locked.videos.exclude(lease_owner="").select_related("session")
+                 for name in files_of_run(video, video.lease_owner)]
         _stop_locked(locked)
         for video in locked.videos.filter(~Q(status__in=Video.FINAL)).select_related("model", "session"):
             if video.vendor_task_id and video.provider != "local":  # the row goes: the task gets the job itself
                 job = job_fields(job_for_video(video, images=False))
                 vendor_job_cancel_task.delay_on_commit(video.provider, video.vendor_task_id, job)
             video_fail(video.pk, error="Deleted before it finished; your credits were refunded.", code="deleted")
-        names = [locked.params.get("head_image", ""), locked.params.get("tail_image", "")]
+        names += [locked.params.get("head_image", ""), locked.params.get("tail_image", "")]
         count = 0
         for video in locked.videos.all():
             names += [video.file, video.thumbnail, video.last_frame, spritesheet_name(video.file) if video.file else ""]

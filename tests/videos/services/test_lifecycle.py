@@ -171,7 +171,7 @@ def test_the_sweep_ends_at_once_the_leases_of_processes_that_are_gone(video) -> 
     import socket
     import subprocess
 
-    dead_pid = subprocess.Popen(["true"])  # a process that has exited  # noqa: S607
+    dead_pid = subprocess.Popen(["true"])  # a process that has exited
     dead_pid.wait()
     host = socket.gethostname()[:60]
     dead, alive = f"{host}:{dead_pid.pid}:tok1", f"{host}:{__import__('os').getppid()}:tok2"
@@ -184,3 +184,38 @@ def test_the_sweep_ends_at_once_the_leases_of_processes_that_are_gone(video) -> 
     other.refresh_from_db()
     assert video.lease_until < timezone.now() and other.lease_until == until
     assert render_claim(video, lifecycle.new_owner())  # the next start takes it over
+
+
+def test_a_render_that_breaks_fails_and_refunds_instead_of_looping(video, alice, monkeypatch) -> None:
+    from videos.providers.local import LocalProvider
+
+    def broken(self, job, out_dir):
+        raise RuntimeError("libx264: out of memory")
+
+    monkeypatch.setattr(LocalProvider, "generate", broken)
+    services.video_start(video.pk)
+    video.refresh_from_db()
+    assert (video.status, video.error_code, video.error_detail) == ("failed", "render_error",
+                                                                    "RuntimeError: libx264: out of memory")
+    assert "libx264" not in video.error and credit_balance(user=alice) == Decimal("1000.00")
+
+
+def test_a_poll_scheduled_by_a_process_that_is_gone_is_due_at_once(video) -> None:
+    """Between polls the scheduling process is named (no lease): its countdown message died with it."""
+    import os
+    import socket
+    import subprocess
+
+    exited = subprocess.Popen(["true"])
+    exited.wait()
+    host = socket.gethostname()[:60]
+    other = make_session(owner=video.owner, width=320, height=180).videos.get()
+    later = timezone.now() + timedelta(seconds=20)
+    for row, pid in ((video, exited.pid), (other, os.getppid())):
+        _set(row, stage="submitted", status="processing", vendor_task_id="t-1", lease_owner=f"{host}:{pid}:tok",
+             lease_until=None, next_poll_at=later)
+    assert lifecycle.leases_of_dead_processes_end() == 1
+    video.refresh_from_db()
+    other.refresh_from_db()
+    assert video.lease_owner == "" and video.lease_until < timezone.now()  # the sweep re-sends its poll now
+    assert other.lease_owner.endswith(":tok") and other.lease_until is None  # its scheduler lives: left alone

@@ -120,3 +120,22 @@ def test_delete_leaves_no_window_for_a_tick_to_charge_a_video_nobody_refunds(ali
     refunded = CreditEntry.objects.filter(session_id=session.public_id, kind="refund").count()
     assert (charged, refunded) == (1, 1)
     assert credit_balance(user=alice) == Decimal("1000.00")
+
+
+@pytest.mark.django_db
+def test_delete_removes_the_files_a_killed_run_left_behind(alice, django_capture_on_commit_callbacks) -> None:
+    import io
+
+    from django.core.files.storage import default_storage
+
+    from videos.services.results import files_of_run
+
+    video = make_session(owner=alice).videos.get()
+    dead = lifecycle.new_owner()
+    assert lifecycle.claim(video, Stage.RENDERING, frm=(Stage.QUEUED,), owner=dead)
+    orphan = files_of_run(video, dead)[0]
+    default_storage.save(orphan, io.BytesIO(b"half a video"))
+    with django_capture_on_commit_callbacks(execute=True):
+        assert services.session_delete(session=video.session) == 1
+    assert not default_storage.exists(orphan)
+    assert credit_balance(user=alice) == Decimal("1000.00")
