@@ -75,3 +75,13 @@ def test_the_health_command_exits_non_zero_when_not_ready(settings, capsys, monk
 
         execute_from_command_line(["manage.py", "health", "broker"])
     assert exit_info.value.code == 1
+
+
+def test_the_cli_check_cannot_stay_starting_forever(settings, capsys) -> None:
+    """Each healthcheck run is a new process: the grace period starts at the first look, kept in the cache."""
+    cache.set("ops:sweep:watching-since", time.time() - 3600, None)
+    with pytest.raises(SystemExit):
+        from django.core.management import execute_from_command_line
+
+        execute_from_command_line(["manage.py", "health", "sweep"])
+    assert "celery beat" in capsys.readouterr().out
