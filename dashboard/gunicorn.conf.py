@@ -6,11 +6,15 @@ the directory lives under DATA_DIR and is emptied when the server starts.
 
 import os
 import shutil
+import sys
 from pathlib import Path
 
-from dashboard.env import load_env_file
-
 _ROOT = Path(__file__).resolve().parent.parent
+if str(_ROOT) not in sys.path:  # gunicorn started from another folder
+    sys.path.insert(0, str(_ROOT))
+
+from dashboard.env import load_env_file  # noqa: E402
+
 load_env_file(_ROOT / ".env")
 _metrics_dir = Path(os.environ.get("DATA_DIR") or _ROOT / "data").resolve() / "prometheus"
 os.environ.setdefault("PROMETHEUS_MULTIPROC_DIR", str(_metrics_dir))
