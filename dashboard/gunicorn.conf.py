@@ -24,6 +24,14 @@ workers = int(os.environ.get("WEB_CONCURRENCY", "3"))
 threads = int(os.environ.get("WEB_THREADS", "4"))
 timeout = 120
 accesslog = None  # the app logs each request itself (JSON, with route, status, duration and request id)
+if os.environ.get("LOG_FORMAT", "").strip().lower() == "json":  # gunicorn's own lines as JSON too
+    logconfig_dict = {
+        "version": 1,
+        "disable_existing_loggers": False,
+        "formatters": {"json": {"()": "dashboard.logs.JsonFormatter"}},
+        "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "json", "stream": "ext://sys.stderr"}},
+        "loggers": {"gunicorn.error": {"handlers": ["console"], "level": "INFO", "propagate": False}},
+    }
 
 
 def on_starting(server: object) -> None:

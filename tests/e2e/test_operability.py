@@ -123,7 +123,7 @@ def test_gunicorn_workers_share_their_http_metrics(transactional_db: None, tmp_p
     db = connection.settings_dict
     root = Path(__file__).resolve().parents[2]
     env = {**os.environ, "DATA_DIR": str(tmp_path / "data"), "PORT": str(port), "HOST": "127.0.0.1",
-           "WEB_CONCURRENCY": "3", "WEB_THREADS": "1", "ENV_FILE": "none",
+           "WEB_CONCURRENCY": "3", "WEB_THREADS": "1", "ENV_FILE": "none", "LOG_FORMAT": "json",
            "DATABASE_URL": f"postgres://{db['USER']}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}"}
     env.pop("PROMETHEUS_MULTIPROC_DIR", None)
     log = open(tmp_path / "gunicorn.log", "wb")
@@ -148,6 +148,8 @@ def test_gunicorn_workers_share_their_http_metrics(transactional_db: None, tmp_p
         assert after[key] - before.get(key, 0) == 30
         pids = {p.name for p in (tmp_path / "data" / "prometheus").iterdir()}
         assert len(pids) >= 2  # more than one process wrote its counters, and all were summed
+        lines = [json.loads(x) for x in (tmp_path / "gunicorn.log").read_text().splitlines() if x.startswith("{")]
+        assert any(x["logger"] == "gunicorn.error" and "Booting worker" in x["event"] for x in lines)
     finally:
         server.terminate()
         try:
