@@ -33,7 +33,7 @@ TEST_CACHE_URL ?= redis://127.0.0.1:6379/13
 
 test: $(STAMP) browser
 	DATABASE_URL=$(TEST_DATABASE_URL) REDIS_URL=$(TEST_CACHE_URL) CELERY_BROKER_URL=$(TEST_REDIS_URL) \
-	DEBUG=false SECRET_KEY=test-secret-key-not-for-production \
+	DEBUG=false SECRET_KEY=test-secret-key-not-for-production ENV_FILE=none \
 	$(BIN)/python -m pytest -p no:cacheprovider $(PYTEST_ARGS)
 
 # Debian's Chromium for the browser tests (Playwright drives it through executable_path).

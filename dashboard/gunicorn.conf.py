@@ -6,11 +6,15 @@ the directory lives under DATA_DIR and is emptied when the server starts.
 
 import os
 import shutil
+import sys
 from pathlib import Path
 
-from dashboard.env import load_env_file
-
 _ROOT = Path(__file__).resolve().parent.parent
+if str(_ROOT) not in sys.path:  # gunicorn started from another folder
+    sys.path.insert(0, str(_ROOT))
+
+from dashboard.env import load_env_file  # noqa: E402
+
 load_env_file(_ROOT / ".env")
 _metrics_dir = Path(os.environ.get("DATA_DIR") or _ROOT / "data").resolve() / "prometheus"
 os.environ.setdefault("PROMETHEUS_MULTIPROC_DIR", str(_metrics_dir))
@@ -20,6 +24,14 @@ workers = int(os.environ.get("WEB_CONCURRENCY", "3"))
 threads = int(os.environ.get("WEB_THREADS", "4"))
 timeout = 120
 accesslog = None  # the app logs each request itself (JSON, with route, status, duration and request id)
+if os.environ.get("LOG_FORMAT", "").strip().lower() == "json":  # gunicorn's own lines as JSON too
+    logconfig_dict = {
+        "version": 1,
+        "disable_existing_loggers": False,
+        "formatters": {"json": {"()": "dashboard.logs.JsonFormatter"}},
+        "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "json", "stream": "ext://sys.stderr"}},
+        "loggers": {"gunicorn.error": {"handlers": ["console"], "level": "INFO", "propagate": False}},
+    }
 
 
 def on_starting(server: object) -> None:

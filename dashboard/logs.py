@@ -151,16 +151,25 @@ def logging_config(*, fmt: str, level: str) -> dict[str, Any]:
 
 
 def celery_task_context() -> None:
-    """Bind task_id / task to every log line of a Celery task (connected by dashboard.celery)."""
-    from celery.signals import task_postrun, task_prerun
+    """Celery: a task sent while handling a request carries its request id (a message header), and every log
+    line of a task has task_id / task (and that request_id). Connected by dashboard.celery."""
+    from celery.signals import before_task_publish, task_postrun, task_prerun
 
     tokens: dict[str, Any] = {}
+
+    @before_task_publish.connect(weak=False)
+    def _publish(headers: dict[str, Any] | None = None, **_: Any) -> None:
+        rid = request_id.get() or (_bound.get() or {}).get("request_id")
+        if rid and headers is not None:
+            headers.setdefault("request_id", rid)
 
     @task_prerun.connect(weak=False)
     def _enter(task_id: str | None = None, task: Any = None, **_: Any) -> None:
         if task_id:
-            tokens[task_id] = _bound.set({**(_bound.get() or {}), "task_id": task_id,
-                                          "task": getattr(task, "name", "")})
+            fields = {"task_id": task_id, "task": getattr(task, "name", "")}
+            if rid := getattr(getattr(task, "request", None), "request_id", None):
+                fields["request_id"] = rid
+            tokens[task_id] = _bound.set({**(_bound.get() or {}), **fields})
 
     @task_postrun.connect(weak=False)
     def _leave(task_id: str | None = None, **_: Any) -> None:

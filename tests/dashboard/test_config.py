@@ -109,3 +109,17 @@ def test_every_manage_py_command_in_the_readme_exists_and_runs_as_written(tmp_pa
             args += ["--noinput", "--username", "ops", "--email", "ops@example.com"]
         done = manage(tmp_path, *args, DJANGO_SUPERUSER_PASSWORD="a-long-pass-phrase-2")
         assert done.returncode == 0, (line, done.stdout, done.stderr)
+
+
+def test_env_example_documents_every_setting_and_copying_it_changes_nothing() -> None:
+    import re
+
+    from dotenv import dotenv_values
+
+    example = (ROOT / ".env.example").read_text()
+    assert dotenv_values(ROOT / ".env.example") == {}  # all commented out: `cp .env.example .env` is safe
+    documented = set(re.findall(r"^# ([A-Z][A-Z0-9_]+)=", example, re.M))
+    source = (ROOT / "dashboard" / "settings.py").read_text()
+    read = set(re.findall(r'env_(?:str|bool|int|list|seconds)\("([A-Z][A-Z0-9_]+)"', source))
+    per_vendor = {"MINIMAX_API_KEY", "LUMA_API_KEY", "KLING_ACCESS_KEY", "LUMA_POLL_INTERVAL", "MINIMAX_MAX_CONCURRENT"}
+    assert read - documented == set() and per_vendor <= documented

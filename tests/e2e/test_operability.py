@@ -101,6 +101,9 @@ def test_a_live_vendor_video_on_s3_shows_in_metrics_readyz_and_logs(
              if line.startswith("{")]
     assert lines, (tmp_path / "worker.log").read_text()[-2000:]
     assert any(line.get("task", "").endswith("video_poll_task") and line.get("task_id") for line in lines)
+    # The start task was sent by the API request: its lines carry that request's id.
+    assert any(line.get("task", "").endswith("video_start_task") and line.get("request_id") == "e2e-request-1"
+               for line in lines), [line for line in lines if "start" in line.get("task", "")][:3]
     output = (tmp_path / "worker.log").read_text()
     assert luma.api_key not in output and headers["X-API-Key"] not in output
 
@@ -120,7 +123,7 @@ def test_gunicorn_workers_share_their_http_metrics(transactional_db: None, tmp_p
     db = connection.settings_dict
     root = Path(__file__).resolve().parents[2]
     env = {**os.environ, "DATA_DIR": str(tmp_path / "data"), "PORT": str(port), "HOST": "127.0.0.1",
-           "WEB_CONCURRENCY": "3", "WEB_THREADS": "1", "ENV_FILE": "none",
+           "WEB_CONCURRENCY": "3", "WEB_THREADS": "1", "ENV_FILE": "none", "LOG_FORMAT": "json",
            "DATABASE_URL": f"postgres://{db['USER']}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}"}
     env.pop("PROMETHEUS_MULTIPROC_DIR", None)
     log = open(tmp_path / "gunicorn.log", "wb")
@@ -145,6 +148,8 @@ def test_gunicorn_workers_share_their_http_metrics(transactional_db: None, tmp_p
         assert after[key] - before.get(key, 0) == 30
         pids = {p.name for p in (tmp_path / "data" / "prometheus").iterdir()}
         assert len(pids) >= 2  # more than one process wrote its counters, and all were summed
+        lines = [json.loads(x) for x in (tmp_path / "gunicorn.log").read_text().splitlines() if x.startswith("{")]
+        assert any(x["logger"] == "gunicorn.error" and "Booting worker" in x["event"] for x in lines)
     finally:
         server.terminate()
         try:

@@ -21,7 +21,8 @@ def test_an_old_database_migrated_forward_gets_new_models_and_keeps_operator_pri
     OldModel = executor.loader.project_state(OLD).apps.get_model("videos", "VideoModel")
     OldModel.objects.all().delete()
     shipped = next(e for e in catalog.CATALOG if e["model_id"] == "luma-ray-2.0")
-    fields = {k: v for k, v in shipped.items() if k not in {"lifecycle", "lifecycle_note"}}
+    columns = {f.name for f in OldModel._meta.concrete_fields}
+    fields = {k: v for k, v in shipped.items() if k in columns}  # what the old release's table had
     # The old release's catalog: one model, its name since changed upstream; the operator repriced and disabled it.
     OldModel.objects.create(**{**fields, "display_name": "Ray 2 (old name)", "credits": Decimal("99.50"),
                                "enabled": False})

@@ -36,8 +36,10 @@ def demo_credentials() -> dict[str, str]:
                           by="make run")
     _ensure_admin(saved)
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(saved))
-    os.chmod(path, 0o600)
+    # Created owner-only (it holds the admin password): never readable by others, not even for a moment.
+    with os.fdopen(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "w") as handle:
+        handle.write(json.dumps(saved))
+    os.chmod(path, 0o600)  # a file left by an older version
     return saved
 
 

@@ -13,9 +13,12 @@ class Command(BaseCommand):
     help = "Run readiness checks (database, cache, broker, storage, sweep); exit 1 if any fails."
 
     def add_arguments(self, parser: CommandParser) -> None:
-        parser.add_argument("checks", nargs="*", choices=sorted(health.CHECKS), help="only these checks")
+        parser.add_argument("checks", nargs="*", metavar="check",
+                            help=f"only these checks: {', '.join(health.CHECKS)} (default: all)")
 
     def handle(self, *args: Any, checks: list[str], **options: Any) -> None:
+        if unknown := sorted(set(checks) - set(health.CHECKS)):
+            raise CommandError(f"unknown check(s) {', '.join(unknown)}; choose from {', '.join(health.CHECKS)}")
         ok, results = health.readiness(checks or None)
         self.stdout.write(json.dumps({"status": "ok" if ok else "error", "checks": results}))
         if not ok:
