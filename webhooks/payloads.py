@@ -16,8 +16,9 @@ def object_payload(obj: Video | GenerationSession) -> dict[str, Any]:
     from videos.api.outputs import SessionOut, VideoOut
     from videos.files import base_url
 
+    out: VideoOut | SessionOut
     if isinstance(obj, Video):
-        out = VideoOut.of(obj, base=base_url(), remaining=credit_balance(user=obj.owner_id))
+        out = VideoOut.of(obj, base=base_url(), remaining=credit_balance(user=obj.owner))
     else:
         out = SessionOut.of(obj)
     return json.loads(json.dumps(out.model_dump(), cls=NinjaJSONEncoder))  # the API's own JSON encoding
