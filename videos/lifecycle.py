@@ -14,6 +14,7 @@ cannot outlive its process by more than VIDEO_LEASE_SECONDS.
 
 from __future__ import annotations
 
+import logging
 import os
 import secrets
 import socket
@@ -26,6 +27,7 @@ from django.utils import timezone
 from videos.models import Video
 
 Stage = Video.Stage
+log = logging.getLogger(__name__)
 
 # The client-facing status of each stage (the spec's four words).
 STATUS = {
@@ -62,16 +64,26 @@ EVENTS = {Video.Status.PROCESSING: "video.processing", Video.Status.COMPLETED: "
           Video.Status.FAILED: "video.failed"}
 
 
-def _announce(pk: int | list[int], to: str, previous: set[str]) -> None:
-    """Send the webhook event of a move that changed what clients see, in the mover's transaction (the payload
-    is the video as that transaction sees it; the deliveries exist only if it commits)."""
-    event = EVENTS.get(STATUS[to])
-    if event is None or STATUS[to] in previous:  # unchanged (or, in a mixed batch, not known to have changed)
-        return
-    from webhooks import services as webhooks
+def _announce(pk: int | list[int], to: str, previous: set[str], *, run: str | None) -> None:
+    """Tell operators and subscribers about a move that happened (in the mover's transaction).
 
-    for video in Video.objects.filter(pk__in=pk if isinstance(pk, list) else [pk]).only("pk", "owner", "session"):
-        webhooks.event_emit(event=event, obj=video)
+    Every move is one `video.transition` log line with the video, its session, vendor and attempt bound; a move
+    that changed what clients see (the spec's status) also sends its webhook event, whose payload is the video as
+    this transaction sees it (the deliveries exist only if it commits).
+    """
+    rows = Video.objects.filter(pk__in=pk if isinstance(pk, list) else [pk]).values(
+        "pk", "public_id", "owner_id", "session_id", "session__public_id", "provider", "attempts")
+    event = EVENTS.get(STATUS[to])
+    changed = event is not None and STATUS[to] not in previous  # (in a mixed batch: not known to have changed)
+    for row in rows:
+        log.info("video.transition", extra={
+            "video_id": row["public_id"], "session_id": row["session__public_id"], "vendor": row["provider"],
+            "attempt": row["attempts"], "stage": to, "status": STATUS[to], "from": sorted(previous), "run": run})
+        if changed:
+            from webhooks import services as webhooks
+
+            video = Video(pk=row["pk"], owner_id=row["owner_id"], session_id=row["session_id"])
+            webhooks.event_emit(event=event, obj=video)
 
 
 class TransitionError(ValueError):
@@ -116,7 +128,7 @@ def move(pk: int | list[int], to: str, *, frm: tuple[str, ...] | None = None, ow
         values.update(lease_owner="", lease_until=None)
     moved = rows.update(**values)
     if moved:
-        _announce(pk, to, {STATUS[s] for s in frm})
+        _announce(pk, to, {STATUS[s] for s in frm}, run=owner)
     return moved
 
 
@@ -137,7 +149,7 @@ def claim(video: Video, to: str, *, frm: tuple[str, ...], owner: str, **fields: 
     claimed = bool(rows.update(stage=to, status=STATUS[to], lease_owner=owner,
                                lease_until=now + timedelta(seconds=lease_seconds()), updated_at=now, **fields))
     if claimed:
-        _announce(video.pk, to, {STATUS[video.stage]})
+        _announce(video.pk, to, {STATUS[video.stage]}, run=owner)
     return claimed
 
 

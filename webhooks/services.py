@@ -220,6 +220,12 @@ def _send(delivery: Delivery, *, manual: bool) -> tuple[Attempt, bool, float | N
         elif not attempt.succeeded:
             attempt.error = f"HTTP {answer.status}: not retried (only timeouts, 429 and 5xx are)."
     attempt.save()
+    log.log(logging.INFO if attempt.succeeded else logging.WARNING, "webhook.attempt", extra={
+        "delivery_id": delivery.public_id, "webhook_event": delivery.message.event,
+        "object_id": delivery.message.object_id, "endpoint_id": delivery.endpoint.public_id if delivery.endpoint else None,
+        "attempt": delivery.attempt_count + 1, "manual": manual, "status_code": attempt.status_code,
+        "latency_ms": attempt.latency_ms, "succeeded": attempt.succeeded, "retryable": retryable,
+        "error": attempt.error or None})
     return attempt, retryable, retry_after
 
 

@@ -72,8 +72,12 @@ def video_fail(video_pk: int, *, error: str, code: str = "failed", detail: str =
                                    note=f"refund: {code}")
         session_finish_if_done(video.session_id)  # same transaction: no poll sees a final video in a live session
         dispatch_on_commit(video)
-    if detail:
-        log.warning("video %s failed (%s): %s", video.public_id, code, detail[:500])
+    fields = {"video_id": video.public_id, "session_id": video.session.public_id, "vendor": video.provider,
+              "attempt": video.attempts, "code": code, "refunded": float(video.credits_used)}
+    if detail:  # the vendor's own words (scrubbed of secrets by the adapter and the log formatter)
+        log.warning("video.vendor_error", extra={**fields, "detail": detail[:500]})
+    if video.credits_used > Decimal(0):
+        log.info("video.refund", extra=fields)
     return True
 
 

@@ -48,6 +48,9 @@ def vendor_submit(video: Video, owner: str) -> float | None:
             vendor_fail(video.pk, code=e.code, detail=e.message)
             return None
         countdown = e.retry_after if e.retry_after is not None else min(300, 5 * 2 ** video.attempts)
+        log.warning("video.retry", extra={"video_id": video.public_id, "session_id": video.session.public_id,
+                                          "vendor": video.provider, "attempt": attempts, "step": "submit",
+                                          "delay": countdown, "code": e.code, "detail": e.message[:500]})
         raise Retry(countdown=countdown) from e
     except ProviderError as e:
         vendor_fail(video.pk, code=e.code, detail=e.message)
@@ -150,6 +153,9 @@ def _poll_later(video: Video, owner: str, interval: float, error: ProviderUnavai
     delay = error.retry_after if error.retry_after is not None else min(600.0, interval * 2**attempts)
     lifecycle.lease_release(video.pk, owner=owner, attempts=attempts, error_detail=error.message[:4000],
                             next_poll_at=timezone.now() + timedelta(seconds=delay))
+    log.warning("video.retry", extra={"video_id": video.public_id, "session_id": video.session.public_id,
+                                      "vendor": video.provider, "attempt": attempts, "step": "poll",
+                                      "delay": delay, "code": error.code, "detail": error.message[:500]})
     return delay
 
 
