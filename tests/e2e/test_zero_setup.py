@@ -43,7 +43,7 @@ def test_serve_runs_the_quick_start_on_sqlite_and_the_file_broker(tmp_path: Path
             try:
                 if requests.get(f"{base}/accounts/login/", timeout=2).status_code == 200:
                     break
-            except requests.ConnectionError:
+            except (requests.ConnectionError, requests.Timeout):  # bound but still booting: not ready yet
                 pass
             time.sleep(0.5)
         creds = json.loads((tmp_path / "data" / "demo-credentials.json").read_text())
