@@ -12,7 +12,6 @@ from pathlib import Path
 from typing import Any
 
 import av
-
 import pytest
 from django.contrib.auth.models import User
 from django.db import connection
