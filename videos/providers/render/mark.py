@@ -54,12 +54,11 @@ class Mark:
         Only the mark's box is converted to float: the rest of the frame is copied as bytes."""
         planes = frame.to_ndarray(format="yuv420p")
         h, w = frame.height, frame.width
-        mh, mw = self.alpha.shape
         y, x = self.y, self.x
         # yuv420p as one array: Y (h rows), then U and V, each (h/2 × w/2) packed two rows to a row of width w.
         u = planes[h:h + h // 4].reshape(h // 2, w // 2)
         v = planes[h + h // 4:].reshape(h // 2, w // 2)
-        cy, cx, ch, cw = y // 2, x // 2, mh // 2, mw // 2
+        cy, cx = y // 2, x // 2
         for plane, top, left, value, alpha in ((planes, y, x, self.luma, self.alpha),
                                                (u, cy, cx, self.cb, self.chroma_alpha),
                                                (v, cy, cx, self.cr, self.chroma_alpha)):
