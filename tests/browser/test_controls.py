@@ -4,11 +4,17 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
+import threading
+import time
+from pathlib import Path
 from typing import Any
 
+import av
 import pytest
 from django.contrib.auth.models import User
+from django.db import connection
 
 from billing.models import CreditEntry
 from tests.browser.conftest import shoot, sign_in
@@ -16,6 +22,7 @@ from tests.factories import make_key, make_session, make_user
 from videos import services
 from videos.catalog import catalog_sync
 from videos.models import Video, VideoModel
+from videos.tasks import video_start_task
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True, serialized_rollback=True)]
 
@@ -129,3 +136,42 @@ def test_copy_as_code_gives_a_curl_command_that_works(page: Any, alice: User, li
         page.locator("summary", has_text="Python" if name == "python" else "CLI").click()
         assert page.locator(f"#code-{name}").is_visible()
     assert "mcpvideo generate --model luma-ray-2.0-flash" in page.locator("#code-cli").inner_text()
+
+
+@pytest.mark.skipif(shutil.which("mcpvideo") is None, reason="the mcpvideo CLI (pip install ./client) is not installed")
+def test_copy_as_code_gives_a_cli_line_that_makes_the_video(page: Any, alice: User, live_server: Any,
+                                                            no_broker: list[int], tmp_path: Path):
+    video = make_session(owner=alice, model="luma-ray-2.0-flash", duration=5, resolution="540p", seed=8,
+                         prompt="Fog rolling over hills").videos.get()
+    _, raw_key = make_key(alice)
+    sign_in(page)
+    page.goto(f"/videos/{video.public_id}/")
+    page.locator("summary", has_text="CLI").click()
+    command = page.evaluate("document.querySelector('#code-cli').textContent.trim()")
+    stop = threading.Event()
+
+    def worker() -> None:  # renders whatever the CLI asks for, as a Celery worker would
+        try:
+            while not stop.is_set():
+                for pk in Video.objects.filter(status=Video.Status.PENDING).exclude(pk=video.pk).values_list(
+                        "pk", flat=True):
+                    video_start_task(pk)
+                time.sleep(0.2)
+        finally:
+            connection.close()
+
+    thread = threading.Thread(target=worker, daemon=True)
+    thread.start()
+    env = {"PATH": os.environ["PATH"], "MCPHUB_API_KEY": raw_key, "MCPHUB_BASE_URL": live_server.url}
+    try:
+        result = subprocess.run(["bash", "-c", command], check=False, capture_output=True, text=True, env=env,
+                                cwd=tmp_path, timeout=300)
+    finally:
+        stop.set()
+        thread.join(timeout=30)
+    assert result.returncode == 0, result.stderr
+    new = Video.objects.exclude(pk=video.pk).get(owner=alice)
+    assert (new.duration, new.resolution, new.params["seed"], new.status) == (5, "540p", 8, "completed")
+    with av.open(str(tmp_path / f"{video.public_id}.mp4")) as container:
+        assert container.streams.video[0].frames > 0
+        assert container.metadata["comment"].startswith("SIMULATED")  # a simulated video says so

@@ -96,15 +96,32 @@ def python(video: Video, *, base: str) -> str:
 
 
 def cli(video: Video, *, base: str) -> str:
-    """The `mcpvideo` line (MCPHUB_API_KEY and MCPHUB_BASE_URL come from the environment)."""
+    """The `mcpvideo` line (MCPHUB_API_KEY and MCPHUB_BASE_URL come from the environment).
+
+    Its options cover the model, prompt, images, duration, ratio, resolution and seed; a size, frame rate, style
+    or vendor option the video also used is only in the cURL and Python versions (a comment says so)."""
     body = request_body(video, base=base)
-    parts = ["mcpvideo", "generate", "--model", body["model"], "--prompt", body["prompt"]]
-    if body.get("head_image"):
-        parts += ["--image", body["head_image"]]
-    if body.get("tail_image"):
-        parts += ["--tail", body["tail_image"]]
-    parts += ["--wait", "-o", f"{video.public_id}.mp4"]
-    return " ".join(shlex.quote(str(p)) for p in parts)
+    timed = video.session.kind == GenerationSession.Kind.TIMED
+    parts = ["mcpvideo", *(["sessions", "create"] if timed else ["generate"]), "--model", body["model"],
+             "--prompt", body["prompt"]]
+    for flag, key in (("--image", "head_image"), ("--tail", "tail_image"), ("--duration", "duration"),
+                      ("--aspect-ratio", "aspect_ratio"), ("--resolution", "resolution"), ("--seed", "seed")):
+        if body.get(key) is not None:
+            parts += [flag, body[key]]
+    if timed:
+        parts += ["--max-videos", body["max_videos"], "--interval", body["interval_seconds"],
+                  "--minutes", body["duration_minutes"]]
+    else:
+        parts += ["--wait", "-o", f"{video.public_id}.mp4"]
+    line = " ".join(shlex.quote(str(p)) for p in parts)
+    left_out = [k for k in body if k not in CLI_KEYS]
+    if left_out:
+        line = f"# The CLI has no option for: {', '.join(left_out)} (see the cURL or Python version)\n{line}"
+    return line
+
+
+CLI_KEYS = {"model", "prompt", "head_image", "tail_image", "duration", "aspect_ratio", "resolution", "seed",
+            "max_videos", "interval_seconds", "duration_minutes"}
 
 
 def snippets(video: Video, *, base: str) -> list[dict[str, str]]:

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import urlencode
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods
 from django.views.decorators.vary import vary_on_headers
 
@@ -18,7 +20,7 @@ from videos import selectors, services
 from videos.exceptions import InvalidInput, ModelUnavailable, NotFound
 from videos.files import base_url
 from videos.forms import TryForm
-from videos.models import GenerationSession, VideoModel
+from videos.models import GenerationSession, Video, VideoModel
 from videos.serializers import model_dict
 from videos.views.code import snippets
 from videos.views.common import cards
@@ -131,6 +133,17 @@ def try_page(request: HtmxHttpRequest) -> HttpResponse:
     return render(request, "videos/try.html#try-success", context, status=201)
 
 
+def _try_url(video: Video) -> str:
+    """Try, filled in with this video's settings (images are not carried: they are uploads)."""
+    query = {"model": video.model.model_id, "prompt": video.prompt, "duration": video.duration,
+             "aspect_ratio": video.aspect_ratio, "resolution": video.resolution}
+    if video.session.kind == GenerationSession.Kind.TIMED:
+        query.update(mode="session", max_videos=video.session.max_videos,
+                     interval_seconds=video.session.interval_seconds,
+                     duration_minutes=video.session.duration_minutes)
+    return reverse("videos:try") + "?" + urlencode(query)
+
+
 @login_required
 @require_GET
 @vary_on_headers("HX-Request")
@@ -144,5 +157,5 @@ def video_detail(request: HtmxHttpRequest, video_id: str) -> HttpResponse:
     if request.htmx:
         return render(request, "videos/_video_card.html#video-card", {"card": card})
     context = {"card": card, "video": video, "info": card["info"],
-               "snippets": snippets(video, base=base_url(request))}
+               "snippets": snippets(video, base=base_url(request)), "try_url": _try_url(video)}
     return render(request, "videos/video_detail.html", context)

@@ -14,6 +14,7 @@ from billing import services as billing
 from dashboard.http import HtmxHttpRequest
 from videos import selectors
 from videos.models import VideoModel
+from videos.schemas import SessionIn
 
 MAX_SESSION_VIDEOS = 100  # SessionIn's bound
 
@@ -66,7 +67,9 @@ def quote_for(*, model: VideoModel, duration: str | int | None, resolution: str 
     if chosen not in model.resolutions:
         chosen = model.resolution
     session = mode == "session"
-    videos = _int(str(max_videos) if max_videos is not None else None, 3, 1, MAX_SESSION_VIDEOS) if session else 1
+    # Left blank, a session makes SessionIn's default number of videos: quote that, not the form's initial 3.
+    default = SessionIn.model_fields["max_videos"].default
+    videos = _int(str(max_videos) if max_videos is not None else None, default, 1, MAX_SESSION_VIDEOS) if session else 1
     return Quote(model=model, duration=seconds, resolution=chosen, per_video=model.price_for(seconds),
                  videos=videos, balance=balance, is_session=session)
 

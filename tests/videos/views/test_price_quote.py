@@ -73,3 +73,9 @@ def test_changing_the_model_sends_the_new_price_out_of_band(client, alice):
                    headers={**HX, "HX-Target": "model-fields"})
     body = r.content.decode()
     assert 'id="model-fields"' in body and 'hx-swap-oob="innerHTML"' in body and 'data-credits="60.00"' in body
+
+
+def test_a_blank_session_size_quotes_what_the_service_would_make(client, alice):
+    client.force_login(alice)  # SessionIn's default: 50 videos
+    body = _quote(client, model="luma-ray-2.0-flash", duration="5", mode="session", max_videos="")
+    assert 'id="quote-total" data-credits="1000.00"' in body and "at most 50 videos" in body

@@ -217,3 +217,17 @@ def test_errors_use_the_forms_words_not_the_apis(client, alice):
     body = r.content.decode()
     assert r.status_code == 422 and "add the start image (a URL or an upload)" in body
     assert "set head_image" not in body and "wan-wan2.1-kf2v-plus-5s-480p needs" not in body
+
+
+def test_edit_in_try_fills_the_form_with_a_videos_settings(client, alice):
+    from tests.factories import make_session
+
+    video = make_session(owner=alice, model="luma-ray-2.0-flash", duration=9, aspect_ratio="9:16",
+                         resolution="1080p", prompt="Snow on pines").videos.get()
+    client.force_login(alice)
+    page = client.get(reverse("videos:video-detail", args=[video.public_id])).content.decode()
+    link = page.split('href="/?', 1)[1].split('"', 1)[0].replace("&amp;", "&")
+    body = client.get("/?" + link).content.decode()
+    assert '<option value="luma-ray-2.0-flash" selected>' in body and ">\nSnow on pines</textarea>" in body
+    assert '<option value="9" selected>' in body and '<option value="9:16" selected>' in body
+    assert '<option value="1080p" selected>' in body and 'data-credits="36.00"' in body

@@ -128,8 +128,10 @@ def test_the_code_asks_for_the_same_video(alice):
                     "aspect_ratio": "1:1", "resolution": "720p", "seed": 5}
     words = shlex.split(curl(video, base="http://x").replace("\\\n", " "))
     assert json.loads(words[words.index("-d") + 1]) == body
-    assert shlex.split(cli(video, base="http://x"))[:6] == ["mcpvideo", "generate", "--model", "luma-ray-2.0-flash",
-                                                            "--prompt", "It's a \"quoted\" prompt"]
+    assert shlex.split(cli(video, base="http://x")) == [
+        "mcpvideo", "generate", "--model", "luma-ray-2.0-flash", "--prompt", "It's a \"quoted\" prompt",
+        "--duration", "9", "--aspect-ratio", "1:1", "--resolution", "720p", "--seed", "5", "--wait", "-o",
+        f"{video.public_id}.mp4"]
 
 
 def test_the_code_of_a_timed_session_starts_a_session(alice):
@@ -138,6 +140,15 @@ def test_the_code_of_a_timed_session_starts_a_session(alice):
     assert session.kind == GenerationSession.Kind.TIMED
     assert "/api/v3/videos/sessions" in curl(video, base="http://x")
     assert request_body(video, base="http://x")["max_videos"] == 4
+    words = shlex.split(cli(video, base="http://x"))
+    assert words[:3] == ["mcpvideo", "sessions", "create"] and words[-6:] == [
+        "--max-videos", "4", "--interval", "30", "--minutes", "10"]
+
+
+def test_the_cli_line_says_what_it_cannot_carry(alice):
+    video = _video(alice, model="luma-ray-2.0-flash", width=320, height=180, frame_rate=30)
+    line = cli(video, base="http://x")
+    assert line.startswith("# The CLI has no option for: width, height, frame_rate")
 
 
 def test_the_python_snippet_is_valid_python_with_the_same_body(alice):

@@ -49,20 +49,23 @@ class Mark:
         image.paste(self.image, (self.x, self.y), self.image)
 
     def on_frame(self, frame: av.VideoFrame) -> av.VideoFrame:
-        """A copy of a yuv420p frame with the mark blended in (the source's frame may be reused by it)."""
-        planes = frame.to_ndarray(format="yuv420p").astype(np.float32)
+        """A copy of a yuv420p frame with the mark blended in (the source's frame may be reused by it).
+
+        Only the mark's box is converted to float: the rest of the frame is copied as bytes."""
+        planes = frame.to_ndarray(format="yuv420p")
         h, w = frame.height, frame.width
-        mh, mw = self.alpha.shape
         y, x = self.y, self.x
-        luma = planes[:h]
-        luma[y:y + mh, x:x + mw] += (self.luma - luma[y:y + mh, x:x + mw]) * self.alpha
-        # yuv420p as one array: the U plane's rows (w/2 wide) are packed two to a row of width w, then V.
+        # yuv420p as one array: Y (h rows), then U and V, each (h/2 × w/2) packed two rows to a row of width w.
         u = planes[h:h + h // 4].reshape(h // 2, w // 2)
         v = planes[h + h // 4:].reshape(h // 2, w // 2)
-        cy, cx, ch, cw = y // 2, x // 2, mh // 2, mw // 2
-        for plane, value in ((u, self.cb), (v, self.cr)):
-            region = plane[cy:cy + ch, cx:cx + cw]
-            region += (value - region) * self.chroma_alpha
-        out = av.VideoFrame.from_ndarray(np.clip(np.rint(planes), 0, 255).astype(np.uint8), format="yuv420p")
+        cy, cx = y // 2, x // 2
+        for plane, top, left, value, alpha in ((planes, y, x, self.luma, self.alpha),
+                                               (u, cy, cx, self.cb, self.chroma_alpha),
+                                               (v, cy, cx, self.cr, self.chroma_alpha)):
+            height, width = value.shape
+            region = plane[top:top + height, left:left + width].astype(np.float32)
+            region += (value - region) * alpha
+            plane[top:top + height, left:left + width] = np.clip(np.rint(region), 0, 255).astype(np.uint8)
+        out = av.VideoFrame.from_ndarray(planes, format="yuv420p")
         out.pts = frame.pts
         return out
