@@ -140,3 +140,15 @@ def test_a_page_of_videos_costs_the_same_queries_whatever_its_length(alice, alic
     for _ in range(6):
         video(alice, stage=Stage.QUEUED)
     assert queries(8) == small
+
+
+def test_the_dashboard_card_shows_the_place_in_line_and_the_eta(client, alice, live):
+    from django.urls import reverse
+
+    video(alice, stage=Stage.DONE, ago=60, seconds=180)  # luma median: 3 min
+    video(alice, stage=Stage.QUEUED)
+    second = video(alice, stage=Stage.QUEUED)
+    client.force_login(alice)
+    r = client.get(reverse("videos:video-detail", args=[second.public_id]), headers={"HX-Request": "true"})
+    body = r.content.decode()
+    assert "Queued · #2 in line" in body and "ready in about 3 min" in body  # free slots: it starts now
