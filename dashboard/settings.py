@@ -187,10 +187,14 @@ SWEEP_INTERVAL = env_int("SWEEP_INTERVAL", 15, minimum=1)  # seconds between swe
 # A worker's claim on a video (render, submit, poll, store) lasts this long unless renewed; then the sweep
 # hands the video to another worker. Longer than one vendor request (10 s connect + 60 s read).
 VIDEO_LEASE_SECONDS = env_int("VIDEO_LEASE_SECONDS", 90, minimum=2)
+VENDOR_PROBE_INTERVAL = env_int("VENDOR_PROBE_INTERVAL", 300, minimum=10)  # seconds between key probes
+VENDOR_AUTH_FAILURES_TO_DISABLE = env_int("VENDOR_AUTH_FAILURES_TO_DISABLE", 3, minimum=1)  # 401s in a row
 CELERY_BEAT_SCHEDULE = {
     "sessions-tick-due": {"task": "videos.tasks.sessions_tick_due_task", "schedule": float(SWEEP_INTERVAL)},
     "videos-poll-due": {"task": "videos.tasks.videos_poll_due_task", "schedule": float(SWEEP_INTERVAL)},
     "videos-reap": {"task": "videos.tasks.videos_reap_task", "schedule": 60.0},
+    # Vendors disabled after repeated 401s: one authenticated call each, re-enabled when the key works again.
+    "vendors-probe": {"task": "videos.tasks.vendors_probe_task", "schedule": float(VENDOR_PROBE_INTERVAL)},
 }
 
 # --- Product settings ---------------------------------------------------------------------------

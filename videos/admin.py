@@ -17,9 +17,9 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 
-from videos import files, services
-from videos.models import GenerationSession, Video, VideoModel
-from videos.providers import availability
+from videos import files, health, services
+from videos.models import GenerationSession, VendorState, Video, VideoModel
+from videos.services import vendor_state
 
 # The app list beside every page costs ~300 px: at 1366 px the change lists' columns need them more.
 # Every app stays one click away on the admin home and in the breadcrumbs.
@@ -79,7 +79,7 @@ class VideoModelAdmin(admin.ModelAdmin):
 
     @admin.display(description="Availability")
     def availability_display(self, obj: VideoModel) -> str:
-        return availability(obj.provider) if obj.enabled else "unavailable"
+        return health.model_availability(obj)
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False  # models come from the catalog (catalog_sync)
@@ -229,3 +229,83 @@ class VideoAdmin(ReadOnlyFormMixin, admin.ModelAdmin):
 
     def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False  # deleting a video skips its refund and files: delete its session from the dashboard/API
+
+
+@admin.register(VendorState)
+class VendorStateAdmin(admin.ModelAdmin):
+    """Vendor health for operators: the users' figures plus the vendor's raw errors, and the way back from an
+    auto-disable (the key was fixed) without waiting for the probe."""
+
+    list_display = ["vendor", "auth_state", "auth_failures", "in_flight", "queued", "success_rate", "median",
+                    "last_error_class", "raw_error", "last_error_at", "disabled_at", "probe_at", "probe_result"]
+    list_filter = ["auth_state"]
+    readonly_fields = ["vendor", "auth_state", "auth_failures", "in_flight", "queued", "success_rate", "median",
+                       "last_error_class", "last_error_detail", "last_error_at", "disabled_at", "probe_at",
+                       "probe_result", "recent_failures"]
+    fields = readonly_fields
+    actions = ["mark_key_fixed", "probe"]
+
+    def changelist_view(self, request: HttpRequest, extra_context: dict[str, Any] | None = None) -> HttpResponse:
+        vendor_state.vendor_states_ensure(health.vendor_names())  # every vendor listed, even before its first job
+        health.vendors_health(fresh=True)  # the page shows now, and its rows read this from the cache
+        return super().changelist_view(request, extra_context)
+
+    def change_view(self, request: HttpRequest, object_id: str, form_url: str = "",
+                    extra_context: dict[str, Any] | None = None) -> HttpResponse:
+        health.vendors_health(fresh=True)
+        return super().change_view(request, object_id, form_url, {**(extra_context or {}), **READ_ONLY_FORM})
+
+    def _of(self, obj: VendorState) -> health.VendorHealth | None:
+        return health.vendors_health().get(obj.vendor)
+
+    @admin.display(description="In flight / cap")
+    def in_flight(self, obj: VendorState) -> str:
+        h = self._of(obj)
+        return f"{h.in_flight} / {h.capacity}" if h else "—"
+
+    @admin.display(description="Queued")
+    def queued(self, obj: VendorState) -> str:
+        h = self._of(obj)
+        return str(h.queued) if h else "—"
+
+    @admin.display(description="Success (1 h)")
+    def success_rate(self, obj: VendorState) -> str:
+        h = self._of(obj)
+        if not h or h.success_rate is None:
+            return "—"
+        return f"{h.success_rate:.0%} of {h.finished_last_hour}"
+
+    @admin.display(description="Median (1 h)")
+    def median(self, obj: VendorState) -> str:
+        h = self._of(obj)
+        return f"{h.median_seconds:.0f} s" if h and h.median_seconds is not None else "—"
+
+    @admin.display(description="Vendor's last error (raw)")
+    def raw_error(self, obj: VendorState) -> str:
+        return obj.last_error_detail[:120] or "—"  # operators only: users never see the vendor's words
+
+    @admin.display(description="Recent failures (raw vendor text)")
+    def recent_failures(self, obj: VendorState) -> str:
+        failed = (Video.objects.filter(provider=obj.vendor, stage=Video.Stage.FAILED).exclude(error_detail="")
+                  .order_by("-completed_at")[:10])
+        rows = [(reverse("admin:videos_video_change", args=[v.pk]), v.public_id, v.error_code, v.error_detail[:300])
+                for v in failed]
+        return format_html_join("", '<p><a href="{}">{}</a> {}: {}</p>', rows) if rows else "—"
+
+    @admin.action(description="Mark vendor key fixed (re-enable its models)", permissions=["change"])
+    def mark_key_fixed(self, request: HttpRequest, queryset: QuerySet[VendorState]) -> None:
+        who = f"operator {request.user.get_username()}"
+        done = [s.vendor for s in queryset if vendor_state.vendor_enable(vendor=s.vendor, by=who)]
+        self.message_user(request, f"Re-enabled: {', '.join(done)}." if done else "Nothing to re-enable.",
+                          messages.SUCCESS)
+
+    @admin.action(description="Probe the key now (an authenticated call)", permissions=["change"])
+    def probe(self, request: HttpRequest, queryset: QuerySet[VendorState]) -> None:
+        results = [f"{s.vendor}: {vendor_state.vendor_probe(vendor=s.vendor)}" for s in queryset]
+        self.message_user(request, "; ".join(results), messages.INFO)
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False

@@ -189,3 +189,32 @@ class Video(models.Model):
     @property
     def is_final(self) -> bool:
         return self.status in self.FINAL
+
+
+class VendorState(models.Model):
+    """What we learned about one vendor's account from its answers: the auth state that can take its models
+    off sale (repeated 401/403), and the last error. Written by services.vendor_state, read by videos.health."""
+
+    class Auth(models.TextChoices):
+        OK = "ok"
+        FAILING = "failing"  # some consecutive authentication failures, below the threshold
+        DISABLED = "disabled"  # its models refuse new jobs until an operator or the probe re-enables it
+
+    vendor = models.CharField(max_length=16, unique=True)
+    auth_state = models.CharField(max_length=10, choices=Auth.choices, default=Auth.OK)
+    auth_failures = models.PositiveIntegerField(default=0)  # consecutive; a successful call resets it
+    last_error_class = models.CharField(max_length=40, blank=True)  # our code (auth, vendor_unavailable…)
+    last_error_detail = models.TextField(blank=True)  # the vendor's raw text: operators only
+    last_error_at = models.DateTimeField(null=True, blank=True)
+    disabled_at = models.DateTimeField(null=True, blank=True)
+    probe_at = models.DateTimeField(null=True, blank=True)  # the last probe of a disabled vendor's key
+    probe_result = models.CharField(max_length=200, blank=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["vendor"]
+        verbose_name = "vendor health"
+        verbose_name_plural = "vendor health"
+
+    def __str__(self) -> str:
+        return self.vendor

@@ -147,3 +147,13 @@ def videos_reap_task() -> int:
         services.session_finish_if_done(pk)
     sweep_done("videos_reap")
     return len(overdue)
+
+
+@shared_task
+def vendors_probe_task() -> int:
+    """Probe each vendor disabled for a refused key with one cheap authenticated call; a vendor that accepts
+    the key again is re-enabled (services.vendor_state). Returns how many were re-enabled."""
+    from videos.services import vendor_state
+
+    outcomes = [vendor_state.vendor_probe(vendor=v) for v in vendor_state.vendors_to_probe()]
+    return outcomes.count("key accepted")

@@ -38,12 +38,14 @@ from videos.api.outputs import (
     SessionListSummary,
     SessionOut,
     SessionStopOut,
+    VendorHealthOut,
     VideoDetailOut,
     VideoOut,
     spelling,
 )
 from videos.exceptions import InvalidInput
 from videos.files import base_url
+from videos.health import vendors_health, videos_queue
 from videos.models import GenerationSession
 
 router = Router(tags=["videos"])
@@ -75,7 +77,8 @@ def _created(request: ApiRequest, session: GenerationSession) -> CreatedOut:
         credits_used=video.credits_used, remaining_credits=video.remaining_credits, model=video.model,
         provider=video.provider, simulated=video.simulated, prompt=session.prompt, duration=video.duration,
         aspect_ratio=video.aspect_ratio, resolution=spelling(video.resolution), video_url=video.video_url,
-        thumbnail_url=video.thumbnail_url, processing_time=video.processing_time, created_at=session.created_at,
+        thumbnail_url=video.thumbnail_url, processing_time=video.processing_time,
+        queue_position=video.queue_position, eta_seconds=video.eta_seconds, created_at=session.created_at,
         session=SessionOut.of(session),
     )
 
@@ -131,9 +134,9 @@ def session_detail(request: ApiRequest, session_id: PublicId, paging: Query[Sess
     user = request.auth.owner
     session = selectors.session_get(user=user, public_id=session_id)
     items, pagination = _page(selectors.session_videos(session=session), paging)
-    base, remaining = base_url(request), billing.credit_balance(user=user)
+    base, remaining, queue = base_url(request), billing.credit_balance(user=user), videos_queue(items)
     return SessionDetailOut(session=SessionOut.of(session), pagination=pagination,
-                            videos=[VideoOut.of(v, base=base, remaining=remaining) for v in items])
+                            videos=[VideoOut.of(v, base=base, remaining=remaining, queue=queue[v.pk]) for v in items])
 
 
 @router.post("/videos/sessions/{session_id}/stop", response={200: SessionStopOut, **WRITE_ONE},
@@ -159,8 +162,9 @@ def history(request: ApiRequest, filters: Query[HistoryQuery]) -> HistoryOut:
     user = request.auth.owner
     qs = selectors.videos_for_user(user=user, status=filters.status, model=filters.model, search=filters.search)
     items, pagination = _page(qs, filters)
-    base, remaining = base_url(request), billing.credit_balance(user=user)
-    return HistoryOut(videos=[VideoOut.of(v, base=base, remaining=remaining) for v in items], pagination=pagination)
+    base, remaining, queue = base_url(request), billing.credit_balance(user=user), videos_queue(items)
+    return HistoryOut(videos=[VideoOut.of(v, base=base, remaining=remaining, queue=queue[v.pk]) for v in items],
+                      pagination=pagination)
 
 
 @router.get("/videos/{video_id}", response={200: VideoDetailOut, **READ_ONE}, summary="One video")
@@ -174,8 +178,10 @@ def video_detail(request: ApiRequest, video_id: PublicId) -> VideoDetailOut:
 @router.get("/media-pricing/models", response={200: ModelsOut, **PUBLIC}, auth=None,
             summary="Every model and its price")
 def models(request: ApiRequest, query: Query[ModelsQuery]) -> ModelsOut:
-    items = [ModelOut.of(m) for m in selectors.catalog()]
-    return ModelsOut(media_type=query.media_type, models=items, count=len(items))
+    health = vendors_health()  # cached a few seconds: a handful of aggregate queries at most
+    items = [ModelOut.of(m, health=health) for m in selectors.catalog()]
+    return ModelsOut(media_type=query.media_type, models=items, count=len(items),
+                     vendors=[VendorHealthOut.of(h) for h in health.values()])
 
 
 __all__ = ["router"]

@@ -20,8 +20,8 @@ from pydantic import Field
 
 from billing.models import CreditEntry
 from videos.files import file_url
+from videos.health import QueueSpot, VendorHealth, model_availability, vendors_health, videos_queue
 from videos.models import GenerationSession, Video, VideoModel
-from videos.providers import availability
 
 VideoStatus = Literal["pending", "processing", "completed", "failed"]
 SessionStatus = Literal["pending", "running", "completed", "stopped", "error"]
@@ -85,14 +85,23 @@ class VideoOut(Schema):
     processing_time: float | None = Field(description="Seconds from the start of work to the stored file.")
     error: str | None
     error_code: str | None
+    queue_position: int | None = Field(
+        None, ge=0, description="Pending: its place in its vendor's queue (1 starts next). Processing: 0. "
+                                "null once finished.")
+    eta_seconds: int | None = Field(
+        None, ge=0, description="Seconds until it should be ready, from its vendor's median time over the last "
+                                "hour; null when unknown (no recent completions, or overdue) and once finished.")
     created_at: datetime
     completed_at: datetime | None
 
     @classmethod
-    def of(cls, video: Video, *, base: str, remaining: Decimal | float) -> VideoOut:
+    def of(cls, video: Video, *, base: str, remaining: Decimal | float, queue: QueueSpot | None = None) -> VideoOut:
+        """`queue`: from videos.health.videos_queue over the whole page (one query); else computed for this one."""
         spent = getattr(video, "credits_spent", None)
         if spent is None:  # not annotated by a selector: the video's own ledger rows
             spent = video_spent(video)
+        if queue is None:
+            queue = videos_queue([video])[video.pk]
         return cls(
             video_id=video.public_id, session_id=video.session.public_id, status=video.status,
             progress=video.progress, prompt=video.prompt, model=video.model.model_id, provider=video.model.provider,
@@ -103,6 +112,7 @@ class VideoOut(Schema):
             height=video.height, frame_rate=video.frame_rate, seed=video.params.get("seed"),
             file_size=video.file_size or None, credits_used=credits(spent), remaining_credits=credits(remaining),
             processing_time=video.processing_time, error=video.error or None, error_code=video.error_code or None,
+            queue_position=queue.position, eta_seconds=queue.eta_seconds,
             created_at=video.created_at, completed_at=video.completed_at,
         )
 
@@ -149,6 +159,31 @@ class SessionOut(Schema):
         )
 
 
+class VendorHealthOut(Schema):
+    """How a vendor is doing right now (at most a few seconds old). The same object for all its models."""
+
+    vendor: str
+    in_flight: int = Field(description="Jobs it is working on now.")
+    capacity: int | None = Field(description="How many jobs we run at once at this vendor; null: no fixed cap.")
+    queued: int = Field(description="Paid videos waiting for one of its slots.")
+    finished_last_hour: int
+    success_rate: float | None = Field(ge=0, le=1, description="Completed ÷ finished over the last hour; "
+                                                                "null when none finished.")
+    median_seconds: float | None = Field(description="Median time to complete over the last hour; null when none.")
+    last_error_class: str | None = Field(description="Our error code of its last failure, e.g. vendor_unavailable, "
+                                                     "moderation, auth.")
+    auth_state: Literal["ok", "failing", "disabled", "not_configured"] = Field(
+        description="ok; failing: recent authentication failures; disabled: its models are unavailable until "
+                    "the operator fixes the key; not_configured: no key set (models render simulated).")
+
+    @classmethod
+    def of(cls, health: VendorHealth) -> VendorHealthOut:
+        return cls(vendor=health.vendor, in_flight=health.in_flight, capacity=health.capacity, queued=health.queued,
+                   finished_last_hour=health.finished_last_hour, success_rate=health.success_rate,
+                   median_seconds=health.median_seconds, last_error_class=health.last_error_class,
+                   auth_state=health.auth_state)
+
+
 class ModelOut(Schema):
     model_id: str
     name: str
@@ -170,12 +205,15 @@ class ModelOut(Schema):
     head_image: Literal["none", "optional", "required"]
     tail_image: Literal["none", "optional", "required"]
     parameters: list[str] = Field(description="Request fields this model accepts.")
+    health: VendorHealthOut | None = Field(None, description="Its vendor's health (see `vendors`).")
 
     @classmethod
-    def of(cls, model: VideoModel) -> ModelOut:
+    def of(cls, model: VideoModel, *, health: dict[str, VendorHealth] | None = None) -> ModelOut:
         from videos.catalog import COMMON_PARAMS
         from videos.services.intake import model_durations
 
+        if health is None:
+            health = vendors_health()  # cached: one cache read per model on pages that render models one by one
         params = list(COMMON_PARAMS)
         if model.head_image != VideoModel.Input.NONE:
             params.append("head_image")
@@ -186,9 +224,10 @@ class ModelOut(Schema):
             duration=model.duration, durations=model_durations(model), resolution=spelling(model.resolution),
             resolutions=[spelling(r) for r in model.resolutions], aspect_ratios=list(model.aspect_ratios),
             credits=credits(model.credits), vendor_model=model.vendor_model, mapping_note=model.mapping_note or None,
-            available=availability(model.provider) if model.enabled else "unavailable", enabled=model.enabled,
+            available=model_availability(model, health=health), enabled=model.enabled,
             lifecycle=model.lifecycle, lifecycle_note=model.lifecycle_note or None, head_image=model.head_image,
             tail_image=model.tail_image, parameters=params + list(model.params),
+            health=VendorHealthOut.of(health[model.provider]) if health and model.provider in health else None,
         )
 
 
@@ -216,6 +255,8 @@ class CreatedOut(Schema):
     video_url: str | None = Field(description="null until the video is made: poll the session.")
     thumbnail_url: str | None
     processing_time: float | None
+    queue_position: int | None = Field(None, ge=0, description="As on a video object.")
+    eta_seconds: int | None = Field(None, ge=0, description="As on a video object.")
     created_at: datetime
     session: SessionOut
 
@@ -275,3 +316,5 @@ class ModelsOut(Schema):
     media_type: Literal["video"]
     models: list[ModelOut]
     count: int
+    vendors: list[VendorHealthOut] = Field(default_factory=list,
+                                           description="Each vendor's health, once (also on each model).")

@@ -53,7 +53,8 @@ INVALID_PARAMETER = "invalid_parameter"
 VENDOR_ERROR = "vendor_error"
 RESULT_EXPIRED = "result_expired"
 VENDOR_UNAVAILABLE = "vendor_unavailable"
-PERMANENT = {MODERATION, INSUFFICIENT_BALANCE, INVALID_PARAMETER, RESULT_EXPIRED}
+AUTH = "auth"  # the vendor refused our credentials (401/403): repeated, it takes the vendor's models off sale
+PERMANENT = {MODERATION, INSUFFICIENT_BALANCE, INVALID_PARAMETER, RESULT_EXPIRED, AUTH}
 
 _MODERATION_WORDS = ("moderation", "safety", "sensitive", "nsfw", "content policy", "content_policy",
                      "risk control", "inappropriate", "prohibited")

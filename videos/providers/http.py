@@ -14,6 +14,7 @@ from django.conf import settings
 
 from dashboard.metrics import vendor_request_observed
 from videos.providers.base import (
+    AUTH,
     INVALID_PARAMETER,
     MODERATION,
     PERMANENT,
@@ -165,6 +166,10 @@ class HttpProvider(Provider):
         if response.status_code < 400:
             return
         message, code = self.error_message(response)
+        if response.status_code == 401 and code == VENDOR_ERROR:
+            # Our credentials, not the job: services.vendor_state counts these. A 403 stays vendor_error: at
+            # Kling, DashScope and Google it is a plan or permission on one model, not a bad key.
+            code = AUTH
         self.fail(f"HTTP {response.status_code}: {message}", code=code,
                   retryable=response.status_code == 429 or response.status_code >= 500,
                   retry_after=retry_after(response))

@@ -8,6 +8,7 @@ from typing import Any, ClassVar
 import requests
 
 from videos.providers.base import (
+    AUTH,
     INSUFFICIENT_BALANCE,
     INVALID_PARAMETER,
     MODERATION,
@@ -24,7 +25,7 @@ from videos.providers.http import HttpProvider, body_message
 BASE_RESP_CODES = {
     1000: VENDOR_UNAVAILABLE, 1001: VENDOR_UNAVAILABLE, 1024: VENDOR_UNAVAILABLE,
     1002: VENDOR_UNAVAILABLE, 1039: VENDOR_UNAVAILABLE,
-    1004: VENDOR_ERROR, 2049: VENDOR_ERROR, 2061: VENDOR_ERROR,  # auth, key, plan: an operator must act
+    1004: AUTH, 2049: AUTH, 2061: VENDOR_ERROR,  # auth, key (HTTP 200 at MiniMax), plan: an operator must act
     1008: INSUFFICIENT_BALANCE,
     1026: MODERATION, 1027: MODERATION,
     2013: INVALID_PARAMETER,

@@ -13,6 +13,7 @@ from urllib.parse import urlsplit
 import requests
 
 from videos.providers.base import (
+    AUTH,
     INSUFFICIENT_BALANCE,
     INVALID_PARAMETER,
     MODERATION,
@@ -27,6 +28,7 @@ from videos.providers.base import (
 from videos.providers.http import HttpProvider
 
 # Google status -> ours for HTTP errors; FAILED_PRECONDITION is how the Gemini API says "billing".
+_KEY_INVALID = "API_KEY_INVALID"
 STATUSES = {"INVALID_ARGUMENT": INVALID_PARAMETER, "FAILED_PRECONDITION": INSUFFICIENT_BALANCE}
 RATIOS = ("16:9", "9:16")
 FILE_URI = re.compile(r"/files/([a-z0-9]+)(?::download)?$")
@@ -122,7 +124,10 @@ class VeoProvider(HttpProvider):
     def error_message(self, response: requests.Response) -> tuple[str, str]:
         try:
             error = response.json()["error"]
-            return str(error.get("message", "")), STATUSES.get(error.get("status"), VENDOR_ERROR)
+            message = str(error.get("message", ""))
+            if _KEY_INVALID in str(error.get("details", "")) or message.startswith("API key not valid"):
+                return message, AUTH  # Google refuses a bad key with 400 INVALID_ARGUMENT, reason API_KEY_INVALID
+            return message, STATUSES.get(error.get("status"), VENDOR_ERROR)
         except (ValueError, KeyError, TypeError, AttributeError):
             return super().error_message(response)
 

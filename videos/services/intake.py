@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from videos.exceptions import InvalidInput, ModelUnavailable, UnsupportedValue
+from videos.health import model_availability
 from videos.images import AcceptedImage, ImageError, image_accept, image_pair_check
 from videos.models import VideoModel
 from videos.providers import UNAVAILABLE, availability, get_provider
@@ -54,10 +55,19 @@ def model_get(model_id: str) -> VideoModel:
                            field="model", code="unknown_model")
     if not model.enabled:
         raise ModelUnavailable(f"Model '{model.model_id}' is disabled by the operator.", field="model")
-    if availability(model.provider) == UNAVAILABLE:
-        raise ModelUnavailable(
-            f"Model '{model.model_id}' is unavailable: its provider is not configured.", field="model")
+    if model_availability(model) == UNAVAILABLE:  # nothing is charged or written past this point
+        raise ModelUnavailable(_unavailable_reason(model), field="model")
     return model
+
+
+def _unavailable_reason(model: VideoModel) -> str:
+    """Our words only: a vendor's own auth message never reaches users (operators see it in the admin)."""
+    if availability(model.provider) == UNAVAILABLE:
+        return f"Model '{model.model_id}' is unavailable: its provider is not configured."
+    if model.lifecycle == VideoModel.Lifecycle.SHUT_DOWN:
+        return f"Model '{model.model_id}' is unavailable: its vendor has shut it down. Nothing was charged."
+    return (f"Model '{model.model_id}' is temporarily unavailable: its video service is not accepting this "
+            "server's requests; the operators have been told. Nothing was charged.")
 
 
 _FIXED_DURATION = re.compile(r"-(\d+)s(?:-|$)")

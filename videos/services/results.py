@@ -19,6 +19,7 @@ from billing import services as billing
 from videos import files, lifecycle
 from videos.models import GenerationSession, Video
 from videos.providers.render import probe, thumbnail_from_video
+from videos.services import vendor_state
 from videos.services.sessions import session_finish_if_done
 
 log = logging.getLogger(__name__)
@@ -37,6 +38,7 @@ WORDS = {
     "interrupted": ("The request to the video service was interrupted and its outcome is unknown; it was not "
                     f"sent again (to avoid a second job), and {REFUNDED}"),
     "timeout": f"Timed out: no result before the deadline; {REFUNDED}",
+    "auth": f"The video service is temporarily unavailable; {REFUNDED}",
 }
 
 
@@ -78,6 +80,7 @@ def video_fail(video_pk: int, *, error: str, code: str = "failed", detail: str =
         log.warning("video.vendor_error", extra={**fields, "detail": detail[:500]})
     if video.credits_used > Decimal(0):
         log.info("video.refund", extra=fields)
+    vendor_state.vendor_failure_record(vendor=video.provider, code=code, detail=detail)  # health, auth state
     return True
 
 

@@ -16,6 +16,7 @@ from videos import files, lifecycle
 from videos.models import Video
 from videos.providers import get_provider
 from videos.providers.base import Job, JobStatus, Provider, ProviderError, ProviderUnavailable
+from videos.services import vendor_state
 from videos.services.job import job_for_video
 from videos.services.results import WORDS, files_of_run, vendor_fail, video_fail, video_store
 
@@ -62,6 +63,7 @@ def _submitted(video: Video, owner: str, provider: Provider, job: Job, task_id: 
     if lifecycle.move(video.pk, Stage.SUBMITTED, frm=(Stage.SUBMITTING,), owner=owner,
                       vendor_task_id=task_id[:255], vendor_status="", error_detail="", attempts=0,
                       next_poll_at=timezone.now() + timedelta(seconds=provider.poll_interval)):
+        vendor_state.vendor_success_record(vendor=video.provider)  # the key works: auth failures start again
         return provider.poll_interval
     # Stopped, deleted or failed while we were submitting: the job is not wanted any more.
     Video.objects.filter(pk=video.pk).update(vendor_task_id=task_id[:255])

@@ -84,7 +84,7 @@ def test_it_reports_generated_video_moderation(fake):
 
 
 @pytest.mark.parametrize(("code", "error_code"), [(1008, "insufficient_balance"), (1026, "moderation"),
-                                                  (2013, "invalid_parameter"), (1004, "vendor_error")])
+                                                  (2013, "invalid_parameter"), (1004, "auth"), (2049, "auth")])
 def test_it_maps_errors_in_http_200_bodies(fake, code, error_code):
     fake.reply(200, base_resp(code, "nope"))
     with pytest.raises(ProviderError) as e:
