@@ -28,6 +28,7 @@ class FakeKling(FakeVendor):
         super().__init__()
         self.external: dict[str, str] = {}  # external_task_id -> task id
         self.create_delay = 0.0
+        self.lost_creates = 0  # the next N creates make no task and are answered late (lost before Kling)
 
     def check_auth(self, request: Request) -> None:
         auth = request.headers.get("authorization", "")
@@ -70,6 +71,9 @@ class FakeKling(FakeVendor):
         self.expect(body.get("mode", "std") in ("std", "pro"), "mode std|pro")
         if "cfg_scale" in body:
             self.expect(0 <= body["cfg_scale"] <= 1 and not body["model_name"].startswith("kling-v2"), "cfg_scale")
+        if self.lost_creates:
+            self.lost_creates -= 1
+            return Reply(504, envelope(5002, "gateway timeout"), delay=self.create_delay)
         task = self.new_task(kind, body)
         if external:
             self.external[external] = task.id

@@ -69,12 +69,29 @@ def test_a_create_answered_too_late_is_taken_up_not_interrupted(alice, kling) ->
 def test_a_create_lost_before_kling_made_it_is_sent_once_more(alice, kling) -> None:
     """The lookup says Kling has no such task: sending it now cannot make a second one (and if the first
     create lands after all, Kling refuses the reused external_task_id)."""
-    kling.reply(200, {"code": 0}, delay=3.0)  # answered late and made nothing (e.g. lost at a proxy)
+    # Both creates are answered late; the first made nothing (lost before Kling), the second made the task.
+    kling.create_delay, kling.lost_creates = 3.0, 1
     video = make_session(owner=alice, model=MODEL).videos.get()
     tasks.video_start_task.apply(args=(video.pk,))
     video.refresh_from_db()
     assert video.stage == "submitted" and len(kling.tasks) == 1
+    assert len(kling.posted("/v1/videos/text2video")) == 2
 
     video = _poll_to_the_end(video)
     assert video.status == "completed"
     assert list(CreditEntry.objects.filter(video_id=video.public_id).values_list("kind", flat=True)) == ["charge"]
+
+
+def test_a_second_unknown_outcome_fails_and_refunds_once_as_interrupted(alice, kling) -> None:
+    """Sent once more after a lookup found nothing, and again no answer and no task: the video fails with
+    code interrupted and is refunded once; no third create, no endless submit/lookup loop."""
+    kling.create_delay, kling.lost_creates = 3.0, 2  # both creates answered late, neither made a task
+    video = make_session(owner=alice, model=MODEL).videos.get()
+    tasks.video_start_task.apply(args=(video.pk,))
+    tasks.video_start_task.apply(args=(video.pk,))  # a redelivery changes nothing
+    video.refresh_from_db()
+    assert (video.status, video.error_code) == ("failed", "interrupted")
+    assert "interrupted" in video.error and "refunded" in video.error
+    assert len(kling.posted("/v1/videos/text2video")) == 2 and kling.tasks == {}
+    entries = sorted(CreditEntry.objects.filter(video_id=video.public_id).values_list("kind", flat=True))
+    assert entries == ["charge", "refund"] and credit_balance(user=alice) == Decimal(1000)
