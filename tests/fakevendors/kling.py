@@ -98,8 +98,9 @@ class FakeKling(FakeVendor):
         return Reply(200, envelope(0, "SUCCEED", self.data(task, status)))
 
     def data(self, task, status: str) -> dict:
-        data = {"task_id": task.id, "task_status": status,
-                "task_info": {"external_task_id": task.request.get("external_task_id") or ""}, "created_at": 1764000000000, "updated_at": 1764000000000}
+        data = {"task_id": task.id, "task_status": status, "created_at": 1764000000000, "updated_at": 1764000000000}
+        if task.request.get("external_task_id"):  # task_info: only when the create set one
+            data["task_info"] = {"external_task_id": task.request["external_task_id"]}
         if status == "failed":
             data["task_status_msg"] = ("Failure to pass the risk control system" if task.stage == "moderated"
                                        else self.failure_reason)
