@@ -1,5 +1,5 @@
 """Fault injection (issue 8): a real Celery worker on PostgreSQL + Redis is SIGKILLed (with its pool children)
-mid-render and mid-poll; a new worker is started; every video ends completed once or refunded once, with
+mid-render, mid-poll and mid-submit (Kling: the task is found again by our external_task_id); a new worker is started; every video ends completed once or refunded once, with
 exactly one file each, and no vendor job is created twice.
 
 The lease is long here (VIDEO_LEASE_SECONDS=600, SWEEP_INTERVAL=2): recovery within the tests' deadlines comes
@@ -23,6 +23,7 @@ from billing.models import CreditEntry
 from tests.e2e.workers import worker_environ, worker_kill, worker_start, worker_stop
 from tests.factories import make_session, make_user
 from tests.fakevendors import running
+from tests.fakevendors.kling import FakeKling
 from tests.fakevendors.luma import FakeLuma
 from videos.models import Video
 
@@ -112,13 +113,8 @@ def test_a_worker_killed_mid_render_loses_nothing(worker_env, workers, settings,
 
 @pytest.fixture
 def luma(settings: Any, tmp_path: Path) -> Iterator[HeldLuma]:
-    from videos.providers.render import RenderSpec, render
-
     for fake in running(HeldLuma, settings):
-        out = tmp_path / "vendor.mp4"
-        render(RenderSpec(prompt="vendor result", width=160, height=90, duration=0.5), video_path=str(out),
-               thumbnail_path=str(tmp_path / "t.jpg"), last_frame_path=str(tmp_path / "l.png"))
-        fake.video = out.read_bytes()
+        fake.video = _vendor_mp4(tmp_path)
         fake.script = ["queued", "running:30", "running:70", "succeeded"]
         yield fake
         fake.release.set()
@@ -173,3 +169,68 @@ def test_a_worker_killed_mid_submit_refunds_once_and_never_sends_the_job_twice(w
     refunded = Video.objects.get(status="failed")
     assert refunded.error_code == "interrupted" and "refunded" in refunded.error
     assert len(luma.posted("/dream-machine/v1/generations/video")) == 2  # one each: the cut-off one never sent again
+
+
+class HeldKling(FakeKling):
+    """Fake Kling that makes the task at once but can hold the create's answer: the worker is killed mid-submit,
+    after Kling has the task and before the worker knows its id."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.holding = False
+        self.held = 0
+        self.release = threading.Event()
+
+    def create(self, request: Any, kind: str) -> Any:
+        reply = super().create(request, kind)
+        if self.holding:
+            self.held += 1
+            self.release.wait(120)
+        return reply
+
+
+def _vendor_mp4(tmp_path: Path) -> bytes:
+    from videos.providers.render import RenderSpec, render
+
+    out = tmp_path / "vendor.mp4"
+    render(RenderSpec(prompt="vendor result", width=160, height=90, duration=0.5), video_path=str(out),
+           thumbnail_path=str(tmp_path / "t.jpg"), last_frame_path=str(tmp_path / "l.png"))
+    return out.read_bytes()
+
+
+@pytest.fixture
+def kling(settings: Any, tmp_path: Path) -> Iterator[HeldKling]:
+    for fake in running(HeldKling, settings, secret_key=HeldKling.secret_key):
+        fake.video = _vendor_mp4(tmp_path)
+        fake.script = ["queued", "running:50", "succeeded"]
+        yield fake
+        fake.release.set()
+
+
+def test_a_worker_killed_mid_submit_finds_the_kling_task_again(worker_env, workers, kling, settings,
+                                                                tmp_path: Path) -> None:
+    env = {**worker_env, "KLING_ACCESS_KEY": kling.api_key, "KLING_SECRET_KEY": kling.secret_key,
+           "KLING_BASE_URL": kling.base_url, "KLING_POLL_INTERVAL": "0.3"}
+    user = make_user("crash", credits=1000)
+    for i in range(3):
+        make_session(owner=user, prompt=f"A kite over dunes, take {i}", model="kling-v1-6-std-5s-720p-t2v")
+    assert set(Video.objects.values_list("provider", flat=True)) == {"kling"}
+    kling.holding = True
+    log = tmp_path / "worker.log"
+    workers.append(worker_start(env, log))
+    _wait(lambda: kling.held >= 1, "a create in flight")
+    worker_kill(workers[-1])
+    kling.holding = False
+    kling.release.set()  # the dead worker's create is answered into a closed socket
+    interrupted = list(Video.objects.filter(stage="submitting").values_list("public_id", flat=True))
+    assert set(interrupted) & set(kling.external)  # Kling has the task; the worker never learnt its id
+
+    workers.append(worker_start(env, log))
+    _wait(lambda: not Video.objects.exclude(status__in=Video.FINAL).exists(), "every video final")
+    outcome = _assert_each_video_ended_once(settings.MEDIA_ROOT)
+    assert outcome == {"completed": 3, "refunded": 0}  # found again, not failed as interrupted
+    assert len(kling.tasks) == 3 and sorted(kling.external) == sorted(Video.objects.values_list("public_id", flat=True))
+    looked_up = {r.path.rsplit("/", 1)[1] for r in kling.requests if r.method == "GET" and "/vid_" in r.path}
+    assert set(interrupted) <= looked_up  # each interrupted submit was looked up by our id, not resent blindly
+    for video in Video.objects.all():  # each one polled on the task its own create made
+        assert video.vendor_task_id == f"text2video/{kling.external[video.public_id]}"

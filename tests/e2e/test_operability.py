@@ -136,7 +136,8 @@ def test_gunicorn_workers_share_their_http_metrics(transactional_db: None, tmp_p
             assert server.poll() is None, (tmp_path / "gunicorn.log").read_text()[-2000:]
             assert time.monotonic() < deadline, "gunicorn did not start"
             try:
-                requests.get(f"{base}/healthz", timeout=5)
+                # Not /healthz: a probe that timed out here would still be counted there after the first scrape.
+                requests.get(f"{base}/readyz", timeout=30)
                 break
             except requests.RequestException:  # not listening yet, or workers still booting
                 time.sleep(0.3)

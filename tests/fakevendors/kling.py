@@ -1,4 +1,6 @@
-"""Fake Kling API (PROTOCOLS §5): verifies the HS256 JWT and the create/poll path pairing."""
+"""Fake Kling API (PROTOCOLS §5): verifies the HS256 JWT and the create/poll path pairing, and keeps the
+caller's `external_task_id`: unique per account (a second create with it is refused), and the single-task query
+takes it in place of the task id ("choose either task_id or external_task_id", Kling API reference)."""
 
 from __future__ import annotations
 
@@ -21,6 +23,12 @@ class FakeKling(FakeVendor):
     name = "kling"
     api_key = "ak-test-access-key-1234"
     secret_key = "sk-test-secret-key-5678-0123456789abcdef"
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.external: dict[str, str] = {}  # external_task_id -> task id
+        self.create_delay = 0.0
+        self.lost_creates = 0  # the next N creates make no task and are answered late (lost before Kling)
 
     def check_auth(self, request: Request) -> None:
         auth = request.headers.get("authorization", "")
@@ -54,12 +62,23 @@ class FakeKling(FakeVendor):
             self.expect_fields(body, required={"model_name", "prompt"}, allowed=allowed | {"aspect_ratio"})
             self.expect(body.get("aspect_ratio", "16:9") in ("16:9", "9:16", "1:1"), "aspect_ratio")
         self.expect(body["model_name"] in MODELS, "unknown model_name")
+        external = body.get("external_task_id")
+        if external:
+            self.expect(isinstance(external, str), "external_task_id is a string")
+            if external in self.external:  # Kling: "must be unique within a single user account"
+                return self.invalid(f"external_task_id {external} already exists")
         self.expect(body.get("duration") in ("5", "10"), "duration is the string 5 or 10")
         self.expect(body.get("mode", "std") in ("std", "pro"), "mode std|pro")
         if "cfg_scale" in body:
             self.expect(0 <= body["cfg_scale"] <= 1 and not body["model_name"].startswith("kling-v2"), "cfg_scale")
+        if self.lost_creates:
+            self.lost_creates -= 1
+            return Reply(504, envelope(5002, "gateway timeout"), delay=self.create_delay)
         task = self.new_task(kind, body)
-        return Reply(200, envelope(0, "SUCCEED", self.data(task, "submitted")))
+        if external:
+            self.external[external] = task.id
+        # create_delay: the task exists at once but the answer comes late (a client read timeout)
+        return Reply(200, envelope(0, "SUCCEED", self.data(task, "submitted")), delay=self.create_delay)
 
     @route("POST", "/v1/videos/text2video")
     def text2video(self, request: Request) -> Reply:
@@ -71,7 +90,7 @@ class FakeKling(FakeVendor):
 
     @route("GET", "/v1/videos/(?P<kind>text2video|image2video)/(?P<task_id>[^/]+)")
     def query(self, request: Request, kind: str, task_id: str) -> Reply:
-        task = self.tasks.get(task_id)
+        task = self.tasks.get(self.external.get(task_id, task_id))
         if task is None or task.kind != kind:
             return Reply(404, envelope(1203, "task not found"))
         stage, _ = task.advance()
@@ -80,6 +99,8 @@ class FakeKling(FakeVendor):
 
     def data(self, task, status: str) -> dict:
         data = {"task_id": task.id, "task_status": status, "created_at": 1764000000000, "updated_at": 1764000000000}
+        if task.request.get("external_task_id"):  # task_info: only when the create set one
+            data["task_info"] = {"external_task_id": task.request["external_task_id"]}
         if status == "failed":
             data["task_status_msg"] = ("Failure to pass the risk control system" if task.stage == "moderated"
                                        else self.failure_reason)

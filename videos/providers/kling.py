@@ -2,12 +2,23 @@
 
 The task id we hand back is "<path kind>/<vendor task id>" (e.g. "image2video/8001"), because Kling only
 answers a poll on the path the task was created on.
+
+Every create carries `external_task_id` = our video's public id, so a create whose answer never arrived (a
+worker killed mid-submit, a read timeout, a garbled 2xx) can be found again (`find_submitted`). Kling's API
+reference (Text to Video / Image to Video, "Create Task" and "Query Task (Single)"): external_task_id is a
+"customized task ID ... must be unique within a single user account"; the single-task query
+`GET /v1/videos/{text2video|image2video}/{id}` takes it as the path id ("Request path parameter, fill the value
+directly in the request path. Choose either task_id or external_task_id for querying"), and the task's
+`task_info.external_task_id` echoes it. A video is created at Kling at most once (after a task exists it is
+only ever polled; a clean refusal created nothing), so the public id alone is a stable key, and the
+account-wide uniqueness makes a repeated create refuse rather than run twice.
 """
 
 from __future__ import annotations
 
 import time
 from typing import Any, ClassVar
+from urllib.parse import quote
 
 import jwt
 import requests
@@ -21,6 +32,7 @@ from videos.providers.base import (
     Job,
     JobStatus,
     ProviderError,
+    ProviderUnavailable,
     choose,
     refuse,
 )
@@ -52,6 +64,7 @@ TEXT_RATIOS = ("16:9", "9:16", "1:1")
 TAIL_MODELS = {"kling-v1", "kling-v1-5", "kling-v1-6", "kling-v2-5-turbo", "kling-v2-6"}
 TAIL_5S_ONLY = {"kling-v1", "kling-v1-5", "kling-v1-6"}
 MAX_PROMPT = 2500  # characters
+NOT_FOUND = 1203  # "the requested resource does not exist" (HTTP 404 in Kling's error-code table)
 
 
 class KlingProvider(HttpProvider):
@@ -116,9 +129,9 @@ class KlingProvider(HttpProvider):
 
     def submit(self, job: Job) -> str:
         self.recheck(job)
-        kind = "image2video" if job.head_image else "text2video"
+        kind = self.kind(job)
         payload: dict[str, Any] = {"model_name": job.vendor_model, "prompt": job.prompt,
-                                   "duration": str(job.duration)}
+                                   "duration": str(job.duration), "external_task_id": job.video_id}
         if mode := MODES.get(job.vendor_model, {"720p": "std"})[job.resolution]:
             payload["mode"] = mode
         if job.options.get("strength") is not None:
@@ -129,8 +142,44 @@ class KlingProvider(HttpProvider):
                 payload["image_tail"] = job.tail_image.base64()
         else:
             payload["aspect_ratio"] = job.aspect_ratio
-        body = self.envelope(self.json("POST", f"/v1/videos/{kind}", json=payload))
+        try:
+            body = self.envelope(self.json("POST", f"/v1/videos/{kind}", json=payload))
+        except ProviderUnavailable:
+            raise
+        except ProviderError as e:
+            # Refused. If the refusal is that our external_task_id is taken, an earlier create of this very
+            # video reached Kling (its answer was lost): take that task up instead of failing the video.
+            if e.code == INVALID_PARAMETER and (found := self.find_submitted(job)):
+                return found
+            raise
         return f"{kind}/{self.dig(body, 'data', 'task_id')}"
+
+    def find_submitted(self, job: Job) -> str | None:
+        """The task a create of `job` made at Kling, looked up by our external_task_id; None when Kling has
+        no such task (it never got the create). Unreadable answers and 429/5xx raise: then nobody knows."""
+        kind = self.kind(job)
+        try:
+            response = self.http.get(self.url(f"/v1/videos/{kind}/{quote(job.video_id, safe='')}"),
+                                     headers=self.headers(), timeout=self.timeout)
+        except requests.RequestException as e:
+            raise ProviderUnavailable(self.scrub(f"kling: lookup {type(e).__name__}")) from None
+        if response.status_code == 404 or self.code_of(response) == NOT_FOUND:  # no task by that id
+            return None
+        self.raise_for_status(response)
+        try:
+            body = self.envelope(response.json())
+        except ValueError:
+            raise ProviderUnavailable("kling: malformed lookup answer") from None
+        data = self.dig(body, "data")
+        tagged = (data.get("task_info") or {}).get("external_task_id") if isinstance(data, dict) else None
+        if tagged not in (None, "", job.video_id):  # never take up somebody else's task
+            raise ProviderError(f"kling: the task found for {job.video_id} is tagged {tagged!r}", code=VENDOR_ERROR)
+        return f"{kind}/{self.dig(data, 'task_id')}"
+
+    @staticmethod
+    def kind(job: Job) -> str:
+        """Kling's path for this job: image2video when it has a head frame, else text2video."""
+        return "image2video" if job.head_image else "text2video"
 
     def poll(self, task_id: str, job: Job) -> JobStatus:
         kind, _, vendor_id = task_id.partition("/")
@@ -148,10 +197,15 @@ class KlingProvider(HttpProvider):
             self.fail(f"error {code}: {body.get('message', '')}", code=CODES.get(code, VENDOR_ERROR))
         return body
 
-    def error_message(self, response: requests.Response) -> tuple[str, str]:
+    @staticmethod
+    def code_of(response: requests.Response) -> int | None:
+        """The envelope's `code` of an answer, if it has one."""
         try:
-            code = response.json().get("code")
+            return response.json().get("code")
         except (ValueError, AttributeError):
-            code = None
+            return None
+
+    def error_message(self, response: requests.Response) -> tuple[str, str]:
+        code = self.code_of(response)
         message = body_message(response)
         return (f"error {code}: {message}" if code else message), CODES.get(code, VENDOR_ERROR)

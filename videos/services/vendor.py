@@ -33,15 +33,16 @@ class Retry(Exception):
         self.countdown = countdown
 
 
-def vendor_submit(video: Video, owner: str) -> float | None:
-    """Send the video (claimed by `owner`, stage submitting) to its vendor. Seconds until the first poll."""
+def vendor_submit(video: Video, owner: str, *, resent: bool = False) -> float | None:
+    """Send the video (claimed by `owner`, stage submitting) to its vendor. Seconds until the first poll.
+    `resent`: this is the one more try a reconcile allows after the vendor confirmed it had no such job."""
     provider = get_provider(video.provider)
     job = job_for_video(video)
     try:
         task_id = provider.submit(job)
     except ProviderUnavailable as e:
         if e.maybe_submitted:  # the vendor may have the job: find it again, or fail; never a second one
-            return _reconcile(video, owner, provider, job, e.message)
+            return _reconcile(video, owner, provider, job, e.message, resend=not resent)
         attempts = video.attempts + 1
         lifecycle.move(video.pk, Stage.QUEUED, frm=(Stage.SUBMITTING,), owner=owner, started_at=None,
                        attempts=attempts, error_detail=e.message[:4000])
@@ -81,9 +82,12 @@ def submit_reclaim(video: Video, owner: str) -> float | None:
     return _reconcile(video, owner, provider, job_for_video(video), "the worker stopped during the submit")
 
 
-def _reconcile(video: Video, owner: str, provider: Provider, job: Job, why: str) -> float | None:
+def _reconcile(video: Video, owner: str, provider: Provider, job: Job, why: str, *,
+               resend: bool = True) -> float | None:
     """The vendor may or may not have the job. Where its protocol lets us find a job by our own id
-    (`find_submitted`, e.g. Kling's external_task_id), take it up; otherwise fail and refund, code interrupted."""
+    (`find_submitted`, e.g. Kling's external_task_id), take it up; otherwise fail and refund, code interrupted.
+    A job the vendor confirms it never got is sent once more, once: a second unknown outcome ends it (no
+    unbounded submit/timeout/look-up loop)."""
     find = getattr(provider, "find_submitted", None)
     if find is not None:
         try:
@@ -93,8 +97,9 @@ def _reconcile(video: Video, owner: str, provider: Provider, job: Job, why: str)
         else:
             if task_id:
                 return _submitted(video, owner, provider, job, task_id)
-            # The vendor confirms it never got the job: sending it now cannot make a second one.
-            return vendor_submit(video, owner)
+            if resend:  # the vendor confirms it never got the job: sending it now cannot make a second one
+                return vendor_submit(video, owner, resent=True)
+            why = f"{why}; the vendor has no job by our id after a second try"
     video_fail(video.pk, error=WORDS["interrupted"], code="interrupted", detail=f"{why}; not resubmitted")
     return None
 

@@ -19,7 +19,7 @@ def test_it_signs_requests_and_sends_text_to_video(fake):
     assert KlingProvider().submit(job) == "text2video/kling-task-1"
     (request,) = fake.posted("/v1/videos/text2video")  # the fake verified the JWT (iss, exp, nbf, HS256)
     assert request.json == {"model_name": "kling-v1-6", "prompt": job.prompt, "duration": "10", "mode": "std",
-                            "cfg_scale": 0.4, "aspect_ratio": "9:16"}
+                            "cfg_scale": 0.4, "aspect_ratio": "9:16", "external_task_id": "vid_test"}
 
 
 def test_it_sends_images_as_bare_base64_to_image2video(fake):
@@ -27,7 +27,8 @@ def test_it_sends_images_as_bare_base64_to_image2video(fake):
     assert KlingProvider().submit(job) == "image2video/kling-task-1"
     body = fake.posted("/v1/videos/image2video")[0].json
     assert body == {"model_name": "kling-v2-5-turbo", "prompt": job.prompt, "duration": "5", "mode": "pro",
-                    "image": job.head_image.base64(), "image_tail": job.tail_image.base64()}
+                    "image": job.head_image.base64(), "image_tail": job.tail_image.base64(),
+                    "external_task_id": "vid_test"}
 
 
 def test_it_picks_image2video_when_a_t2v_model_gets_an_image(fake):
@@ -107,3 +108,54 @@ def test_check_refuses_what_kling_cannot_do(model_id, overrides, field):
     with pytest.raises(InvalidJob) as e:
         KlingProvider().check(make_job(model_id, **overrides))
     assert e.value.field == field
+
+
+# --- finding a task again by our id (external_task_id) ------------------------------------------------------
+
+@pytest.mark.parametrize(("model_id", "kind"), [("kling-v1-6-std-5s-720p-t2v", "text2video"),
+                                                ("kling-v2-1-master-5s-1080p-i2v", "image2video")])
+def test_a_created_task_is_found_by_our_video_id(fake, model_id, kind):
+    provider, job = KlingProvider(), make_job(model_id, video_id="vid_Found123")
+    task_id = provider.submit(job)
+    assert fake.posted()[0].json["external_task_id"] == "vid_Found123"
+    assert KlingProvider().find_submitted(job) == task_id == f"{kind}/kling-task-1"
+    assert fake.requests[-1].path == f"/v1/videos/{kind}/vid_Found123"  # the external id in the path
+    assert fake.problems == []
+
+
+def test_a_task_kling_never_got_is_not_found(fake):
+    provider = KlingProvider()
+    provider.submit(make_job("kling-v1-6-std-5s-720p-t2v", video_id="vid_other"))
+    assert provider.find_submitted(make_job("kling-v1-6-std-5s-720p-t2v", video_id="vid_never")) is None
+    assert len(fake.tasks) == 1
+
+
+def test_a_lookup_kling_cannot_answer_raises_instead_of_guessing(fake):
+    fake.reply(503, envelope(5001, "under maintenance"))
+    with pytest.raises(ProviderUnavailable):
+        KlingProvider().find_submitted(make_job("kling-v1-6-std-5s-720p-t2v"))
+
+
+def test_a_task_tagged_with_another_id_is_never_taken_up(fake):
+    fake.reply(200, envelope(0, "SUCCEED", {"task_id": "9", "task_status": "submitted",
+                                            "task_info": {"external_task_id": "vid_someone_else"}}))
+    with pytest.raises(ProviderError):
+        KlingProvider().find_submitted(make_job("kling-v1-6-std-5s-720p-t2v"))
+
+
+def test_a_second_create_of_the_same_video_takes_up_the_first_task(fake):
+    """Kling refuses a reused external_task_id: the create that was lost reached it, so that task is ours."""
+    job = make_job("kling-v1-6-std-5s-720p-t2v", video_id="vid_twice")
+    first = KlingProvider().submit(job)
+    assert KlingProvider().submit(job) == first
+    assert len(fake.tasks) == 1 and len(fake.posted("/v1/videos/text2video")) == 2
+
+
+def test_a_create_answered_too_late_was_still_made_and_is_found(fake, monkeypatch):
+    monkeypatch.setattr(KlingProvider, "timeout", (5.0, 0.3))
+    fake.create_delay = 3.0
+    job = make_job("kling-v1-6-std-5s-720p-t2v", video_id="vid_slow")
+    with pytest.raises(ProviderUnavailable) as e:
+        KlingProvider().submit(job)
+    assert e.value.maybe_submitted  # the lifecycle must reconcile, not resend blindly
+    assert KlingProvider().find_submitted(job) == "text2video/kling-task-1"

@@ -155,3 +155,14 @@ def test_our_adapter_maps_the_references_error_codes(fake, code, http, ours):
     with pytest.raises(Exception) as e:
         KlingProvider().submit(make_job("kling-v1-6-std-5s-720p-t2v"))
     assert e.value.code == ours and f"error {code}" in e.value.message
+
+
+def test_the_fake_answers_a_query_by_external_task_id_in_the_references_shape(fake):
+    """The reference's single-task query takes the task_id or the create's external_task_id in the path."""
+    created = post(fake, "/v1/videos/text2video", {**REFERENCE_TEXT2VIDEO, "external_task_id": "ours-42"}).json()
+    assert shape(created) == shape(REFERENCE_CREATED) and created["data"]["task_info"] == {"external_task_id": "ours-42"}
+    token = reference_token(fake.api_key, fake.secret_key)
+    query = requests.get(f"{fake.url}/v1/videos/text2video/ours-42", headers={"Authorization": f"Bearer {token}"},
+                         timeout=10).json()
+    assert query["data"]["task_id"] == created["data"]["task_id"]
+    assert query["data"]["task_info"] == {"external_task_id": "ours-42"}
