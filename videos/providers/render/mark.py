@@ -49,20 +49,27 @@ class Mark:
         image.paste(self.image, (self.x, self.y), self.image)
 
     def on_frame(self, frame: av.VideoFrame) -> av.VideoFrame:
-        """A copy of a yuv420p frame with the mark blended in (the source's frame may be reused by it)."""
-        planes = frame.to_ndarray(format="yuv420p").astype(np.float32)
+        """A copy of a yuv420p frame with the mark blended in (the source's frame may be reused by it).
+
+        Only the mark's rectangle goes through float arithmetic; the rest of the copy is left as it is."""
+        planes = frame.to_ndarray(format="yuv420p")  # a copy
         h, w = frame.height, frame.width
         mh, mw = self.alpha.shape
         y, x = self.y, self.x
-        luma = planes[:h]
-        luma[y:y + mh, x:x + mw] += (self.luma - luma[y:y + mh, x:x + mw]) * self.alpha
+        _blend(planes[:h][y:y + mh, x:x + mw], self.luma, self.alpha)
         # yuv420p as one array: the U plane's rows (w/2 wide) are packed two to a row of width w, then V.
         u = planes[h:h + h // 4].reshape(h // 2, w // 2)
         v = planes[h + h // 4:].reshape(h // 2, w // 2)
         cy, cx, ch, cw = y // 2, x // 2, mh // 2, mw // 2
         for plane, value in ((u, self.cb), (v, self.cr)):
-            region = plane[cy:cy + ch, cx:cx + cw]
-            region += (value - region) * self.chroma_alpha
-        out = av.VideoFrame.from_ndarray(np.clip(np.rint(planes), 0, 255).astype(np.uint8), format="yuv420p")
+            _blend(plane[cy:cy + ch, cx:cx + cw], value, self.chroma_alpha)
+        out = av.VideoFrame.from_ndarray(planes, format="yuv420p")
         out.pts = frame.pts
         return out
+
+
+def _blend(region: np.ndarray, value: np.ndarray, alpha: np.ndarray) -> None:
+    """region (uint8, a view) += (value - region) * alpha, rounded and clipped, in place."""
+    pixels = region.astype(np.float32)
+    pixels += (value - pixels) * alpha
+    region[...] = np.clip(np.rint(pixels), 0, 255).astype(np.uint8)
