@@ -165,7 +165,7 @@ def run_ours(args: argparse.Namespace, tmp: Path) -> dict[str, Any]:
     charges = CreditEntry.objects.filter(kind="charge")
     return {
         "wall": wall, "created": created, "completed": Video.objects.filter(status="completed").count(),
-        "failed": Video.objects.filter(status="failed").count(), "creates": len(fake.posted("/generations")),
+        "failed": Video.objects.filter(status="failed").count(), "creates": len(fake.posted("/generations/video")),
         "polls": polls, "peak": fake.max_in_flight, "tasks": _task_counts(log_path),
         "charged_once": charges.count() == args.videos == charges.values("video_id").distinct().count(),
         "job": _a_job(),
