@@ -107,7 +107,7 @@ def main() -> None:
         GenerationSession.objects.all().delete()
         CreditEntry.objects.filter(kind__in=["charge", "refund"]).delete()
         shutil.rmtree(data_dir / "media", ignore_errors=True)
-        posted_before = len(luma.posted("/dream-machine/v1/generations"))
+        posted_before = len(luma.posted("/dream-machine/v1/generations/video"))
         user = make_user(f"crash{time.time_ns()}", credits=100 * args.videos)
         began = time.monotonic()
         for i in range(args.videos):
@@ -153,7 +153,7 @@ def main() -> None:
             "outcome": outcome, "stages": stages_at_kill, "total": ended - began, "work": ended - started,
             "recovered": ended - restarted, "kills": kills,
             "duplicates": sum(n - (1 if vid in completed_ids else 0) for vid, n in mp4s.items()),
-            "jobs": len(luma.posted("/dream-machine/v1/generations")) - posted_before,
+            "jobs": len(luma.posted("/dream-machine/v1/generations/video")) - posted_before,
         }
 
     try:

@@ -75,12 +75,26 @@ class VideoApi(NinjaAPI):
         for item in schema.get("paths", {}).values():
             for operation in item.values():
                 responses = operation.get("responses", {})
+                if operation.get("operationId") in CREATES:
+                    created = responses.get(201) or responses.get("201")
+                    created["links"] = _CREATE_LINKS
                 if 429 in responses or "429" in responses:
                     limited = responses.get(429) or responses.get("429")
                     limited["headers"] = {"Retry-After": {
                         "description": "Seconds until the rate limit window resets.",
                         "schema": {"type": "integer", "minimum": 0}}}
         return schema
+
+
+CREATES = {"generate", "session_create"}
+# What a client does next with a create's answer (OpenAPI links; schemathesis follows them statefully).
+_CREATE_LINKS = {
+    "GetSession": {"operationId": "session_detail", "parameters": {"session_id": "$response.body#/session_id"},
+                   "description": "Poll the session for its videos (the spec's step 2)."},
+    "GetVideo": {"operationId": "video_detail", "parameters": {"video_id": "$response.body#/video_id"}},
+    "StopSession": {"operationId": "session_stop", "parameters": {"session_id": "$response.body#/session_id"}},
+    "DeleteSession": {"operationId": "session_delete", "parameters": {"session_id": "$response.body#/session_id"}},
+}
 
 
 def _json_not_allowed(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
@@ -209,10 +223,11 @@ def _unexpected(request: HttpRequest, exc: Exception) -> HttpResponse:
 
 def _register() -> None:
     from billing.api import router as billing_router
-    from videos.api import router as videos_router
+    from videos.api.endpoints import router as videos_router
 
     api.add_router("", videos_router)
     api.add_router("", billing_router)
+    api.add_router("", "webhooks.api.router")
 
 
 _register()

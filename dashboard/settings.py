@@ -5,6 +5,7 @@ from typing import Any
 
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
+from kombu import Queue
 
 from dashboard.env import env_bool, env_int, env_list, env_str, load_env_file, local_secret_key
 from dashboard.logs import logging_config
@@ -43,6 +44,7 @@ INSTALLED_APPS = [
     "dashboard",
     "billing",
     "videos",
+    "webhooks",
 ]
 
 MIDDLEWARE = [
@@ -193,6 +195,13 @@ CELERY_BEAT_SCHEDULE = {
 
 # --- Product settings ---------------------------------------------------------------------------
 IMAGE_FETCH_ALLOW_HOSTS = [h.lower() for h in env_list("IMAGE_FETCH_ALLOW_HOSTS")]
+# Webhooks: one allow-list for every user-chosen URL (OUTBOUND_ALLOW_HOSTS; the image name still counts too).
+OUTBOUND_ALLOW_HOSTS = [h.lower() for h in env_list("OUTBOUND_ALLOW_HOSTS")]
+WEBHOOK_TIMEOUT = env_int("WEBHOOK_TIMEOUT", 10, minimum=1)  # seconds per connect/read; 2x for a whole attempt
+CELERY_BEAT_SCHEDULE["webhooks-due"] = {"task": "webhooks.tasks.deliveries_due_task", "schedule": 30.0}
+# Webhook tasks get their own queue: a worker without -Q consumes both; a deployment may give it its own worker.
+CELERY_TASK_QUEUES = (Queue("celery"), Queue("webhooks"))
+CELERY_TASK_ROUTES = {"webhooks.tasks.*": {"queue": "webhooks"}}
 SIMULATE_MISSING_PROVIDERS = env_bool("SIMULATE_MISSING_PROVIDERS", True)
 RATE_LIMIT_PER_MINUTE = env_int("RATE_LIMIT_PER_MINUTE", 60, minimum=0)  # generate/session creations per key
 VIDEO_DEADLINE_SECONDS = env_int("VIDEO_DEADLINE_SECONDS", 30 * 60, minimum=30)  # then failed + refunded

@@ -19,4 +19,5 @@ urlpatterns = [
     path("metrics", metrics_view, name="metrics"),
     path("", include("billing.urls")),
     path("", include("videos.urls")),
+    path("", include("webhooks.urls")),
 ]

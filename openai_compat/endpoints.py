@@ -151,6 +151,8 @@ def video_content(request: ApiRequest, video_id: str, query: Query[ContentQuery]
     if not name or not default_storage.exists(name):
         return openai_error(404, f"The {query.variant} of {video_id} is not stored.", param="variant",
                             code="not_found")
-    response = FileResponse(default_storage.open(name, "rb"), content_type=content_type)
+    suffix = "mp4" if query.variant == "video" else f"{query.variant}.jpg"
+    response = FileResponse(default_storage.open(name, "rb"), content_type=content_type,
+                            filename=f"{video_id}.{suffix}")
     response["Content-Length"] = str(default_storage.size(name))
     return response

@@ -141,8 +141,8 @@ class GenerationSessionAdmin(ReadOnlyFormMixin, admin.ModelAdmin):
 
 @admin.register(Video)
 class VideoAdmin(ReadOnlyFormMixin, admin.ModelAdmin):
-    list_display = ["public_id", "owner", "model", "status", "stage", "progress", "provider", "simulated",
-                    "vendor_task_id", "short_error", "credits_used", "created_at"]
+    list_display = ["public_id", "owner", "model", "status", "progress", "provider", "simulated", "vendor_task_id",
+                    "short_error", "credits_used", "created_at"]
     list_filter = [StuckFilter, "status", "stage", "provider", "simulated", "error_code"]
     search_fields = ["public_id", "vendor_task_id", "prompt", "owner__username", "session__public_id"]
     list_select_related = ["owner", "model"]

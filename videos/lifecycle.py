@@ -57,6 +57,23 @@ ALLOWED = {
 }
 
 
+# The webhook event of each client-facing status a move can reach (pending has none).
+EVENTS = {Video.Status.PROCESSING: "video.processing", Video.Status.COMPLETED: "video.completed",
+          Video.Status.FAILED: "video.failed"}
+
+
+def _announce(pk: int | list[int], to: str, previous: set[str]) -> None:
+    """Send the webhook event of a move that changed what clients see, in the mover's transaction (the payload
+    is the video as that transaction sees it; the deliveries exist only if it commits)."""
+    event = EVENTS.get(STATUS[to])
+    if event is None or STATUS[to] in previous:  # unchanged (or, in a mixed batch, not known to have changed)
+        return
+    from webhooks import services as webhooks
+
+    for video in Video.objects.filter(pk__in=pk if isinstance(pk, list) else [pk]).only("pk", "owner", "session"):
+        webhooks.event_emit(event=event, obj=video)
+
+
 class TransitionError(ValueError):
     """A move the state machine does not allow (a bug in the caller, not a lost race)."""
 
@@ -97,7 +114,10 @@ def move(pk: int | list[int], to: str, *, frm: tuple[str, ...] | None = None, ow
         values["lease_until"] = now + timedelta(seconds=lease_seconds())
     elif to not in LEASED and "lease_owner" not in fields:
         values.update(lease_owner="", lease_until=None)
-    return rows.update(**values)
+    moved = rows.update(**values)
+    if moved:
+        _announce(pk, to, {STATUS[s] for s in frm})
+    return moved
 
 
 def claim(video: Video, to: str, *, frm: tuple[str, ...], owner: str, **fields: object) -> bool:
@@ -114,8 +134,11 @@ def claim(video: Video, to: str, *, frm: tuple[str, ...], owner: str, **fields: 
     rows = Video.objects.filter(pk=video.pk, stage__in=frm, stage=video.stage, lease_owner=video.lease_owner)
     if video.stage in LEASED or video.lease_until is not None:
         rows = rows.filter(Q(lease_until__isnull=True) | Q(lease_until__lt=now))
-    return bool(rows.update(stage=to, status=STATUS[to], lease_owner=owner,
-                            lease_until=now + timedelta(seconds=lease_seconds()), updated_at=now, **fields))
+    claimed = bool(rows.update(stage=to, status=STATUS[to], lease_owner=owner,
+                               lease_until=now + timedelta(seconds=lease_seconds()), updated_at=now, **fields))
+    if claimed:
+        _announce(video.pk, to, {STATUS[video.stage]})
+    return claimed
 
 
 def lease_take(video: Video, *, owner: str) -> bool:

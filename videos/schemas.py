@@ -69,6 +69,7 @@ class GenerateIn(ApiInput):
     generateAudio: StrictBool | None = Field(None, validation_alias=AliasChoices("generateAudio", "generate_audio"))
     strength: int | None = Field(None, ge=0, le=100)
     wanAudio: StrictBool | None = Field(None, validation_alias=AliasChoices("wanAudio", "wan_audio"))
+    callback_url: str | None = Field(None, max_length=2048, validation_alias=AliasChoices("callback_url", "webhook"))
 
 
 class SessionIn(GenerateIn):

@@ -44,6 +44,8 @@ def sessions_for_user(*, user: AbstractBaseUser, status: str | None = None, sear
 
 
 def session_get(*, user: AbstractBaseUser, public_id: str) -> GenerationSession:
+    if "\x00" in public_id:  # no id holds one, and PostgreSQL refuses to compare with it
+        raise NotFound("No such session.", field="session_id")
     session = sessions_for_user(user=user).filter(public_id=public_id).first()
     if session is None:
         raise NotFound("No such session.", field="session_id")
@@ -90,6 +92,8 @@ def videos_for_user(*, user: AbstractBaseUser, status: str | None = None, model:
 
 
 def video_get(*, user: AbstractBaseUser, public_id: str) -> Video:
+    if "\x00" in public_id:
+        raise NotFound("No such video.", field="video_id")
     video = videos_for_user(user=user).filter(public_id=public_id).first()
     if video is None:
         raise NotFound("No such video.", field="video_id")

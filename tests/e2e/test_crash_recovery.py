@@ -145,4 +145,4 @@ def test_a_worker_killed_mid_poll_polls_on_without_a_second_job(worker_env, work
     _wait(lambda: not Video.objects.exclude(status__in=Video.FINAL).exists(), "every video final")
     outcome = _assert_each_video_ended_once(settings.MEDIA_ROOT)
     assert outcome == {"completed": 3, "refunded": 0}
-    assert len(luma.posted("/dream-machine/v1/generations")) == 3  # one vendor job per video, never resubmitted
+    assert len(luma.posted("/dream-machine/v1/generations/video")) == 3  # one vendor job per video, never resubmitted

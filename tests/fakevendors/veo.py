@@ -6,6 +6,9 @@ import re
 
 from tests.fakevendors import FakeVendor, Reply, Request, route
 
+MODELS = {"veo-3.1-generate-preview", "veo-3.1-fast-generate-preview", "veo-3.1-lite-generate-preview",
+          "veo-3.0-generate-001", "veo-3.0-fast-generate-001", "veo-2.0-generate-001"}
+
 
 def file_name(task_id: str) -> str:
     return re.sub(r"[^a-z0-9]", "", task_id.lower())
@@ -29,6 +32,9 @@ class FakeVeo(FakeVendor):
 
     @route("POST", r"/v1beta/models/(?P<model>[^/:]+):predictLongRunning")
     def create(self, request: Request, model: str) -> Reply:
+        if model not in MODELS:
+            return Reply(404, {"error": {"code": 404, "message": f"models/{model} is not found for API version "
+                                         "v1beta, or is not supported for predictLongRunning.", "status": "NOT_FOUND"}})
         body = request.json
         self.expect_fields(body, required={"instances", "parameters"}, allowed=set())
         (instance,) = body["instances"]
@@ -49,7 +55,13 @@ class FakeVeo(FakeVendor):
         self.expect(params.get("sampleCount", 1) == 1, "one video per request on the Gemini API")
         self.expect(params.get("aspectRatio", "16:9") in ("16:9", "9:16"), "aspectRatio")
         self.expect(params.get("resolution", "720p") in ("720p", "1080p", "4k"), "resolution")
-        self.expect(params.get("durationSeconds", 8) in (4, 6, 8), "durationSeconds is the integer 4, 6 or 8")
+        veo2 = model.startswith("veo-2")
+        self.expect(params.get("durationSeconds", 8) in (range(5, 9) if veo2 else (4, 6, 8)),
+                    "durationSeconds is the integer 4, 6 or 8 (Veo 2: 5-8)")
+        self.expect(params.get("resolution") != "4k" or model.startswith("veo-3.1-generate"), "4k is Veo 3.1 only")
+        self.expect(not veo2 or "resolution" not in params, "Veo 2 takes no resolution")
+        self.expect("lastFrame" not in instance or (model.startswith("veo-3.1") and "lite" not in model),
+                    "lastFrame is Veo 3.1 (not Lite) only")
         self.expect(params.get("resolution", "720p") == "720p" or params.get("durationSeconds", 8) == 8, "8 s above 720p")
         task = self.new_task(model, body)
         return Reply(200, {"name": f"models/{model}/operations/{task.id}"})

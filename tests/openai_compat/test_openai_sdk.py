@@ -54,7 +54,10 @@ def test_openai_sdk_makes_lists_downloads_and_deletes_videos(celery_worker_proce
     assert [v.id for v in client.videos.list(order="asc")] == [created.id, done.id]
 
     out = tmp_path / "out.mp4"
-    client.videos.download_content(done.id, variant="video").write_to_file(out)
+    content = client.videos.download_content(done.id, variant="video")
+    assert content.response.headers["content-type"] == "video/mp4"
+    assert f'filename="{done.id}.mp4"' in content.response.headers["content-disposition"]
+    content.write_to_file(out)
     assert _decode(out) == (720, 1280, 4 * 24)
     client.videos.download_content(created.id).write_to_file(tmp_path / "first.mp4")
     assert _decode(tmp_path / "first.mp4") == (1280, 720, 4 * 24)

@@ -89,3 +89,21 @@ def test_sdk_errors_are_typed_and_nothing_is_charged(client: openai.OpenAI, user
     assert quota.value.code == "insufficient_quota"
     assert billing.credit_balance(user=user) == Decimal(1000) and billing.credit_balance(user=poor) == Decimal(1)
     assert not Video.objects.exists()
+
+
+def test_the_readme_curl_form_upload(user: Any, live_server: Any, tmp_path: Any) -> None:
+    import json
+    import shutil
+    import subprocess
+
+    if not shutil.which("curl"):
+        pytest.skip("curl runs the README's example")
+    image = tmp_path / "start.png"
+    image.write_bytes(png_bytes(1280, 720))
+    result = subprocess.run(
+        ["curl", "-sS", f"{live_server.url}/v1/videos", "-H", f"Authorization: Bearer {make_key(user)[1]}",
+         "-F", "model=sora-2", "-F", "prompt=A paper boat", "-F", "seconds=4", "-F", "size=1280x720",
+         "-F", f"input_reference=@{image}"], capture_output=True, text=True, timeout=60, check=True)
+    body = json.loads(result.stdout)
+    assert (body["object"], body["status"], body["size"]) == ("video", "queued", "1280x720")
+    assert _head_image(body["id"]).size == (1280, 720)

@@ -1,5 +1,5 @@
-"""/api/v3 video endpoints as a package: inputs (requests), outputs (responses), errors, endpoints."""
+"""/api/v3 video endpoints as a package: inputs (requests), outputs (responses), errors, endpoints.
 
-from videos.api.endpoints import router
-
-__all__ = ["router"]
+Nothing is imported here: the output schemas are used outside the API (webhook payloads, the dashboard) and
+must not pull in the router, whose import registers it on the NinjaAPI (dashboard/api.py).
+"""

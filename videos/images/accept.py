@@ -12,14 +12,14 @@ from .fetch import fetch
 
 
 def _settings_allow_hosts() -> list[str]:
-    """`settings.IMAGE_FETCH_ALLOW_HOSTS`, or nothing when Django is absent or not configured."""
+    """`settings.OUTBOUND_ALLOW_HOSTS` + `IMAGE_FETCH_ALLOW_HOSTS` (its old name), or nothing without Django."""
     try:
         from django.conf import settings
         from django.core.exceptions import ImproperlyConfigured
     except ImportError:  # pragma: no cover - Django is a dependency; this keeps the module usable alone
         return []
     try:
-        return list(getattr(settings, "IMAGE_FETCH_ALLOW_HOSTS", []))
+        return [*getattr(settings, "OUTBOUND_ALLOW_HOSTS", []), *getattr(settings, "IMAGE_FETCH_ALLOW_HOSTS", [])]
     except ImproperlyConfigured:
         return []
 

@@ -182,6 +182,7 @@ class Provider:
     name: ClassVar[str] = ""
     synchronous: ClassVar[bool] = False  # True: generate() makes the file in-process (the local renderer)
     poll_interval: float = 5.0  # seconds between polls of one vendor task (<VENDOR>_POLL_INTERVAL overrides)
+    cancellable: ClassVar[bool] = False  # the vendor's protocol has a cancel call (see cancel())
 
     def is_configured(self) -> bool:
         return False

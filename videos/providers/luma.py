@@ -31,6 +31,7 @@ class LumaProvider(HttpProvider):
     name = "luma"
     default_base_url = "https://api.lumalabs.ai/dream-machine/v1"
     poll_interval = 5.0  # a 5 s clip takes ~30-60 s
+    cancellable = True
     images_by_url = True
     states: ClassVar[dict[str, str]] = {
         "queued": JobStatus.PENDING, "dreaming": JobStatus.PROCESSING,

@@ -32,6 +32,7 @@ class PikaProvider(HttpProvider):
     name = "pika"
     default_base_url = "https://queue.fal.run"
     poll_interval = 5.0
+    cancellable = True
     images_by_url = True
     states: ClassVar[dict[str, str]] = {
         "IN_QUEUE": JobStatus.PENDING, "IN_PROGRESS": JobStatus.PROCESSING, "COMPLETED": JobStatus.COMPLETED,

@@ -66,6 +66,7 @@ class RunwayProvider(HttpProvider):
     name = "runway"
     default_base_url = "https://api.dev.runwayml.com/v1"
     poll_interval = 5.0  # Runway asks for >= 5 s between task polls
+    cancellable = True
     images_by_url = True
     states: ClassVar[dict[str, str]] = {
         "PENDING": JobStatus.PENDING, "THROTTLED": JobStatus.PENDING, "RUNNING": JobStatus.PROCESSING,

@@ -57,6 +57,7 @@ class WanProvider(HttpProvider):
     name = "wan"
     default_base_url = "https://dashscope-intl.aliyuncs.com/api/v1"
     poll_interval = 15.0  # 1-5 min renders; 2 concurrent tasks on small accounts
+    cancellable = True
     options = frozenset({"wanAudio", "promptOptimizer"})
     states: ClassVar[dict[str, str]] = {
         "PENDING": JobStatus.PENDING, "RUNNING": JobStatus.PROCESSING, "SUCCEEDED": JobStatus.COMPLETED,

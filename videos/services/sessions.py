@@ -22,6 +22,7 @@ from videos.providers import LIVE, availability
 from videos.schemas import GenerateIn, SessionIn
 from videos.services.intake import VideoRequest, request_validate
 from videos.spritesheet import spritesheet_name
+from webhooks import services as webhooks
 
 log = logging.getLogger(__name__)
 
@@ -126,8 +127,13 @@ def session_start(*, user: AbstractBaseUser, payload: GenerateIn, idempotency_ke
     if isinstance(payload, SessionIn):
         timing = {"kind": GenerationSession.Kind.TIMED, "max_videos": payload.max_videos,
                   "interval_seconds": payload.interval_seconds, "duration_minutes": payload.duration_minutes}
-    return session_create(user=user, request=request_validate(payload), idempotency_key=idempotency_key,
-                          request_digest=request_digest, api_key=api_key, **timing)
+    request = request_validate(payload)
+    webhooks.callback_validate(payload.callback_url)  # a bad callback_url is a 400 before anything is charged
+    with transaction.atomic():  # the callback is stored with the session, before any of its events can fire
+        session = session_create(user=user, request=request, idempotency_key=idempotency_key,
+                                 request_digest=request_digest, api_key=api_key, **timing)
+        webhooks.callback_register(session=session, url=payload.callback_url)
+    return session
 
 
 def session_tick(session_pk: int) -> None:
@@ -157,6 +163,7 @@ def session_tick(session_pk: int) -> None:
                 session.finished_at = now
                 session.next_run_at = None
                 session.save(update_fields=["status", "error", "finished_at", "next_run_at", "updated_at"])
+                webhooks.event_emit(event="session.error", obj=session)
                 return
             session.videos_created += 1
             done = session.videos_created >= session.max_videos
@@ -185,6 +192,7 @@ def session_finish_if_done(session_pk: int) -> None:
         else:
             session.status = GenerationSession.Status.COMPLETED
         session.save(update_fields=["status", "error", "finished_at", "updated_at"])
+        webhooks.event_emit(event=f"session.{session.status}", obj=session)
 
 
 CANCELLED_WORDS = "Cancelled: the session was stopped before this video started; your credits were refunded."
@@ -200,6 +208,7 @@ def _stop_locked(session: GenerationSession) -> list[int]:
         session.next_run_at = None
         session.finished_at = timezone.now()
         session.save(update_fields=["status", "next_run_at", "finished_at", "updated_at"])
+        webhooks.event_emit(event="session.stopped", obj=session)
     not_started = session.videos.filter(stage__in=[Video.Stage.QUEUED, Video.Stage.DISPATCHED])
     for pk in not_started.values_list("pk", flat=True):
         video_fail(pk, error=CANCELLED_WORDS, code="cancelled")

@@ -15,7 +15,7 @@ from billing import services as billing
 from billing.exceptions import InsufficientCredits
 from dashboard.http import HtmxHttpRequest
 from videos import selectors, services
-from videos.exceptions import InvalidInput, ModelUnavailable
+from videos.exceptions import InvalidInput, ModelUnavailable, NotFound
 from videos.files import base_url
 from videos.forms import TryForm
 from videos.models import GenerationSession, VideoModel
@@ -136,9 +136,10 @@ def try_page(request: HtmxHttpRequest) -> HttpResponse:
 @vary_on_headers("HX-Request")
 def video_detail(request: HtmxHttpRequest, video_id: str) -> HttpResponse:
     """The video's page (player, details); to htmx, its card, which polls itself until the video is final."""
-    video = selectors.videos_for_user(user=request.user).filter(public_id=video_id).first()
-    if video is None:
-        raise Http404("No such video.")
+    try:
+        video = selectors.video_get(user=request.user, public_id=video_id)
+    except NotFound:
+        raise Http404("No such video.") from None
     card = cards(request, [video])[0]
     if request.htmx:
         return render(request, "videos/_video_card.html#video-card", {"card": card})

@@ -57,3 +57,38 @@ def test_every_total_is_the_sum_of_its_ledger_rows(alice, alice_api) -> None:
     history = alice_api.get("/videos/history").json()["videos"]
     assert sum(v["credits_used"] for v in history) == listed["summary"]["total_credits_used"]
     assert all(v["remaining_credits"] == body["remaining_credits"] for v in history)
+
+
+def test_every_credit_amount_in_every_answer_is_a_float(alice_api) -> None:
+    money = {"credits", "credits_used", "remaining_credits", "total_credits_used", "amount", "balance_after",
+             "total_granted", "total_charged", "total_refunded"}
+    created = alice_api.post("/videos/generate", {"prompt": "a cat", "model": "minimax-hailuo-02-6s-768p-t2v"}).json()
+    timed = alice_api.post("/videos/sessions", {"prompt": "hills", "model": "luma-ray-2.0-flash-5s-t2v"}).json()
+    answers = [created, timed, alice_api.get("/videos/sessions").json(),
+               alice_api.get(f"/videos/sessions/{created['session_id']}").json(),
+               alice_api.post(f"/videos/sessions/{timed['session_id']}/stop").json(),
+               alice_api.get("/videos/history").json(), alice_api.get(f"/videos/{created['video_id']}").json(),
+               alice_api.get("/media-pricing/models").json(), alice_api.get("/credits").json()]
+    seen: list[tuple[str, object]] = []
+
+    def walk(value: object) -> None:
+        if isinstance(value, dict):
+            for key, item in value.items():
+                if key in money:
+                    seen.append((key, item))
+                walk(item)
+        elif isinstance(value, list):
+            for item in value:
+                walk(item)
+
+    walk(answers)
+    assert {key for key, _ in seen} == money
+    assert [(k, v) for k, v in seen if type(v) is not float] == []
+    assert created["credits_used"] == 48.0 and json_text_has_fraction(alice_api, "/credits", "remaining_credits")
+
+
+def json_text_has_fraction(api, path: str, key: str) -> bool:
+    """On the wire too: `"remaining_credits": 884.0`, never `884`."""
+    import re
+
+    return re.search(rf'"{key}": -?\d+\.\d+[,}}]', api.get(path).content.decode()) is not None

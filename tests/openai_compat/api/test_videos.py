@@ -239,3 +239,15 @@ def test_unknown_paths_and_methods_answer_in_openai_shape(alice_v1: OpenAIClient
     assert error["code"] == "unknown_url"
     response = alice_v1.client.put("/v1/videos", "{}", content_type="application/json", headers=alice_v1.headers)
     assert _assert_openai_error(response, 405, None)["code"] == "method_not_allowed"
+
+
+def test_a_failed_video_carries_openais_error_object(alice: Any, alice_v1: OpenAIClient) -> None:
+    from videos import services
+
+    video_id = alice_v1.create({"prompt": "Refused"}).json()["id"]
+    services.video_fail(Video.objects.get(public_id=video_id).pk, error="Blocked by moderation.", code="moderation")
+    body = alice_v1.get(f"/videos/{video_id}").json()
+    assert (body["status"], body["error"]) == ("failed", {"code": "moderation", "message": "Blocked by moderation."})
+    assert body["progress"] < 100
+    assert billing.credit_balance(user=alice) == Decimal(1000)  # refunded through the ledger
+    assert CreditEntry.objects.filter(video_id=video_id, kind=CreditEntry.Kind.REFUND).count() == 1

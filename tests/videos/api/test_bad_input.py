@@ -119,3 +119,10 @@ def test_an_unknown_api_path_is_a_404_json(alice_api, client, path) -> None:
     error = _error(alice_api.get(path), 404)
     assert error["code"] == "not_found"
     _error(client.post("/api/v3" + path), 404)
+
+
+def test_the_pages_answer_404_for_an_id_with_a_nul(client, alice) -> None:
+    client.force_login(alice)
+    for path in ("/sessions/ses_%00x/", "/sessions/%00/stop/", "/videos/vid_%00/"):
+        r = client.get(path) if not path.endswith("stop/") else client.post(path)
+        assert r.status_code == 404, (path, r.status_code)

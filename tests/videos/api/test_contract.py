@@ -20,6 +20,7 @@ import requests
 import schemathesis
 from hypothesis import HealthCheck, Phase, given
 from hypothesis import settings as hypothesis_settings
+from hypothesis import strategies as st
 from schemathesis import GenerationMode
 from schemathesis.specs.openapi import checks as openapi_checks
 
@@ -37,7 +38,10 @@ CHECKS = [
 ]
 
 
-EXAMPLES = 25  # per operation and mode: bounded, so the whole contract run stays short
+# Per operation and mode: bounded so the run stays short, and derandomized so `make test` is repeatable;
+# CONTRACT_EXAMPLES=500 CONTRACT_RANDOM=1 hunts wider.
+EXAMPLES = int(os.environ.get("CONTRACT_EXAMPLES", "25"))
+RANDOM = bool(os.environ.get("CONTRACT_RANDOM"))
 
 
 @pytest.fixture
@@ -54,7 +58,7 @@ def test_every_answer_matches_the_openapi_document(live_server: Any, api_key: st
     statuses: Counter[int] = Counter()
     for operation in operations:
         @given(case=operation.as_strategy(generation_mode=mode))
-        @hypothesis_settings(max_examples=EXAMPLES, deadline=None, database=None,
+        @hypothesis_settings(max_examples=EXAMPLES, deadline=None, database=None, derandomize=not RANDOM,
                              suppress_health_check=list(HealthCheck), phases=[Phase.explicit, Phase.generate])
         def honours_the_document(case: Any) -> None:
             response = case.call_and_validate(headers={"X-API-Key": api_key}, checks=CHECKS, timeout=120)
@@ -64,6 +68,38 @@ def test_every_answer_matches_the_openapi_document(live_server: Any, api_key: st
     print(f"\nschemathesis {mode.value}: {sum(statuses.values())} calls, statuses {dict(sorted(statuses.items()))}")
     assert not [code for code in statuses if code >= 500]
     assert any(code < 300 for code in statuses) and any(400 <= code < 500 for code in statuses)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_workflows_along_the_documents_links_keep_to_it(live_server: Any, api_key: str) -> None:
+    """Stateful: create, then poll, stop and delete what was created (the document's links), in random orders."""
+    schema = schemathesis.openapi.from_url(f"{live_server.url}/api/v3/openapi.json")
+    calls: Counter[str] = Counter()
+
+    @schema.hook
+    def flatmap_body(context: Any, body: Any) -> Any:
+        """Half of the create bodies are valid ones, so that workflows have something to follow."""
+        if isinstance(body, dict) and "prompt" in body and "model" in body:
+            valid = {"prompt": "A boat on a lake", "model": "luma-ray-2.0-flash-5s-t2v", "width": 320, "height": 180}
+            if "max_videos" in body:  # a session: the same, timed
+                valid.update(max_videos=2, interval_seconds=60)
+            return st.sampled_from([body, valid])
+        return st.just(body)
+
+    class Workflow(schema.as_state_machine()):  # type: ignore[misc]
+        def get_call_kwargs(self, case: Any) -> dict[str, Any]:
+            return {"headers": {"X-API-Key": api_key}, "timeout": 120}
+
+        def validate_response(self, response: Any, case: Any, additional_checks: Any = None, **kwargs: Any) -> None:
+            calls[f"{case.operation.method.upper()} {case.operation.path} {response.status_code}"] += 1
+            case.validate_response(response, checks=CHECKS, transport_kwargs=kwargs)
+
+    Workflow.run(settings=hypothesis_settings(max_examples=EXAMPLES, stateful_step_count=6, deadline=None,
+                                              database=None, derandomize=not RANDOM,
+                                              suppress_health_check=list(HealthCheck)))
+    followed = [call for call in calls if "_id}" in call and call.endswith(" 200")]
+    print(f"\nschemathesis stateful: {sum(calls.values())} calls; along links: {[(c, calls[c]) for c in followed]}")
+    assert followed, calls  # a link was followed to a session that exists
 
 
 @pytest.mark.django_db(transaction=True)

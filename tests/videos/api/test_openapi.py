@@ -27,7 +27,8 @@ def _resolve(document: dict, schema: dict) -> dict:
 
 def test_every_operation_has_a_typed_success_and_the_error_envelope(document) -> None:
     operations = [(path, method, op) for path, item in document["paths"].items() for method, op in item.items()]
-    assert len(operations) == 10
+    ours = [op for path, _, op in operations if not path.startswith("/api/v3/webhooks")]
+    assert len(ours) == 10 and len(operations) > 10  # the spec's surface, /credits and /videos/{id}; webhooks
     for path, method, op in operations:
         responses = op["responses"]
         success = [code for code in responses if code.startswith("2")]

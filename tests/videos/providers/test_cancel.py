@@ -39,7 +39,7 @@ def test_a_queued_task_is_cancelled_at_the_vendor_and_then_polls_as_failed(setti
         assert (fake.requests[-1].method, fake.requests[-1].path) == call
         assert fake.requests[-1].headers == {**fake.requests[-1].headers, **{
             k.lower(): v for k, v in provider.headers().items()}}  # with the vendor's auth
-        assert fake.cancelled == [fake.tasks[fake.tasks and next(iter(fake.tasks))].id]
+        assert fake.cancelled == list(fake.tasks)  # the one task, cancelled at the vendor
         assert fake.in_flight == 0  # the vendor slot is free again
         status = provider.poll(task_id, job)
         assert status.state == "failed" and not status.result_url
@@ -80,4 +80,10 @@ def test_vendors_without_a_cancel_call_answer_false_and_send_nothing(settings, f
 
 
 def test_the_base_class_has_no_cancel():
-    assert Provider().cancel("t1", make_job("runway-gen-4-turbo")) is False
+    assert Provider().cancel("t1", make_job("runway-gen-4-turbo")) is False and not Provider.cancellable
+
+
+def test_cancellable_says_which_protocols_have_a_cancel_call(settings):
+    names = {f.name for f, _, _ in CANCELLABLE}
+    assert {n for n in ("runway", "luma", "pika", "wan", "minimax", "veo", "sora", "kling")
+            if get_provider(n).cancellable} == names
