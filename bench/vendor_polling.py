@@ -120,10 +120,25 @@ def _task_counts(log_path: Path) -> dict[str, int]:
     return counts
 
 
+def _count_connections(fake: Any) -> list[object]:
+    """Every TCP connection the fake vendor accepts (kept-alive sessions reuse theirs across polls)."""
+    accepted: list[object] = []
+    accept = fake.server.get_request
+
+    def get_request() -> Any:
+        conn = accept()
+        accepted.append(conn[1])
+        return conn
+
+    fake.server.get_request = get_request
+    return accepted
+
+
 def run_ours(args: argparse.Namespace, tmp: Path) -> dict[str, Any]:
     from tests.fakevendors.luma import FakeLuma
 
     fake = FakeLuma().start()
+    connections = _count_connections(fake)
     fake.script = _script(args.polls)
     env = _configure(fake.base_url, fake.api_key, args, tmp / "data")
     _ensure_database()
@@ -166,7 +181,8 @@ def run_ours(args: argparse.Namespace, tmp: Path) -> dict[str, Any]:
     return {
         "wall": wall, "created": created, "completed": Video.objects.filter(status="completed").count(),
         "failed": Video.objects.filter(status="failed").count(), "creates": len(fake.posted("/generations/video")),
-        "polls": polls, "peak": fake.max_in_flight, "tasks": _task_counts(log_path),
+        "polls": polls, "peak": fake.max_in_flight, "tasks": _task_counts(log_path), "connections": len(connections),
+        "requests": len(fake.requests),
         "charged_once": charges.count() == args.videos == charges.values("video_id").distinct().count(),
         "job": _a_job(),
     }
@@ -188,6 +204,7 @@ def run_sleeping_baseline(args: argparse.Namespace, job: Any, video: bytes) -> d
 
     fake = FakeLuma().start()
     fake.script, fake.video = _script(args.polls), video
+    connections = _count_connections(fake)
     lock, finished, poll_latency = threading.Lock(), [], []
     stop_at = time.monotonic() + args.baseline_seconds
 
@@ -222,6 +239,7 @@ def run_sleeping_baseline(args: argparse.Namespace, job: Any, video: bytes) -> d
     fake.stop()
     per_video = sum(finished) / len(finished)
     return {"ran": ran, "videos": len(finished), "per_video": per_video, "peak": fake.max_in_flight,
+            "connections": len(connections), "requests": len(fake.requests),
             "wall_projected": args.videos * per_video / args.baseline_threads,
             "poll_latency_ms": 1000 * sum(poll_latency) / len(poll_latency),
             "floor": args.videos * args.polls * args.poll_interval / args.baseline_threads}
@@ -250,6 +268,8 @@ def main() -> None:
     over = " (**over the cap**)" if ours["peak"] > args.cap else ""
     print(f"| peak in flight at the vendor (cap {args.cap}) | {ours['peak']}{over} | {base['peak']} |")
     print(f"| vendor creates | {ours['creates']} | - |")
+    print(f"| TCP connections the vendor accepted / HTTP requests | {ours['connections']} / {ours['requests']} "
+          f"| {base['connections']} / {base['requests']} |")
     print(f"| worker tasks run | {starts} starts ({starts - n} sent again once a slot was reserved), "
           f"{ours['tasks'].get('video_poll_task', 0)} polls | - |")
     print(f"| every video charged once | {ours['charged_once']} | - |")
