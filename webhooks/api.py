@@ -10,6 +10,8 @@ from ninja.responses import Status
 from pydantic import Field, StringConstraints
 
 from dashboard.http import ApiRequest
+from videos.api.errors import READ, READ_ONE, WRITE_ONE
+from videos.api.inputs import PublicId
 from videos.exceptions import NotFound
 from webhooks import selectors, services
 from webhooks.models import EVENTS, Attempt, Delivery, Endpoint
@@ -111,59 +113,59 @@ class RedeliverOut(Schema):
     attempt: AttemptOut
 
 
-@router.get("/webhooks", response=EndpointListOut, summary="Your webhook endpoints")
+@router.get("/webhooks", response={200: EndpointListOut, **READ}, summary="Your webhook endpoints")
 def endpoint_list(request: ApiRequest) -> EndpointListOut:
     endpoints = selectors.endpoints_for_user(user=request.auth.owner)
     return EndpointListOut(endpoints=[EndpointOut.of(e) for e in endpoints])
 
 
-@router.post("/webhooks", response={201: EndpointCreatedOut}, summary="Register a webhook endpoint")
+@router.post("/webhooks", response={201: EndpointCreatedOut, **READ}, summary="Register a webhook endpoint")
 def endpoint_create(request: ApiRequest, payload: EndpointIn) -> Status[EndpointCreatedOut]:
     endpoint = services.endpoint_create(user=request.auth.owner, url=payload.url, events=payload.events,
                                         description=payload.description)
     return Status(201, EndpointCreatedOut(**EndpointOut.of(endpoint).model_dump(), secret=endpoint.secret))
 
 
-@router.get("/webhooks/secret", response=SecretOut, summary="The default secret that signs callback_url deliveries")
+@router.get("/webhooks/secret", response={200: SecretOut, **READ}, summary="The default secret that signs callback_url deliveries")
 def secret(request: ApiRequest) -> SecretOut:
     return SecretOut(secret=services.signing_secret_get(user=request.auth.owner))
 
 
-@router.get("/webhooks/{webhook_id}", response=EndpointOut, summary="One webhook endpoint")
-def endpoint_detail(request: ApiRequest, webhook_id: str) -> EndpointOut:
+@router.get("/webhooks/{webhook_id}", response={200: EndpointOut, **READ_ONE}, summary="One webhook endpoint")
+def endpoint_detail(request: ApiRequest, webhook_id: PublicId) -> EndpointOut:
     return EndpointOut.of(selectors.endpoint_get(user=request.auth.owner, public_id=webhook_id))
 
 
-@router.patch("/webhooks/{webhook_id}", response=EndpointOut, summary="Change, enable or disable an endpoint")
-def endpoint_update(request: ApiRequest, webhook_id: str, payload: EndpointPatch) -> EndpointOut:
+@router.patch("/webhooks/{webhook_id}", response={200: EndpointOut, **WRITE_ONE}, summary="Change, enable or disable an endpoint")
+def endpoint_update(request: ApiRequest, webhook_id: PublicId, payload: EndpointPatch) -> EndpointOut:
     endpoint = selectors.endpoint_get(user=request.auth.owner, public_id=webhook_id)
     endpoint = services.endpoint_update(endpoint=endpoint, **payload.model_dump(exclude_unset=True))
     return EndpointOut.of(endpoint)
 
 
-@router.delete("/webhooks/{webhook_id}", response={204: None}, summary="Delete an endpoint and its log")
-def endpoint_delete(request: ApiRequest, webhook_id: str) -> Status[None]:
+@router.delete("/webhooks/{webhook_id}", response={204: None, **WRITE_ONE}, summary="Delete an endpoint and its log")
+def endpoint_delete(request: ApiRequest, webhook_id: PublicId) -> Status[None]:
     services.endpoint_delete(endpoint=selectors.endpoint_get(user=request.auth.owner, public_id=webhook_id))
     return Status(204, None)
 
 
-@router.post("/webhooks/{webhook_id}/secret/rotate", response=EndpointCreatedOut,
+@router.post("/webhooks/{webhook_id}/secret/rotate", response={200: EndpointCreatedOut, **WRITE_ONE},
              summary="A new signing secret (shown once); the old one also signs for 24 h")
-def endpoint_secret_rotate(request: ApiRequest, webhook_id: str) -> EndpointCreatedOut:
+def endpoint_secret_rotate(request: ApiRequest, webhook_id: PublicId) -> EndpointCreatedOut:
     endpoint = selectors.endpoint_get(user=request.auth.owner, public_id=webhook_id)
     endpoint = services.endpoint_secret_rotate(endpoint=endpoint)
     return EndpointCreatedOut(**EndpointOut.of(endpoint).model_dump(), secret=endpoint.secret)
 
 
-@router.get("/webhooks/{webhook_id}/deliveries", response=DeliveryListOut, summary="The endpoint's delivery log")
-def delivery_list(request: ApiRequest, webhook_id: str) -> DeliveryListOut:
+@router.get("/webhooks/{webhook_id}/deliveries", response={200: DeliveryListOut, **READ_ONE}, summary="The endpoint's delivery log")
+def delivery_list(request: ApiRequest, webhook_id: PublicId) -> DeliveryListOut:
     endpoint = selectors.endpoint_get(user=request.auth.owner, public_id=webhook_id)
     return DeliveryListOut(deliveries=[DeliveryOut.of(d) for d in selectors.deliveries_for_endpoint(endpoint=endpoint)])
 
 
-@router.post("/webhooks/{webhook_id}/deliveries/{delivery_id}/redeliver", response=RedeliverOut,
+@router.post("/webhooks/{webhook_id}/deliveries/{delivery_id}/redeliver", response={200: RedeliverOut, **WRITE_ONE},
              summary="Send a delivery again, now")
-def delivery_redeliver(request: ApiRequest, webhook_id: str, delivery_id: str) -> RedeliverOut:
+def delivery_redeliver(request: ApiRequest, webhook_id: PublicId, delivery_id: PublicId) -> RedeliverOut:
     endpoint = selectors.endpoint_get(user=request.auth.owner, public_id=webhook_id)
     delivery = selectors.delivery_get(user=request.auth.owner, public_id=delivery_id)
     if delivery.endpoint_id != endpoint.pk:

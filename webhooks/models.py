@@ -73,6 +73,9 @@ class SigningSecret(models.Model):
     secret = models.CharField(max_length=64, default=new_secret)
     created_at = models.DateTimeField(auto_now_add=True)
 
+    def __str__(self) -> str:
+        return f"signing secret of {self.owner_id}"  # never the secret itself
+
 
 class Callback(models.Model):
     """The `callback_url` a generate/session request named: every event of that session goes there too."""
@@ -81,6 +84,9 @@ class Callback(models.Model):
                                    related_name="webhook_callback")
     url = models.URLField(max_length=2048)
     created_at = models.DateTimeField(auto_now_add=True)
+
+    def __str__(self) -> str:
+        return self.url
 
 
 class Message(models.Model):
@@ -95,6 +101,9 @@ class Message(models.Model):
 
     class Meta:
         indexes = (models.Index(fields=["created_at"], name="webhooks_message_created"),)  # for pruning
+
+    def __str__(self) -> str:
+        return f"{self.event} {self.object_id}"
 
 
 class Delivery(models.Model):
@@ -121,6 +130,9 @@ class Delivery(models.Model):
         ordering = ("-created_at", "-id")
         indexes = (models.Index(fields=["status", "next_attempt_at"], name="webhooks_delivery_due"),)
 
+    def __str__(self) -> str:
+        return f"{self.public_id} ({self.status})"
+
 
 class Attempt(models.Model):
     """One HTTP request of a delivery, kept for the delivery log."""
@@ -136,3 +148,6 @@ class Attempt(models.Model):
 
     class Meta:
         ordering = ("-created_at", "-id")
+
+    def __str__(self) -> str:
+        return f"attempt {self.pk}: {self.status_code or self.error or 'no answer'}"
