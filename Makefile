@@ -43,8 +43,11 @@ browser:
 	    || echo "chromium could not be installed: browser tests will be skipped"; \
 	  else echo "chromium is not installed (apt-get install chromium): browser tests will be skipped"; fi; }
 
+# Renderer vs libx264 alone, then the API under wrk (skipped with a message when wrk is missing).
+# bench/vendor_polling.py needs Redis and FLUSHES its database: run it by hand (see its docstring).
 bench: $(STAMP)
 	$(BIN)/python bench/render.py
+	$(BIN)/python bench/api_poll.py
 
 clean:
 	rm -rf $(VENV) data staticfiles

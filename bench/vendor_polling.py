@@ -5,13 +5,16 @@ Ours: the services create N videos (charged, start task sent on commit, as the A
 up to LUMA_MAX_CONCURRENT at a time (the rest wait in `pending`), polls each task once per message and
 reschedules it with a countdown, downloads, probes and stores the result.
 
-Baseline (actually run, same run): `concurrency` threads, each taking one video at a time through
-submit -> (sleep poll_interval, poll) until final -> download + probe, against a second instance of the
-same fake with the same script. Bounded to --baseline-seconds; its wall time for N videos is extrapolated
-from the videos it finished (and shown next to the sleeps-only floor N x (polls-1) x interval / concurrency).
+Baseline (actually run, same run) at EQUAL in-flight: `--baseline-threads` threads (default: the cap, so
+both keep at most `cap` tasks at the vendor), each taking one video at a time through
+submit -> (sleep poll_interval, poll) until final -> download + probe, with one kept-alive session per
+thread, against a second instance of the same fake with the same script. Bounded to --baseline-seconds;
+its wall time for N videos is extrapolated from the videos it finished (and shown next to the sleeps-only
+floor N x polls x interval / threads). A ratio below 1 means the plain loop is faster than our worker.
 
-Needs PostgreSQL at postgres://postgres@127.0.0.1:5432 (database `benchdb`, created if missing, migrated
-here) and Redis at 127.0.0.1:6379 db 11 (broker and cache; flushed at start). Only 127.0.0.1 is contacted.
+Needs PostgreSQL (BENCH_DATABASE_URL, default postgres://postgres@127.0.0.1:5432/benchdb; created if
+missing, migrated, FLUSHED) and Redis (BENCH_REDIS_URL, default redis://127.0.0.1:6379/11; broker and
+cache, FLUSHED at start). Only 127.0.0.1 is contacted.
 
     .venv/bin/python bench/vendor_polling.py [--videos 300] [--concurrency 1] [--cap 20] [--poll-interval 0.3]
 """
@@ -29,9 +32,9 @@ from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
-PG = "postgres://postgres@127.0.0.1:5432"
-DB_NAME = "benchdb"
-REDIS = "redis://127.0.0.1:6379/11"
+DATABASE_URL = os.environ.get("BENCH_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/benchdb")
+PG, _, DB_NAME = DATABASE_URL.rpartition("/")
+REDIS = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/11")
 MODEL = "luma-ray-2.0-flash-5s-t2v"
 PRICE = 20
 
@@ -45,6 +48,8 @@ def _args() -> argparse.Namespace:
     p.add_argument("--polls", type=int, default=4, help="polls per task: queued, running x (polls-2), succeeded")
     p.add_argument("--sweep-interval", type=int, default=15, help="SWEEP_INTERVAL (the production default)")
     p.add_argument("--timeout", type=float, default=600.0, help="give up on our run after this many seconds")
+    p.add_argument("--baseline-threads", type=int, default=None,
+                   help="threads of the sleeping loop; default --cap (equal in-flight)")
     p.add_argument("--baseline-seconds", type=float, default=20.0, help="how long the sleeping baseline runs")
     return p.parse_args()
 
@@ -115,10 +120,25 @@ def _task_counts(log_path: Path) -> dict[str, int]:
     return counts
 
 
+def _count_connections(fake: Any) -> list[object]:
+    """Every TCP connection the fake vendor accepts (kept-alive sessions reuse theirs across polls)."""
+    accepted: list[object] = []
+    accept = fake.server.get_request
+
+    def get_request() -> Any:
+        conn = accept()
+        accepted.append(conn[1])
+        return conn
+
+    fake.server.get_request = get_request
+    return accepted
+
+
 def run_ours(args: argparse.Namespace, tmp: Path) -> dict[str, Any]:
     from tests.fakevendors.luma import FakeLuma
 
     fake = FakeLuma().start()
+    connections = _count_connections(fake)
     fake.script = _script(args.polls)
     env = _configure(fake.base_url, fake.api_key, args, tmp / "data")
     _ensure_database()
@@ -161,7 +181,8 @@ def run_ours(args: argparse.Namespace, tmp: Path) -> dict[str, Any]:
     return {
         "wall": wall, "created": created, "completed": Video.objects.filter(status="completed").count(),
         "failed": Video.objects.filter(status="failed").count(), "creates": len(fake.posted("/generations/video")),
-        "polls": polls, "peak": fake.max_in_flight, "tasks": _task_counts(log_path),
+        "polls": polls, "peak": fake.max_in_flight, "tasks": _task_counts(log_path), "connections": len(connections),
+        "requests": len(fake.requests),
         "charged_once": charges.count() == args.videos == charges.values("video_id").distinct().count(),
         "job": _a_job(),
     }
@@ -183,6 +204,7 @@ def run_sleeping_baseline(args: argparse.Namespace, job: Any, video: bytes) -> d
 
     fake = FakeLuma().start()
     fake.script, fake.video = _script(args.polls), video
+    connections = _count_connections(fake)
     lock, finished, poll_latency = threading.Lock(), [], []
     stop_at = time.monotonic() + args.baseline_seconds
 
@@ -207,7 +229,7 @@ def run_sleeping_baseline(args: argparse.Namespace, job: Any, video: bytes) -> d
             with lock:
                 finished.append(time.monotonic() - t0)
 
-    threads = [threading.Thread(target=worker_loop) for _ in range(args.concurrency)]
+    threads = [threading.Thread(target=worker_loop) for _ in range(args.baseline_threads)]
     started = time.monotonic()
     for t in threads:
         t.start()
@@ -217,13 +239,15 @@ def run_sleeping_baseline(args: argparse.Namespace, job: Any, video: bytes) -> d
     fake.stop()
     per_video = sum(finished) / len(finished)
     return {"ran": ran, "videos": len(finished), "per_video": per_video, "peak": fake.max_in_flight,
-            "wall_projected": args.videos * per_video / args.concurrency,
+            "connections": len(connections), "requests": len(fake.requests),
+            "wall_projected": args.videos * per_video / args.baseline_threads,
             "poll_latency_ms": 1000 * sum(poll_latency) / len(poll_latency),
-            "floor": args.videos * args.polls * args.poll_interval / args.concurrency}
+            "floor": args.videos * args.polls * args.poll_interval / args.baseline_threads}
 
 
 def main() -> None:
     args = _args()
+    args.baseline_threads = args.baseline_threads or args.cap
     sys.path.insert(0, str(ROOT))
     with tempfile.TemporaryDirectory(prefix="bench-polling-") as d:
         tmp = Path(d)
@@ -233,7 +257,7 @@ def main() -> None:
     starts = ours["tasks"].get("video_start_task", 0)
     print(f"\n{n} Luma videos, {args.polls} polls each every {args.poll_interval:g} s, cap {args.cap}, "
           f"worker --concurrency {args.concurrency}, SWEEP_INTERVAL {args.sweep_interval}; fake Luma on 127.0.0.1\n")
-    print("| | ours (poll once, reschedule) | sleeping loop (baseline) |")
+    print(f"| | ours (poll once, reschedule) | sleeping loop, {args.baseline_threads} threads (baseline) |")
     print("|---|---|---|")
     print(f"| wall time for {n} videos | {ours['wall']:.1f} s (creation {ours['created']:.1f} s of it) "
           f"| {base['wall_projected']:.1f} s projected ({base['videos']} done in {base['ran']:.0f} s, "
@@ -244,11 +268,16 @@ def main() -> None:
     over = " (**over the cap**)" if ours["peak"] > args.cap else ""
     print(f"| peak in flight at the vendor (cap {args.cap}) | {ours['peak']}{over} | {base['peak']} |")
     print(f"| vendor creates | {ours['creates']} | - |")
+    print(f"| TCP connections the vendor accepted / HTTP requests | {ours['connections']} / {ours['requests']} "
+          f"| {base['connections']} / {base['requests']} |")
     print(f"| worker tasks run | {starts} starts ({starts - n} sent again once a slot was reserved), "
           f"{ours['tasks'].get('video_poll_task', 0)} polls | - |")
     print(f"| every video charged once | {ours['charged_once']} | - |")
     print(f"| mean vendor poll latency | - | {base['poll_latency_ms']:.1f} ms |")
-    print(f"| **speed-up vs sleeping loop** | **{base['wall_projected'] / ours['wall']:.1f}x** | 1x |")
+    print(f"| **ours vs sleeping loop at equal in-flight** (>1: ours faster) "
+          f"| **{base['wall_projected'] / ours['wall']:.2f}x** | 1x |")
+    one, five, _ = os.getloadavg()
+    print(f"\nload average (1/5 min) at the end: {one:.1f} / {five:.1f} on {os.cpu_count()} cores")
     print("\ncommand: .venv/bin/python bench/vendor_polling.py " + " ".join(sys.argv[1:]))
 
 

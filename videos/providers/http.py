@@ -10,6 +10,7 @@ from typing import IO, Any, ClassVar, NoReturn
 from urllib.parse import urlsplit
 
 import requests
+from requests.adapters import HTTPAdapter
 from django.conf import settings
 
 from dashboard.metrics import vendor_request_observed
@@ -34,6 +35,20 @@ from videos.providers.base import (
 
 MAX_RESULT_BYTES = 2 * 1024**3
 MAX_REDIRECTS = 5
+# Kept-alive connections per host: get_provider() shares one provider (so one session) per vendor in a
+# process, used by every thread of a worker at once. Past this many at once, extra connections are opened
+# and closed (pool_block=False), never waited for.
+POOL_CONNECTIONS = 32
+
+
+def pooled_session() -> requests.Session:
+    """A session whose connections to each host stay open between calls (keep-alive), shared by threads."""
+    session = requests.Session()
+    session.trust_env = False  # never route vendor traffic through an ambient proxy
+    adapter = HTTPAdapter(pool_connections=4, pool_maxsize=POOL_CONNECTIONS, pool_block=False)
+    session.mount("https://", adapter)
+    session.mount("http://", adapter)
+    return session
 
 
 class HttpProvider(Provider):
@@ -57,8 +72,7 @@ class HttpProvider(Provider):
         self.base_url = (self.config.get("base_url") or self.default_base_url).rstrip("/")
         if self.config.get("poll_interval"):
             self.poll_interval = float(self.config["poll_interval"])
-        self.http = requests.Session()
-        self.http.trust_env = False  # never route vendor traffic through an ambient proxy
+        self.http = pooled_session()
 
     # --- what vendors override -------------------------------------------------------------------
     def is_configured(self) -> bool:

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import contextlib
 import os
+import threading
 from fractions import Fraction
 
 import av
 import numpy as np
+from av.video.reformatter import VideoReformatter
 from PIL import Image
 
 # veryfast keeps a 720p clip well above real time on two cores; crf 20 keeps the first frame of an
@@ -59,8 +61,7 @@ class VideoWriter:
         """
         if isinstance(frame, av.VideoFrame):
             return frame
-        video_frame = av.VideoFrame.from_ndarray(np.asarray(frame), format="rgb24")
-        return video_frame.reformat(*self.size, format="yuv420p", interpolation="BILINEAR")
+        return to_yuv420p(np.asarray(frame), self.size)
 
     def write(self, frame: np.ndarray | Image.Image | av.VideoFrame) -> None:
         """Encode one frame (see `prepare`; or one it returned) at the next timestamp."""
@@ -79,6 +80,22 @@ class VideoWriter:
         with contextlib.suppress(Exception):
             self._container.close()
         remove_quietly(self.path)
+
+
+_reformatters = threading.local()
+
+
+def to_yuv420p(rgb: np.ndarray, size: tuple[int, int]) -> av.VideoFrame:
+    """An H×W×3 uint8 RGB array as a yuv420p frame of `size`, scaled bilinearly by swscale on the way.
+
+    Through one VideoReformatter per thread: it keeps its swscale context between calls, where
+    `VideoFrame.reformat` builds a new one for every frame (~0.8 ms at 720p, a third of the work).
+    Same bytes either way."""
+    reformatter = getattr(_reformatters, "instance", None)
+    if reformatter is None:
+        reformatter = _reformatters.instance = VideoReformatter()
+    frame = av.VideoFrame.from_ndarray(rgb, format="rgb24")
+    return reformatter.reformat(frame, size[0], size[1], "yuv420p", interpolation="BILINEAR")
 
 
 def remove_quietly(*paths: str) -> None:

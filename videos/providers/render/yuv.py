@@ -10,13 +10,14 @@ import av
 import numpy as np
 from PIL import Image
 
+from .encode import to_yuv420p
+
 
 def planes(image: Image.Image, size: tuple[int, int] | None = None) -> list[Image.Image]:
     """Y (full size), U and V (half size) of an RGB image, scaled bilinearly to `size` (even)
     on the way if given."""
     w, h = size or image.size
-    frame = av.VideoFrame.from_ndarray(np.asarray(image), format="rgb24")
-    a = frame.reformat(w, h, format="yuv420p", interpolation="BILINEAR").to_ndarray()
+    a = to_yuv420p(np.asarray(image), (w, h)).to_ndarray()
     chroma = a[h:].reshape(2, h // 2, w // 2)
     return [Image.fromarray(a[:h]), Image.fromarray(chroma[0]), Image.fromarray(chroma[1])]
 
