@@ -78,7 +78,8 @@ def _medians(since: datetime) -> dict[str, float]:
         return {p: float(m) for p, m in rows if m is not None}
     times: dict[str, list[float]] = {}
     for provider, seconds in done.values_list("provider", "processing_time"):
-        times.setdefault(provider, []).append(seconds)
+        if seconds is not None:  # filtered above; the guard tells the type checker
+            times.setdefault(provider, []).append(seconds)
     return {p: statistics.median(v) for p, v in times.items()}
 
 

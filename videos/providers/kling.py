@@ -208,4 +208,4 @@ class KlingProvider(HttpProvider):
     def error_message(self, response: requests.Response) -> tuple[str, str]:
         code = self.code_of(response)
         message = body_message(response)
-        return (f"error {code}: {message}" if code else message), CODES.get(code, VENDOR_ERROR)
+        return (f"error {code}: {message}" if code else message), CODES.get(code, VENDOR_ERROR) if code else VENDOR_ERROR
