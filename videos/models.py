@@ -87,6 +87,8 @@ class GenerationSession(models.Model):
     videos_created = models.PositiveIntegerField(default=0)
     next_run_at = models.DateTimeField(null=True, blank=True, db_index=True)
     ends_at = models.DateTimeField(null=True, blank=True)  # no new video after this
+    # A timed session's cap on what it spends (ledger: charges less refunds); null: only max_videos bounds it.
+    budget_credits = models.DecimalField(max_digits=10, decimal_places=2, null=True, blank=True)
     error = models.TextField(blank=True)
     # The client's Idempotency-Key header, with a digest of its request: a retried POST returns this session.
     idempotency_key = models.CharField(max_length=128, blank=True)

@@ -78,6 +78,10 @@ class SessionIn(GenerateIn):
     duration_minutes: int = Field(30, ge=1, le=24 * 60)
     max_videos: int = Field(50, ge=1, le=100)
     interval_seconds: int = Field(60, ge=10, le=24 * 3600)
+    budget_credits: float | None = Field(
+        None, gt=0, le=10_000_000, allow_inf_nan=False,
+        description="Optional cap on what the session spends (charges less refunds). A video that would take "
+                    "it over is not made: the session ends with a note. At least one video's price.")
 
 
 PROVIDER_PARAMS = ("promptOptimizer", "generateAudio", "strength", "wanAudio")

@@ -138,6 +138,8 @@ class SessionOut(Schema):
     total_videos: int
     completed_videos: int
     credits_used: float = Field(description="Credits spent on the session's videos (ledger: charges less refunds).")
+    budget_credits: float | None = Field(description="The cap on credits_used that ends a timed session when the "
+                                                     "next video would pass it; null: none.")
     next_video_at: datetime | None
     ends_at: datetime | None
     error: str | None
@@ -154,6 +156,7 @@ class SessionOut(Schema):
             duration_minutes=session.duration_minutes, max_videos=session.max_videos,
             interval_seconds=session.interval_seconds, total_videos=session.total_videos,
             completed_videos=session.completed_videos, credits_used=credits(session.credits_total),
+            budget_credits=credits(session.budget_credits) if session.budget_credits is not None else None,
             next_video_at=session.next_run_at, ends_at=session.ends_at, error=session.error or None,
             created_at=session.created_at, updated_at=session.updated_at, finished_at=session.finished_at,
         )

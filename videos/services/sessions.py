@@ -5,18 +5,19 @@ from __future__ import annotations
 import logging
 import zlib
 from datetime import timedelta
+from decimal import ROUND_DOWN, Decimal
 
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
-from django.db.models import Q
+from django.db.models import Q, Sum
 from django.utils import timezone
 
 from billing import services as billing
-from billing.models import ApiKey
+from billing.models import ApiKey, CreditEntry
 from billing.exceptions import InsufficientCredits
 from videos import files
-from videos.exceptions import InvalidInput
+from videos.exceptions import InvalidInput, UnsupportedValue
 from videos.models import GenerationSession, Video
 from videos.providers import LIVE, availability
 from videos.schemas import GenerateIn, SessionIn
@@ -83,7 +84,7 @@ def _enqueue_tick(session: GenerationSession) -> None:
 def session_create(
     *, user: AbstractBaseUser, request: VideoRequest, kind: str = GenerationSession.Kind.SINGLE,
     max_videos: int = 1, interval_seconds: int = 60, duration_minutes: int = 30, idempotency_key: str = "",
-    request_digest: str = "", api_key: ApiKey | None = None,
+    request_digest: str = "", api_key: ApiKey | None = None, budget_credits: Decimal | None = None,
 ) -> GenerationSession:
     """Create a session and its first video, charged now. Raises InsufficientCredits with nothing written.
 
@@ -96,6 +97,7 @@ def session_create(
         status=GenerationSession.Status.RUNNING, max_videos=max_videos, interval_seconds=interval_seconds,
         duration_minutes=duration_minutes, ends_at=now + timedelta(minutes=duration_minutes),
         idempotency_key=idempotency_key, request_digest=request_digest, api_key=api_key,
+        budget_credits=budget_credits,
     )
     stored: list[str] = []
     try:
@@ -123,17 +125,52 @@ def session_start(*, user: AbstractBaseUser, payload: GenerateIn, idempotency_ke
 
     The one entry point of the API and the dashboard, so both check and charge the same way.
     """
-    timing = {}
+    timing: dict = {}
     if isinstance(payload, SessionIn):
         timing = {"kind": GenerationSession.Kind.TIMED, "max_videos": payload.max_videos,
                   "interval_seconds": payload.interval_seconds, "duration_minutes": payload.duration_minutes}
     request = request_validate(payload)
+    if isinstance(payload, SessionIn) and payload.budget_credits is not None:
+        timing["budget_credits"] = budget_validate(payload.budget_credits, request=request)
     webhooks.callback_validate(payload.callback_url)  # a bad callback_url is a 400 before anything is charged
     with transaction.atomic():  # the callback is stored with the session, before any of its events can fire
         session = session_create(user=user, request=request, idempotency_key=idempotency_key,
                                  request_digest=request_digest, api_key=api_key, **timing)
         webhooks.callback_register(session=session, url=payload.callback_url)
     return session
+
+
+def budget_validate(value: float, *, request: VideoRequest) -> Decimal:
+    """A session's budget in credits (to the cent, rounded down): it must pay for at least the first video."""
+    budget = Decimal(str(value)).quantize(Decimal("0.01"), rounding=ROUND_DOWN)
+    price = request.model.price_for(request.duration)
+    if budget < price:
+        raise UnsupportedValue(f"budget_credits must cover at least one video: {price} credits for "
+                               f"{request.model.model_id} at {request.duration} s.",
+                               field="budget_credits", code="budget_too_low")
+    return budget
+
+
+def session_spent(session: GenerationSession) -> Decimal:
+    """What the session has spent so far, from the ledger: its charges less its refunds."""
+    net = (CreditEntry.objects.filter(session_id=session.public_id, kind__in=(CreditEntry.Kind.CHARGE,
+                                                                              CreditEntry.Kind.REFUND))
+           .order_by().aggregate(net=Sum("delta"))["net"])
+    return -(net or Decimal(0))
+
+
+def budget_words(budget: Decimal) -> str:
+    amount = f"{budget:.2f}".removesuffix(".00")
+    return f"Stopped: budget of {amount} credits reached."
+
+
+def _over_budget(session: GenerationSession) -> bool:
+    """Would the next video take the session's spend over its budget? (Under the session's row lock: only
+    ticks charge a running session, so the sum cannot grow behind our back; a refund only lowers it.)"""
+    if session.budget_credits is None:
+        return False
+    price = session.model.price_for(session.params["duration"])
+    return session_spent(session) + price > session.budget_credits
 
 
 def session_tick(session_pk: int) -> None:
@@ -154,6 +191,11 @@ def session_tick(session_pk: int) -> None:
             if session.next_run_at is not None:
                 session.next_run_at = None
                 session.save(update_fields=["next_run_at", "updated_at"])
+        elif session.next_run_at is not None and session.next_run_at <= now and _over_budget(session):
+            # Like reaching max_videos: no more videos; it completes once those made have finished.
+            session.error = budget_words(session.budget_credits)
+            session.next_run_at = None
+            session.save(update_fields=["error", "next_run_at", "updated_at"])
         elif session.next_run_at is not None and session.next_run_at <= now:
             try:
                 _video_create(session, sequence=session.videos_created)
