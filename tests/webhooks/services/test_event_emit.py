@@ -122,3 +122,18 @@ def test_a_vendor_video_emits_processing_at_submit_and_at_dispatch_then_complete
     assert got == [("video.processing", first.public_id, "processing"),
                    ("video.completed", first.public_id, "completed"),
                    ("video.processing", second.public_id, "processing")]
+
+
+def test_reaching_a_budget_completes_the_session_and_says_why(db, receiver, enqueued,
+                                                              django_capture_on_commit_callbacks):
+    user = make_user("capped", credits=500)
+    services.endpoint_create(user=user, url=receiver.url, events=["session.completed"])
+    session = make_session(owner=user, timed=True, max_videos=5, interval_seconds=10, budget_credits=30)
+    with django_capture_on_commit_callbacks(execute=True):
+        Video.objects.filter(session=session).update(status=Video.Status.COMPLETED)  # the first one is done
+        GenerationSession.objects.filter(pk=session.pk).update(next_run_at=timezone.now() - timedelta(seconds=1))
+        video_services.session_tick(session.pk)  # a second 20-credit video would make 40 > 30
+    message = Message.objects.get()
+    assert message.event == "session.completed"
+    assert message.payload["data"]["error"] == "Stopped: budget of 30 credits reached."
+    assert message.payload["data"]["budget_credits"] == 30.0 and message.payload["data"]["credits_used"] == 20.0
