@@ -34,7 +34,7 @@ PASS_THROUGH = ("duration", "aspect_ratio", "resolution", "width", "height", "fr
                 "strength")
 BOOLEAN_PARAMS = ("promptOptimizer", "generateAudio", "wanAudio")
 ADVANCED_FIELDS = ("width", "height", "frame_rate", "strategy", "seed")
-SESSION_FIELDS = ("max_videos", "interval_seconds", "duration_minutes")
+SESSION_FIELDS = ("max_videos", "interval_seconds", "duration_minutes", "budget_credits")
 
 
 def model_label(info: dict[str, Any]) -> str:
@@ -99,6 +99,10 @@ class TryForm(forms.Form):
                                           required=False)
     duration_minutes = forms.IntegerField(label="Duration (minutes)", min_value=1, max_value=1440, initial=30,
                                           required=False)
+    budget_credits = forms.DecimalField(label="Budget (credits)", min_value=0.01, max_value=10_000_000,
+                                        decimal_places=2, required=False,
+                                        widget=forms.NumberInput(attrs={"placeholder": "No cap", "step": "0.01"}),
+                                        help_text="Optional: the session ends before a video would pass it.")
 
     def __init__(self, *args: Any, models: list[VideoModel], selected: VideoModel | None, **kwargs: Any) -> None:
         kwargs.setdefault("label_suffix", "")
@@ -111,7 +115,7 @@ class TryForm(forms.Form):
             "hx-get": reverse("videos:try"), "hx-trigger": "change", "hx-target": "#model-fields",
             "hx-swap": "outerHTML", "hx-sync": "this:replace",
             # The new model's price depends on the mode and session size: send them along.
-            "hx-include": "#try-form [name=mode]:checked, #try-form [name=max_videos]",
+            "hx-include": "#try-form [name=mode]:checked, #try-form [name=max_videos], #try-form [name=budget_credits]",
         })
         if selected is not None:
             self.fields["duration"].choices = [(d, f"{d} s") for d in selected.durations]
@@ -201,7 +205,7 @@ class TryForm(forms.Form):
         if self.is_session:
             for name in SESSION_FIELDS:
                 if data.get(name) is not None:
-                    body[name] = data[name]
+                    body[name] = float(data[name]) if name == "budget_credits" else data[name]
         # Options of inputs the model does not take were hidden: don't let a stale value trip the service.
         if self.selected is not None:
             taken = set(self.selected.params)
@@ -241,7 +245,7 @@ FIELD_WORDS = {
     "head_image": "the start image", "tail_image": "the end image", "aspect_ratio": "the aspect ratio",
     "frame_rate": "the frame rate", "promptOptimizer": "the prompt optimizer", "generateAudio": "audio generation",
     "wanAudio": "WAN audio", "max_videos": "max videos", "interval_seconds": "the interval",
-    "duration_minutes": "the session length", "resolution": "the resolution", "duration": "the duration",
+    "duration_minutes": "the session length", "budget_credits": "the budget", "resolution": "the resolution", "duration": "the duration",
     "width": "the width", "height": "the height", "strategy": "the style", "strength": "the strength",
 }
 _PHRASES = [

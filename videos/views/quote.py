@@ -30,10 +30,18 @@ class Quote:
     videos: int  # 1, or the session's max_videos
     balance: Decimal
     is_session: bool = False
+    budget: Decimal | None = None  # the session's cap, if set
+
+    @property
+    def most_videos(self) -> int:
+        """Every video, or as many as the budget pays for (counting no refunds)."""
+        if self.budget is not None and self.per_video > 0:
+            return min(self.videos, int(self.budget // self.per_video))
+        return self.videos
 
     @property
     def total(self) -> Decimal:
-        return self.per_video * self.videos
+        return self.per_video * self.most_videos
 
     @property
     def affordable(self) -> int:
@@ -53,8 +61,16 @@ def _int(value: str | None, default: int, low: int, high: int) -> int:
     return min(max(number, low), high)
 
 
+def _budget(value: str | None) -> Decimal | None:
+    try:
+        budget = Decimal(value or "")
+    except ArithmeticError:
+        return None
+    return budget if budget.is_finite() and budget > 0 else None
+
+
 def quote_for(*, model: VideoModel, duration: str | int | None, resolution: str | None, mode: str | None,
-              max_videos: str | int | None, balance: Decimal) -> Quote:
+              max_videos: str | int | None, balance: Decimal, budget: str | None = None) -> Quote:
     """The quote for these (possibly half-typed) inputs. Values the model does not offer fall back to its
     defaults, as the form shows them; the price is `VideoModel.price_for`, the number the services charge."""
     try:
@@ -71,7 +87,7 @@ def quote_for(*, model: VideoModel, duration: str | int | None, resolution: str 
     default = SessionIn.model_fields["max_videos"].default
     videos = _int(str(max_videos) if max_videos is not None else None, default, 1, MAX_SESSION_VIDEOS) if session else 1
     return Quote(model=model, duration=seconds, resolution=chosen, per_video=model.price_for(seconds),
-                 videos=videos, balance=balance, is_session=session)
+                 videos=videos, balance=balance, is_session=session, budget=_budget(budget) if session else None)
 
 
 def quote_from(request: HtmxHttpRequest, model: VideoModel | None, source: dict | None = None) -> Quote | None:
@@ -80,7 +96,7 @@ def quote_from(request: HtmxHttpRequest, model: VideoModel | None, source: dict 
         return None
     data = source if source is not None else request.GET
     return quote_for(model=model, duration=data.get("duration"), resolution=data.get("resolution"),
-                     mode=data.get("mode"), max_videos=data.get("max_videos"),
+                     mode=data.get("mode"), max_videos=data.get("max_videos"), budget=data.get("budget_credits"),
                      balance=billing.credit_balance(user=request.user))
 
 

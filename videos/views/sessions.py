@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
 from typing import Any
 
 from django.contrib import messages
@@ -37,6 +38,15 @@ def _after(request: HtmxHttpRequest) -> int:
         return -1
 
 
+def _max_spend(session: GenerationSession) -> Decimal:
+    """max_videos × the price of one, or as many as its budget pays for (counting no refunds)."""
+    price = session.model.price_for(session.params.get("duration", session.model.duration))
+    videos = session.max_videos
+    if session.budget_credits is not None:
+        videos = min(videos, int(session.budget_credits // price))
+    return price * videos
+
+
 def _status_context(request: HtmxHttpRequest, session: GenerationSession, *, after: int) -> dict[str, Any]:
     """The status card plus the videos newer than `after` (the poll appends them out of band)."""
     videos = list(selectors.session_videos(session=session))
@@ -48,8 +58,7 @@ def _status_context(request: HtmxHttpRequest, session: GenerationSession, *, aft
         "last_sequence": last,
         "can_stop": not session.is_final,
         # At most max_videos × the price of one (what the services charge per video): shown before it is spent.
-        "max_spend": session.model.price_for(session.params.get("duration", session.model.duration))
-        * session.max_videos,
+        "max_spend": _max_spend(session),
         "next_video_at": session.next_run_at if not session.is_final else None,
     }
 
