@@ -47,6 +47,8 @@ def request_body(video: Video, *, base: str) -> dict[str, Any]:
     if session.kind == GenerationSession.Kind.TIMED:
         body.update(max_videos=session.max_videos, interval_seconds=session.interval_seconds,
                     duration_minutes=session.duration_minutes)
+        if session.budget_credits is not None:
+            body["budget_credits"] = float(session.budget_credits)
     return body
 
 

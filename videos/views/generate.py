@@ -53,8 +53,8 @@ def _initial(request: HtmxHttpRequest, selected: VideoModel | None) -> dict[str,
     initial: dict[str, Any] = {"model": selected.model_id if selected else None}
     if request.GET.get("mode") in MODES:
         initial["mode"] = request.GET["mode"]
-    for name in ("prompt", "max_videos", "interval_seconds", "duration_minutes", "duration", "aspect_ratio",
-                 "resolution", "seed"):
+    for name in ("prompt", "max_videos", "interval_seconds", "duration_minutes", "budget_credits", "duration",
+                 "aspect_ratio", "resolution", "seed"):
         if request.GET.get(name):
             initial[name] = request.GET[name][:5000]
     return initial
@@ -85,7 +85,7 @@ def _kept(form: TryForm) -> dict[str, Any]:
     """What the next form keeps of a successful submission: everything but the images."""
     data = form.cleaned_data
     keep = ("model", "prompt", "mode", "duration", "aspect_ratio", "resolution", "max_videos", "interval_seconds",
-            "duration_minutes")
+            "duration_minutes", "budget_credits")
     return {name: data.get(name) for name in keep if data.get(name) not in (None, "")}
 
 
@@ -141,6 +141,8 @@ def _try_url(video: Video) -> str:
         query.update(mode="session", max_videos=video.session.max_videos,
                      interval_seconds=video.session.interval_seconds,
                      duration_minutes=video.session.duration_minutes)
+        if video.session.budget_credits is not None:
+            query["budget_credits"] = video.session.budget_credits
     return reverse("videos:try") + "?" + urlencode(query)
 
 

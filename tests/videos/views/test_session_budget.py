@@ -54,3 +54,17 @@ def test_the_session_page_shows_the_budget_and_why_it_ended(client, alice):
     assert 'id="session-budget">30' in body and 'id="max-spend"' in body
     assert 'class="alert alert-info">Stopped: budget of 30 credits reached.' in body
     assert "badge-completed" in body
+
+
+def test_same_settings_again_and_copy_as_code_carry_the_budget(client, alice):
+    from videos.views.code import cli, request_body
+
+    session = make_session(owner=alice, timed=True, max_videos=4, interval_seconds=30, budget_credits=50)
+    video = session.videos.get()
+    assert request_body(video, base="http://x")["budget_credits"] == 50.0
+    assert "no option for: budget_credits" in cli(video, base="http://x")  # said, not silently dropped
+    client.force_login(alice)
+    body = client.get(reverse("videos:video-detail", args=[video.public_id])).content.decode()
+    assert "budget_credits=50.00" in body  # the "same settings again" link
+    form = client.get(reverse("videos:try"), {"mode": "session", "budget_credits": "50.00"}).content.decode()
+    assert 'name="budget_credits" value="50.00"' in form
