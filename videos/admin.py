@@ -108,8 +108,8 @@ class GenerationSessionAdmin(ReadOnlyFormMixin, admin.ModelAdmin):
     list_select_related = ["owner", "model"]
     date_hierarchy = "created_at"
     readonly_fields = ["public_id", "owner", "model", "kind", "prompt", "params", "status", "max_videos",
-                       "interval_seconds", "duration_minutes", "videos_created", "next_run_at", "ends_at", "error",
-                       "created_at", "updated_at", "finished_at"]
+                       "interval_seconds", "duration_minutes", "budget_credits", "videos_created", "next_run_at",
+                       "ends_at", "error", "created_at", "updated_at", "finished_at"]
     fields = readonly_fields
     inlines = [VideoInline]
     actions = ["stop"]
