@@ -105,6 +105,8 @@ class GenerationSession(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["owner", "idempotency_key"], condition=~Q(idempotency_key=""),
                                     name="one_session_per_idempotency_key"),
+            models.CheckConstraint(condition=Q(budget_credits__isnull=True) | Q(budget_credits__gt=0),
+                                   name="session_budget_positive"),
         ]
 
     def __str__(self) -> str:

@@ -4,6 +4,7 @@ from datetime import timedelta
 from decimal import Decimal
 
 import pytest
+from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from billing.models import CreditEntry
@@ -83,3 +84,9 @@ def test_a_budget_below_one_video_is_refused_before_anything_is_charged(alice) -
     assert caught.value.field == "budget_credits" and caught.value.status == 422
     assert not GenerationSession.objects.filter(owner=alice).exists()
     assert not CreditEntry.objects.filter(account__user=alice, kind="charge").exists()
+
+
+def test_the_database_refuses_a_budget_that_is_not_positive(alice) -> None:
+    session = make_session(owner=alice, model=MODEL, timed=True, max_videos=3, budget_credits=40)
+    with pytest.raises(IntegrityError), transaction.atomic():
+        GenerationSession.objects.filter(pk=session.pk).update(budget_credits=0)
