@@ -47,6 +47,7 @@ def _parser() -> argparse.ArgumentParser:
     create.add_argument("--max-videos", type=int)
     create.add_argument("--interval", type=int, help="seconds between videos (at least 10)")
     create.add_argument("--minutes", type=int, help="how long the session runs")
+    create.add_argument("--budget", type=float, help="credits the session may spend at most (it ends there)")
     listing = sessions.add_parser("list", help="your sessions")
     listing.add_argument("--page", type=int, default=1)
     listing.add_argument("--page-size", type=int, default=20)
@@ -117,7 +118,7 @@ def _sessions(client: Client, args: argparse.Namespace) -> int:
         session = client.sessions.create(
             model=args.model, prompt=args.prompt, image=args.image, tail_image=args.tail, duration=args.duration,
             aspect_ratio=args.aspect_ratio, resolution=args.resolution, seed=args.seed, max_videos=args.max_videos,
-            interval_seconds=args.interval, duration_minutes=args.minutes)
+            interval_seconds=args.interval, duration_minutes=args.minutes, budget_credits=args.budget)
         _print(args, {**session.data, "videos": [v.data for v in session.videos]}, _session_text(session))
     elif args.action == "list":
         page = client.sessions.list(page=args.page, page_size=args.page_size, status=args.status, search=args.search)

@@ -62,9 +62,10 @@ def test_cli_sessions_create_list_get_stop_delete(celery_worker_process: str) ->
     user = make_user("cli2", credits=500)
     key, base = make_key(user)[1], f"{celery_worker_process}/api/v3"
     created = json.loads(_cli("--json", "sessions", "create", "--model", "luma-ray-2.0-flash-5s-t2v", "--prompt",
-                              "Clouds over hills", "--max-videos", "3", "--interval", "60", key=key, base=base).stdout)
+                              "Clouds over hills", "--max-videos", "3", "--interval", "60", "--budget", "45", key=key,
+                              base=base).stdout)
     session_id = created["session_id"]
-    assert created["status"] == "running" and len(created["videos"]) == 1
+    assert created["status"] == "running" and len(created["videos"]) == 1 and created["budget_credits"] == 45.0
     listed = json.loads(_cli("--json", "sessions", "list", key=key, base=base).stdout)
     assert [s["session_id"] for s in listed["sessions"]] == [session_id]
     assert session_id in _cli("sessions", "get", session_id, key=key, base=base).stdout

@@ -113,6 +113,8 @@ def cli(video: Video, *, base: str) -> str:
     if timed:
         parts += ["--max-videos", body["max_videos"], "--interval", body["interval_seconds"],
                   "--minutes", body["duration_minutes"]]
+        if body.get("budget_credits") is not None:
+            parts += ["--budget", body["budget_credits"]]
     else:
         parts += ["--wait", "-o", f"{video.public_id}.mp4"]
     line = " ".join(shlex.quote(str(p)) for p in parts)
@@ -123,7 +125,7 @@ def cli(video: Video, *, base: str) -> str:
 
 
 CLI_KEYS = {"model", "prompt", "head_image", "tail_image", "duration", "aspect_ratio", "resolution", "seed",
-            "max_videos", "interval_seconds", "duration_minutes"}
+            "max_videos", "interval_seconds", "duration_minutes", "budget_credits"}
 
 
 def snippets(video: Video, *, base: str) -> list[dict[str, str]]:
