@@ -6,6 +6,7 @@ import json
 import os
 import shutil
 import subprocess
+import sys
 import threading
 import time
 from pathlib import Path
@@ -138,7 +139,12 @@ def test_copy_as_code_gives_a_curl_command_that_works(page: Any, alice: User, li
     assert "mcpvideo generate --model luma-ray-2.0-flash" in page.locator("#code-cli").inner_text()
 
 
-@pytest.mark.skipif(shutil.which("mcpvideo") is None, reason="the mcpvideo CLI (pip install ./client) is not installed")
+# The CLI as `make test` installs it (pip install -e ./client), beside this interpreter: bin/ need not be on PATH.
+BIN = str(Path(sys.executable).parent)
+
+
+@pytest.mark.skipif(shutil.which("mcpvideo", path=BIN + os.pathsep + os.environ.get("PATH", "")) is None,
+                    reason="the mcpvideo CLI (pip install ./client) is not installed")
 def test_copy_as_code_gives_a_cli_line_that_makes_the_video(page: Any, alice: User, live_server: Any,
                                                             no_broker: list[int], tmp_path: Path):
     video = make_session(owner=alice, model="luma-ray-2.0-flash", duration=5, resolution="540p", seed=8,
@@ -162,7 +168,7 @@ def test_copy_as_code_gives_a_cli_line_that_makes_the_video(page: Any, alice: Us
 
     thread = threading.Thread(target=worker, daemon=True)
     thread.start()
-    env = {"PATH": os.environ["PATH"], "MCPHUB_API_KEY": raw_key, "MCPHUB_BASE_URL": live_server.url}
+    env = {"PATH": BIN + os.pathsep + os.environ["PATH"], "MCPHUB_API_KEY": raw_key, "MCPHUB_BASE_URL": live_server.url}
     try:
         result = subprocess.run(["bash", "-c", command], check=False, capture_output=True, text=True, env=env,
                                 cwd=tmp_path, timeout=300)
