@@ -7,7 +7,8 @@ works, and the sweep re-sends anything whose lease has expired. Nothing here liv
 cannot outlive its process by more than VIDEO_LEASE_SECONDS.
 
     queued ──► dispatched ──► submitting ──► submitted ──► storing ──► done
-       │                                                      ▲
+       │  ▲                                        │           ▲ │
+       │  └──────── failover to the next model ────┴───────────┼─┘
        └──────────────────────────────► rendering ────────────┘
     any stage before done ──► failed | cancelled   (refunded once, in the same transaction)
 """
@@ -47,7 +48,9 @@ LEASED = (Stage.SUBMITTING, Stage.RENDERING, Stage.STORING)  # a worker must hol
 
 # Which stages each stage may be entered from. A lease holder may also re-enter its own stage (renewal).
 ALLOWED = {
-    Stage.QUEUED: (Stage.QUEUED, Stage.DISPATCHED, Stage.SUBMITTING),  # back to the queue: vendor busy (429)
+    # Back to the queue: vendor busy (429); or failover after acceptance (services.failover): the vendor failed
+    # the job transiently while submitted or while we fetched its result, and the next model of the chain takes it.
+    Stage.QUEUED: (Stage.QUEUED, Stage.DISPATCHED, Stage.SUBMITTING, Stage.SUBMITTED, Stage.STORING),
     Stage.DISPATCHED: (Stage.QUEUED,),
     Stage.SUBMITTING: (Stage.QUEUED, Stage.DISPATCHED, Stage.SUBMITTING),
     Stage.SUBMITTED: (Stage.SUBMITTING, Stage.SUBMITTED, Stage.STORING),

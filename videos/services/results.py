@@ -20,6 +20,7 @@ from videos import files, lifecycle
 from videos.models import GenerationSession, Video
 from videos.providers.render import probe, thumbnail_from_video
 from videos.services import vendor_state
+from videos.services.failover import refund_key, video_failover
 from videos.services.sessions import session_finish_if_done
 
 log = logging.getLogger(__name__)
@@ -47,7 +48,7 @@ def vendor_words(code: str) -> str:
     return WORDS.get(code, WORDS["vendor_error"])
 
 
-def _lock_session(session_pk: int) -> None:
+def lock_session(session_pk: int) -> None:
     """Lock only the session row (of self: never the owner or model rows, which session creation needs)."""
     list(GenerationSession.objects.select_for_update(of=("self",)).filter(pk=session_pk).values_list("pk"))
 
@@ -57,19 +58,24 @@ def video_fail(video_pk: int, *, error: str, code: str = "failed", detail: str =
 
     `error` is what the user reads; `detail` (the vendor's raw text) is kept for operators only.
     No-op on a final video (returns False): whoever moved it first decided its outcome.
+    A transient vendor failure after acceptance fails over to the video's next model instead, when it has one
+    the user can pay for (videos.services.failover): the video stays active, and this returns True.
     """
     row = Video.objects.filter(pk=video_pk).values("session_id", "stage").first()
     if row is None or row["stage"] in lifecycle.FINAL:
         return False
+    if video_failover(video_pk, code=code, detail=detail):
+        return True
     to = Stage.CANCELLED if code == "cancelled" else Stage.FAILED
     with transaction.atomic():
-        _lock_session(row["session_id"])
+        lock_session(row["session_id"])
         if not lifecycle.move(video_pk, to, error=error[:2000], error_code=code[:40], error_detail=detail[:4000],
                               completed_at=timezone.now(), next_poll_at=None):
             return False
         video = Video.objects.select_related("owner", "session").get(pk=video_pk)
         if video.credits_used > Decimal(0):
-            billing.credits_refund(user=video.owner, amount=video.credits_used, key=f"video:{video.public_id}:refund",
+            billing.credits_refund(user=video.owner, amount=video.credits_used,
+                                   key=refund_key(video.public_id, len(video.previous_attempts)),
                                    video_id=video.public_id, session_id=video.session.public_id,
                                    note=f"refund: {code}")
         session_finish_if_done(video.session_id)  # same transaction: no poll sees a final video in a live session
@@ -130,7 +136,7 @@ def video_store(video: Video, *, owner: str, video_path: str, thumbnail_path: st
                 if not lifecycle.lease_renew(video.pk, owner=owner):
                     raise _Lost
         with transaction.atomic():
-            _lock_session(video.session_id)
+            lock_session(video.session_id)
             won = bool(lifecycle.move(
                 video.pk, Stage.DONE, frm=(Stage.STORING,), owner=owner, progress=100,
                 file_size=os.path.getsize(video_path), width=info["width"], height=info["height"],
