@@ -78,8 +78,11 @@ def video_failover(video_pk: int, *, code: str, detail: str = "") -> bool:
     target = next_model(video)
     if target is None:
         return False
+    from videos.services.job import job_for_video
     from videos.services.results import dispatch_on_commit, lock_session
     from videos.services.sessions import enqueue_start
+
+    old_job, old_task = job_for_video(video, images=False), video.vendor_task_id
 
     attempt = len(video.previous_attempts)
     now = timezone.now()
@@ -114,6 +117,11 @@ def video_failover(video_pk: int, *, code: str, detail: str = "") -> bool:
     log.warning("video.failover", extra={**ids, "vendor": video.provider, "code": code, "detail": detail[:500],
                                          "from_model": video.model.model_id, "model": target.model_id,
                                          "attempt": attempt + 1})
+    if code == "timeout":  # our deadline, not the vendor's word: its job may still run, and be billed
+        from videos.providers import get_provider
+        from videos.services.vendor import cancel_at_vendor
+
+        cancel_at_vendor(get_provider(video.provider), old_task, old_job)  # committed above; best effort
     from videos.services import vendor_state
 
     vendor_state.vendor_failure_record(vendor=video.provider, code=code, detail=detail)  # health still counts it

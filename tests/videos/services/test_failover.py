@@ -3,9 +3,11 @@ next model of its chain, at most once per model, and the ledger shows every step
 
 from __future__ import annotations
 
+from datetime import timedelta
 from decimal import Decimal
 
 import pytest
+from django.utils import timezone
 
 from billing.models import CreditEntry
 from billing.services import credit_balance
@@ -190,3 +192,20 @@ def test_intake_refuses_a_fallback_that_cannot_take_the_request(alice, alice_api
     error = answer.json()["error"]
     assert error["field"] == "fallback_models" and why in error["message"]
     assert credit_balance(user=alice) == before and not Video.objects.filter(owner=alice).exists()
+
+
+def test_our_deadline_fails_over_and_cancels_the_job_left_at_the_first_vendor(alice, vendors, monkeypatch) -> None:
+    cancelled: list[str] = []
+    monkeypatch.setattr(fake.FakeProvider, "cancel", lambda self, task_id, job: cancelled.append(task_id) or True,
+                        raising=False)
+    video = make_session(owner=alice, model=A, fallback_models=[C]).videos.get()
+    video_start(video.pk)
+    video.refresh_from_db()
+    first_task = video.vendor_task_id
+    assert video.stage == Stage.SUBMITTED and first_task
+    Video.objects.filter(pk=video.pk).update(deadline_at=timezone.now() - timedelta(seconds=1))
+    video = _drive(video)
+    assert video.stage == Stage.DONE and video.model.model_id == C
+    assert [(a["model"], a["error_code"]) for a in video.previous_attempts] == [(A, "timeout")]
+    assert cancelled == [first_task]
+    assert video.deadline_at > timezone.now()  # the new attempt has its own deadline
