@@ -209,3 +209,41 @@ def test_our_deadline_fails_over_and_cancels_the_job_left_at_the_first_vendor(al
     assert [(a["model"], a["error_code"]) for a in video.previous_attempts] == [(A, "timeout")]
     assert cancelled == [first_task]
     assert video.deadline_at > timezone.now()  # the new attempt has its own deadline
+
+
+def test_an_operator_sets_the_default_fallback_in_the_admin(client, alice, vendors) -> None:
+    from django.contrib.auth.models import User
+    from django.urls import reverse
+
+    failing, _ = vendors
+    failing[A] = "vendor_unavailable"
+    client.force_login(User.objects.create_superuser("op", "op@example.com", "pw-for-tests-1"))
+    model, target = VideoModel.objects.get(model_id=A), VideoModel.objects.get(model_id=C)
+    url = reverse("admin:videos_videomodel_change", args=[model.pk])
+    assert 'name="fallback"' in client.get(url).content.decode()
+    answer = client.post(url, {"credits": str(model.credits), "enabled": "on", "fallback": str(target.pk)})
+    assert answer.status_code == 302
+    video = _drive(make_session(owner=alice, model=A).videos.get())
+    assert video.stage == Stage.DONE and video.model.model_id == C
+
+
+def test_a_video_cancelled_after_failover_refunds_the_new_charge_once(alice, vendors) -> None:
+    from videos.services import video_fail
+
+    failing, events = vendors
+    failing[A] = "vendor_unavailable"
+    before = credit_balance(user=alice)
+    video = make_session(owner=alice, model=A, fallback_models=[B]).videos.get()
+    video_start(video.pk)
+    Video.objects.filter(pk=video.pk).update(next_poll_at=None)
+    video_poll(video.pk)  # A fails: queued again for B, charged for B
+    video.refresh_from_db()
+    assert video.stage == Stage.QUEUED and video.status == "pending" and video.model.model_id == B
+    assert ("video.failed", video.pk) not in events
+    for _ in range(2):  # a duplicate cancel changes nothing
+        video_fail(video.pk, error="Cancelled.", code="cancelled")
+    pid = video.public_id
+    assert _ledger(video) == [
+        ("charge", -_price(A), f"video:{pid}:charge"), ("refund", _price(A), f"video:{pid}:refund"),
+        ("charge", -_price(B), f"video:{pid}:charge:1"), ("refund", _price(B), f"video:{pid}:refund:1")]
+    assert credit_balance(user=alice) == before
