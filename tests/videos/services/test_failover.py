@@ -247,3 +247,17 @@ def test_a_video_cancelled_after_failover_refunds_the_new_charge_once(alice, ven
         ("charge", -_price(A), f"video:{pid}:charge"), ("refund", _price(A), f"video:{pid}:refund"),
         ("charge", -_price(B), f"video:{pid}:charge:1"), ("refund", _price(B), f"video:{pid}:refund:1")]
     assert credit_balance(user=alice) == before
+
+
+def test_the_dashboard_card_says_which_models_the_video_failed_over_from(client, alice, vendors) -> None:
+    failing, _ = vendors
+    failing[A] = "vendor_unavailable"
+    video = _drive(make_session(owner=alice, model=A, fallback_models=[C]).videos.get())
+    client.force_login(alice)
+    from django.urls import reverse
+
+    body = client.get(reverse("videos:history")).content.decode()
+    assert f"Failed over from {A} (vendor_unavailable)" in body
+    assert VideoModel.objects.get(model_id=C).display_name in body
+    body = client.get(reverse("videos:video-detail", args=[video.public_id])).content.decode()
+    assert f"Failed over from {A} (vendor_unavailable)" in body
