@@ -65,16 +65,19 @@ def next_model(video: Video) -> VideoModel | None:
     return None
 
 
-def video_failover(video_pk: int, *, code: str, detail: str = "") -> bool:
+def video_failover(video_pk: int, *, code: str, detail: str = "", task_id: str | None = None) -> bool:
     """Resubmit the video to its next model if its vendor failed it for a transient reason after accepting it.
 
-    True: the video is queued again for the new model (refunded and charged anew); False: it should fail.
+    True: the video is queued again for the new model (refunded and charged anew), or the failed job `task_id`
+    is no longer the video's (another run failed it over first): nothing more to do. False: it should fail.
     """
     if code not in TRANSIENT:
         return False
     video = Video.objects.select_related("model__fallback", "session", "owner").filter(pk=video_pk).first()
     if video is None or video.stage not in FROM or not video.vendor_task_id:
         return False
+    if task_id is not None and task_id != video.vendor_task_id:
+        return True  # that job's attempt already ended
     target = next_model(video)
     if target is None:
         return False
@@ -95,12 +98,16 @@ def video_failover(video_pk: int, *, code: str, detail: str = "") -> bool:
         with transaction.atomic():
             lock_session(video.session_id)
             if not lifecycle.move(
-                    video.pk, Stage.QUEUED, frm=FROM, model=target, provider=target.provider if live else "local",
+                    video.pk, Stage.QUEUED, frm=FROM, match={"vendor_task_id": video.vendor_task_id,
+                                                              "model_id": video.model_id}, model=target, provider=target.provider if live else "local",
                     simulated=not live, credits_used=price, previous_attempts=history, vendor_task_id="",
                     vendor_status="", progress=0, attempts=0, started_at=None, next_poll_at=None,
                     deadline_at=now + timedelta(seconds=settings.VIDEO_DEADLINE_SECONDS), error="", error_code="",
                     error_detail=detail[:4000]):
-                return False  # stopped, deleted or finished meanwhile: video_fail finds it final too
+                # Stopped, deleted or finished meanwhile (video_fail finds it final too); or another run failed
+                # this attempt over first (then this failure is about an attempt that has ended: nothing to do).
+                return Video.objects.filter(pk=video.pk, stage__in=FROM).exclude(
+                    vendor_task_id=video.vendor_task_id, model_id=video.model_id).exists()
             if video.credits_used > 0:
                 billing.credits_refund(user=video.owner, amount=video.credits_used,
                                        key=refund_key(video.public_id, attempt), note=f"refund: {code}, failover",

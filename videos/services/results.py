@@ -10,6 +10,7 @@ import logging
 import os
 import time
 from decimal import Decimal
+from typing import Any
 
 from django.core.files import File
 from django.db import transaction
@@ -53,23 +54,26 @@ def lock_session(session_pk: int) -> None:
     list(GenerationSession.objects.select_for_update(of=("self",)).filter(pk=session_pk).values_list("pk"))
 
 
-def video_fail(video_pk: int, *, error: str, code: str = "failed", detail: str = "") -> bool:
+def video_fail(video_pk: int, *, error: str, code: str = "failed", detail: str = "",
+               task_id: str | None = None) -> bool:
     """Fail the video (stage failed, or cancelled for code "cancelled") and refund its charge exactly once.
 
     `error` is what the user reads; `detail` (the vendor's raw text) is kept for operators only.
     No-op on a final video (returns False): whoever moved it first decided its outcome.
     A transient vendor failure after acceptance fails over to the video's next model instead, when it has one
     the user can pay for (videos.services.failover): the video stays active, and this returns True.
+    `task_id`: the vendor job that failed; if the video has moved on to another job (failed over), nothing happens.
     """
     row = Video.objects.filter(pk=video_pk).values("session_id", "stage").first()
     if row is None or row["stage"] in lifecycle.FINAL:
         return False
-    if video_failover(video_pk, code=code, detail=detail):
+    if video_failover(video_pk, code=code, detail=detail, task_id=task_id):
         return True
     to = Stage.CANCELLED if code == "cancelled" else Stage.FAILED
     with transaction.atomic():
         lock_session(row["session_id"])
-        if not lifecycle.move(video_pk, to, error=error[:2000], error_code=code[:40], error_detail=detail[:4000],
+        match = {"vendor_task_id": task_id} if task_id is not None else None
+        if not lifecycle.move(video_pk, to, match=match, error=error[:2000], error_code=code[:40], error_detail=detail[:4000],
                               completed_at=timezone.now(), next_poll_at=None):
             return False
         video = Video.objects.select_related("owner", "session").get(pk=video_pk)
@@ -90,9 +94,9 @@ def video_fail(video_pk: int, *, error: str, code: str = "failed", detail: str =
     return True
 
 
-def vendor_fail(video_pk: int, *, code: str, detail: str) -> bool:
-    """Fail with our words for `code`; the vendor's text `detail` is kept for operators."""
-    return video_fail(video_pk, error=vendor_words(code), code=code, detail=detail)
+def vendor_fail(video_pk: int, *, code: str, detail: str, task_id: str | None = None) -> bool:
+    """Fail with our words for `code`; the vendor's text `detail` is kept for operators. `task_id`: see video_fail."""
+    return video_fail(video_pk, error=vendor_words(code), code=code, detail=detail, task_id=task_id)
 
 
 def dispatch_on_commit(video: Video) -> None:
@@ -126,7 +130,7 @@ def video_store(video: Video, *, owner: str, video_path: str, thumbnail_path: st
     if thumbnail_path is None:
         thumbnail_path = video_path + ".jpg"
         thumbnail_from_video(video_path, thumbnail_path)
-    names: dict[str, str] = {}
+    names: dict[str, Any] = {}  # (Any: they are fields of the final move)
     won = False  # once the final move is made, the files are the video's: no cleanup below may touch them
     try:
         for field, path in (("file", video_path), ("thumbnail", thumbnail_path), ("last_frame", last_frame_path)):

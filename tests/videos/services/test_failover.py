@@ -261,3 +261,28 @@ def test_the_dashboard_card_says_which_models_the_video_failed_over_from(client,
     assert VideoModel.objects.get(model_id=C).display_name in body
     body = client.get(reverse("videos:video-detail", args=[video.public_id])).content.decode()
     assert f"Failed over from {A} (vendor_unavailable)" in body
+
+
+@pytest.mark.parametrize("code", ["vendor_unavailable", "vendor_error"])
+def test_a_late_failure_of_the_first_job_does_not_touch_the_new_attempt(alice, vendors, code) -> None:
+    from videos.services import vendor_fail
+
+    failing, _ = vendors
+    failing[A] = "vendor_unavailable"
+    video = make_session(owner=alice, model=A, fallback_models=[B, C]).videos.get()
+    video_start(video.pk)
+    video.refresh_from_db()
+    first_task = video.vendor_task_id
+    Video.objects.filter(pk=video.pk).update(next_poll_at=None)
+    video_poll(video.pk)  # A fails: queued for B
+    failing.clear()
+    video_start(video.pk)  # B accepts it
+    video.refresh_from_db()
+    assert video.stage == Stage.SUBMITTED and video.model.model_id == B and video.vendor_task_id != first_task
+    # A second run polling A's job (a duplicate poll, the reaper) reports A's failure again.
+    vendor_fail(video.pk, code=code, detail="late", task_id=first_task)
+    video.refresh_from_db()
+    assert video.stage == Stage.SUBMITTED and video.model.model_id == B and len(video.previous_attempts) == 1
+    assert len(_ledger(video)) == 3  # charge A, refund A, charge B: nothing more
+    video = _drive(video)
+    assert video.stage == Stage.DONE and video.model.model_id == B
