@@ -70,12 +70,12 @@ class VideoModelAdmin(admin.ModelAdmin):
     list_filter = ["provider", "type", "enabled", "lifecycle"]
     search_fields = ["model_id", "display_name", "vendor_model"]
     fields = ["model_id", "display_name", "provider", "type", "vendor_model", "mapping_note", "credits", "enabled",
-              "availability_display", "duration", "durations", "resolution", "resolutions", "aspect_ratios",
+              "fallback", "availability_display", "duration", "durations", "resolution", "resolutions", "aspect_ratios",
               "default_aspect_ratio", "head_image", "tail_image", "params", "lifecycle", "lifecycle_note"]
 
     def get_readonly_fields(self, request: HttpRequest, obj: VideoModel | None = None) -> list[str]:
         # Only what an operator owns is editable; catalog_sync keeps the technical fields up to date.
-        return [f for f in self.fields if f not in {"credits", "enabled"}]
+        return [f for f in self.fields if f not in {"credits", "enabled", "fallback"}]
 
     @admin.display(description="Availability")
     def availability_display(self, obj: VideoModel) -> str:
@@ -151,7 +151,7 @@ class VideoAdmin(ReadOnlyFormMixin, admin.ModelAdmin):
                        "simulated", "prompt", "params", "duration", "aspect_ratio", "resolution", "width", "height",
                        "frame_rate", "credits_used", "stage", "lease_owner", "lease_until", "vendor_task_id",
                        "vendor_status", "file", "thumbnail", "last_frame", "file_size", "processing_time", "error",
-                       "error_code", "error_detail", "attempts",
+                       "error_code", "error_detail", "attempts", "previous_attempts",
                        "next_poll_at", "deadline_at", "started_at", "completed_at", "created_at", "updated_at"]
     fields = readonly_fields
 

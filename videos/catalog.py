@@ -9,7 +9,7 @@ from decimal import Decimal
 from typing import Any
 
 ALL_RATIOS = ["16:9", "9:16", "1:1", "4:3", "3:4", "21:9"]
-OPERATOR_FIELDS = {"credits", "enabled"}
+OPERATOR_FIELDS = {"credits", "enabled", "fallback"}  # never overwritten by a sync
 
 
 def _m(model_id: str, provider: str, name: str, type_: str, vendor_model: str, *, credits: str, duration: int,

@@ -7,7 +7,8 @@ works, and the sweep re-sends anything whose lease has expired. Nothing here liv
 cannot outlive its process by more than VIDEO_LEASE_SECONDS.
 
     queued ──► dispatched ──► submitting ──► submitted ──► storing ──► done
-       │                                                      ▲
+       │  ▲                                        │           ▲ │
+       │  └──────── failover to the next model ────┴───────────┼─┘
        └──────────────────────────────► rendering ────────────┘
     any stage before done ──► failed | cancelled   (refunded once, in the same transaction)
 """
@@ -18,6 +19,7 @@ import logging
 import os
 import secrets
 import socket
+from collections.abc import Mapping
 from datetime import timedelta
 
 from django.conf import settings
@@ -47,7 +49,9 @@ LEASED = (Stage.SUBMITTING, Stage.RENDERING, Stage.STORING)  # a worker must hol
 
 # Which stages each stage may be entered from. A lease holder may also re-enter its own stage (renewal).
 ALLOWED = {
-    Stage.QUEUED: (Stage.QUEUED, Stage.DISPATCHED, Stage.SUBMITTING),  # back to the queue: vendor busy (429)
+    # Back to the queue: vendor busy (429); or failover after acceptance (services.failover): the vendor failed
+    # the job transiently while submitted or while we fetched its result, and the next model of the chain takes it.
+    Stage.QUEUED: (Stage.QUEUED, Stage.DISPATCHED, Stage.SUBMITTING, Stage.SUBMITTED, Stage.STORING),
     Stage.DISPATCHED: (Stage.QUEUED,),
     Stage.SUBMITTING: (Stage.QUEUED, Stage.DISPATCHED, Stage.SUBMITTING),
     Stage.SUBMITTED: (Stage.SUBMITTING, Stage.SUBMITTED, Stage.STORING),
@@ -105,12 +109,13 @@ def owner_token(owner: str) -> str:
 
 
 def move(pk: int | list[int], to: str, *, frm: tuple[str, ...] | None = None, owner: str | None = None,
-         **fields: object) -> int:
+         match: Mapping[str, object] | None = None, **fields: object) -> int:
     """Move video `pk` to stage `to` if it is in one of `frm` (default: every stage `to` may be entered from).
 
     With `owner`, the move also requires that run to hold the lease (its lease is kept and renewed when `to` is
     a leased stage, dropped otherwise). Returns the rows moved: 0 means someone else has the video.
-    `pk` may be a list (a batch of the same move, e.g. a dispatch or a stop).
+    `pk` may be a list (a batch of the same move, e.g. a dispatch or a stop). `match`: more conditions on the row
+    (e.g. the vendor job a failure is about, so a failure of an attempt that was failed over ends nothing).
     """
     allowed = ALLOWED[to]
     frm = allowed if frm is None else frm
@@ -121,6 +126,8 @@ def move(pk: int | list[int], to: str, *, frm: tuple[str, ...] | None = None, ow
     rows = rows.filter(pk__in=pk) if isinstance(pk, list) else rows.filter(pk=pk)
     if owner is not None:
         rows = rows.filter(lease_owner=owner)
+    if match:
+        rows = rows.filter(**match)
     values: dict[str, object] = {"stage": to, "status": STATUS[to], "updated_at": now, **fields}
     if to in LEASED and owner is not None:
         values["lease_until"] = now + timedelta(seconds=lease_seconds())

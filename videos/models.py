@@ -47,6 +47,10 @@ class VideoModel(models.Model):
     lifecycle = models.CharField(max_length=10, choices=Lifecycle.choices, default=Lifecycle.ACTIVE)
     lifecycle_note = models.CharField(max_length=255, blank=True)
     sort_order = models.PositiveSmallIntegerField(default=0)
+    # The operator's default failover: where a video of this model goes when its vendor fails it for a transient
+    # reason after accepting it (unless the request named its own `fallback_models`). Kept by catalog_sync.
+    fallback = models.ForeignKey("self", null=True, blank=True, on_delete=models.SET_NULL, related_name="+",
+                                 help_text="Model to resubmit to when this one's vendor fails a job transiently.")
 
     class Meta:
         ordering = ["sort_order", "model_id"]
@@ -171,7 +175,10 @@ class Video(models.Model):
     error = models.TextField(blank=True)
     error_code = models.CharField(max_length=40, blank=True)
     error_detail = models.TextField(blank=True)  # the vendor's raw text, for operators (admin, logs), never the API
-    attempts = models.PositiveSmallIntegerField(default=0)
+    attempts = models.PositiveSmallIntegerField(default=0)  # vendor calls retried in the current step
+    # The models this video was failed over from, oldest first: [{"model", "vendor", "error_code", "at"}].
+    # Its length numbers the current attempt's ledger keys (videos.services.failover.charge_key).
+    previous_attempts = models.JSONField(default=list, blank=True)
     next_poll_at = models.DateTimeField(null=True, blank=True, db_index=True)
     deadline_at = models.DateTimeField(null=True, blank=True)
     started_at = models.DateTimeField(null=True, blank=True)

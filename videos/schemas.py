@@ -70,6 +70,10 @@ class GenerateIn(ApiInput):
     strength: int | None = Field(None, ge=0, le=100)
     wanAudio: StrictBool | None = Field(None, validation_alias=AliasChoices("wanAudio", "wan_audio"))
     callback_url: str | None = Field(None, max_length=2048, validation_alias=AliasChoices("callback_url", "webhook"))
+    fallback_models: list[ModelId] | None = Field(
+        None, max_length=5, description="Catalog model ids to resubmit to, in order, if the vendor fails the job "
+                                        "for a transient reason (outage, timeout, capacity, expired result) after "
+                                        "accepting it. Each must take this request as it is.")
 
 
 class SessionIn(GenerateIn):

@@ -58,6 +58,21 @@ class Pagination(Schema):
     has_previous: bool
 
 
+class AttemptOut(Schema):
+    """An earlier attempt of a video: the model its vendor failed for a transient reason, before failover."""
+
+    model: str = Field(description="The catalog model id that was tried.")
+    vendor: str = Field(description="Who made it: the model's vendor, or local.")
+    error_code: str = Field(description="Why it failed (vendor_unavailable, timeout, capacity, result_expired).")
+    failed_at: datetime | None
+
+
+def attempts_of(video: Video) -> list[AttemptOut]:
+    return [AttemptOut(model=str(a.get("model", "")), vendor=str(a.get("vendor", "")),
+                       error_code=str(a.get("error_code", "")), failed_at=a.get("failed_at"))
+            for a in video.previous_attempts or []]
+
+
 class VideoOut(Schema):
     """A video: the spec's response format plus what a client needs to follow it."""
 
@@ -91,6 +106,10 @@ class VideoOut(Schema):
     eta_seconds: int | None = Field(
         None, ge=0, description="Seconds until it should be ready, from its vendor's median time over the last "
                                 "hour; null when unknown (no recent completions, or overdue) and once finished.")
+    attempts: list[AttemptOut] = Field(
+        default_factory=list, description="Earlier attempts on other models, oldest first: the vendor failed them "
+                                          "for a transient reason and the video failed over (refunded, then "
+                                          "charged for the next model of its fallback chain).")
     created_at: datetime
     completed_at: datetime | None
 
@@ -112,7 +131,7 @@ class VideoOut(Schema):
             height=video.height, frame_rate=video.frame_rate, seed=video.params.get("seed"),
             file_size=video.file_size or None, credits_used=credits(spent), remaining_credits=credits(remaining),
             processing_time=video.processing_time, error=video.error or None, error_code=video.error_code or None,
-            queue_position=queue.position, eta_seconds=queue.eta_seconds,
+            queue_position=queue.position, eta_seconds=queue.eta_seconds, attempts=attempts_of(video),
             created_at=video.created_at, completed_at=video.completed_at,
         )
 

@@ -38,14 +38,18 @@ class VideoRequest:
     options: dict[str, Any] = field(default_factory=dict)
     head_image: AcceptedImage | None = None
     tail_image: AcceptedImage | None = None
+    fallback_models: list[str] = field(default_factory=list)  # checked like `model`; failover order
 
     def params(self) -> dict[str, Any]:
         """The JSON-serialisable part, stored on the session and its videos."""
-        return {
+        params: dict[str, Any] = {
             "duration": self.duration, "aspect_ratio": self.aspect_ratio, "resolution": self.resolution,
             "width": self.width, "height": self.height, "frame_rate": self.frame_rate, "seed": self.seed,
             "strategy": self.strategy, "options": self.options,
         }
+        if self.fallback_models:
+            params["fallback_models"] = list(self.fallback_models)
+        return params
 
 
 def model_get(model_id: str) -> VideoModel:
@@ -152,7 +156,45 @@ def request_validate(data: GenerateIn, *, fetch_images: bool = True) -> VideoReq
         if request.head_image and request.tail_image:
             _image_error(lambda: image_pair_check(request.head_image, request.tail_image, field="tail_image"))
     _vendor_check(request)
+    request.fallback_models = _fallbacks_check(data, request)
     return request
+
+
+def _fallbacks_check(data: GenerateIn, request: VideoRequest) -> list[str]:
+    """Each fallback must take this very request (same length, shape, size, images and options) through the same
+    checks as `model`: a video fails over without asking the client again. 422 naming `fallback_models`."""
+    chosen: list[str] = []
+    for model_id in data.fallback_models or []:
+        if model_id == request.model.model_id or model_id in chosen:
+            raise UnsupportedValue(f"fallback_models names '{model_id[:80]}' twice (or the request's own model).",
+                                   field="fallback_models", code="invalid_fallback")
+        same = data.model_copy(update={"model": model_id, "fallback_models": None, "duration": request.duration,
+                                       "aspect_ratio": request.aspect_ratio, "resolution": request.resolution,
+                                       "seed": request.seed})
+        try:
+            request_validate(same, fetch_images=False)
+        except (InvalidInput, ModelUnavailable) as e:
+            raise UnsupportedValue(f"fallback_models: '{model_id[:80]}' cannot take this request: {e.message}",
+                                   field="fallback_models", code="invalid_fallback") from None
+        chosen.append(model_id)
+    return chosen
+
+
+def model_fits(model: VideoModel, params: dict[str, Any], *, head: bool, tail: bool) -> str:
+    """Why `model` cannot make a video stored with `params` (and a head / tail image), or "" if it can.
+    The intake rules, for a failover chosen after the request (an operator's default fallback)."""
+    if not model.enabled or model_availability(model) == UNAVAILABLE:
+        return "disabled or unavailable"
+    for name, rule, given in (("head_image", model.head_image, head), ("tail_image", model.tail_image, tail)):
+        if (rule == VideoModel.Input.REQUIRED and not given) or (rule == VideoModel.Input.NONE and given):
+            return f"{name} does not fit"
+    if params.get("duration") not in model_durations(model):
+        return "duration not offered"
+    if params.get("aspect_ratio") not in model.aspect_ratios or params.get("resolution") not in model.resolutions:
+        return "aspect ratio or resolution not offered"
+    if any(name not in model.params for name in params.get("options") or {}):
+        return "an option is not supported"
+    return ""
 
 
 def _image_error(fn: Any) -> Any:

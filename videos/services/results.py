@@ -10,6 +10,7 @@ import logging
 import os
 import time
 from decimal import Decimal
+from typing import Any
 
 from django.core.files import File
 from django.db import transaction
@@ -20,6 +21,7 @@ from videos import files, lifecycle
 from videos.models import GenerationSession, Video
 from videos.providers.render import probe, thumbnail_from_video
 from videos.services import vendor_state
+from videos.services.failover import refund_key, video_failover
 from videos.services.sessions import session_finish_if_done
 
 log = logging.getLogger(__name__)
@@ -47,29 +49,37 @@ def vendor_words(code: str) -> str:
     return WORDS.get(code, WORDS["vendor_error"])
 
 
-def _lock_session(session_pk: int) -> None:
+def lock_session(session_pk: int) -> None:
     """Lock only the session row (of self: never the owner or model rows, which session creation needs)."""
     list(GenerationSession.objects.select_for_update(of=("self",)).filter(pk=session_pk).values_list("pk"))
 
 
-def video_fail(video_pk: int, *, error: str, code: str = "failed", detail: str = "") -> bool:
+def video_fail(video_pk: int, *, error: str, code: str = "failed", detail: str = "",
+               task_id: str | None = None) -> bool:
     """Fail the video (stage failed, or cancelled for code "cancelled") and refund its charge exactly once.
 
     `error` is what the user reads; `detail` (the vendor's raw text) is kept for operators only.
     No-op on a final video (returns False): whoever moved it first decided its outcome.
+    A transient vendor failure after acceptance fails over to the video's next model instead, when it has one
+    the user can pay for (videos.services.failover): the video stays active, and this returns True.
+    `task_id`: the vendor job that failed; if the video has moved on to another job (failed over), nothing happens.
     """
     row = Video.objects.filter(pk=video_pk).values("session_id", "stage").first()
     if row is None or row["stage"] in lifecycle.FINAL:
         return False
+    if video_failover(video_pk, code=code, detail=detail, task_id=task_id):
+        return True
     to = Stage.CANCELLED if code == "cancelled" else Stage.FAILED
     with transaction.atomic():
-        _lock_session(row["session_id"])
-        if not lifecycle.move(video_pk, to, error=error[:2000], error_code=code[:40], error_detail=detail[:4000],
+        lock_session(row["session_id"])
+        match = {"vendor_task_id": task_id} if task_id is not None else None
+        if not lifecycle.move(video_pk, to, match=match, error=error[:2000], error_code=code[:40], error_detail=detail[:4000],
                               completed_at=timezone.now(), next_poll_at=None):
             return False
         video = Video.objects.select_related("owner", "session").get(pk=video_pk)
         if video.credits_used > Decimal(0):
-            billing.credits_refund(user=video.owner, amount=video.credits_used, key=f"video:{video.public_id}:refund",
+            billing.credits_refund(user=video.owner, amount=video.credits_used,
+                                   key=refund_key(video.public_id, len(video.previous_attempts)),
                                    video_id=video.public_id, session_id=video.session.public_id,
                                    note=f"refund: {code}")
         session_finish_if_done(video.session_id)  # same transaction: no poll sees a final video in a live session
@@ -84,9 +94,9 @@ def video_fail(video_pk: int, *, error: str, code: str = "failed", detail: str =
     return True
 
 
-def vendor_fail(video_pk: int, *, code: str, detail: str) -> bool:
-    """Fail with our words for `code`; the vendor's text `detail` is kept for operators."""
-    return video_fail(video_pk, error=vendor_words(code), code=code, detail=detail)
+def vendor_fail(video_pk: int, *, code: str, detail: str, task_id: str | None = None) -> bool:
+    """Fail with our words for `code`; the vendor's text `detail` is kept for operators. `task_id`: see video_fail."""
+    return video_fail(video_pk, error=vendor_words(code), code=code, detail=detail, task_id=task_id)
 
 
 def dispatch_on_commit(video: Video) -> None:
@@ -120,7 +130,7 @@ def video_store(video: Video, *, owner: str, video_path: str, thumbnail_path: st
     if thumbnail_path is None:
         thumbnail_path = video_path + ".jpg"
         thumbnail_from_video(video_path, thumbnail_path)
-    names: dict[str, str] = {}
+    names: dict[str, Any] = {}  # (Any: they are fields of the final move)
     won = False  # once the final move is made, the files are the video's: no cleanup below may touch them
     try:
         for field, path in (("file", video_path), ("thumbnail", thumbnail_path), ("last_frame", last_frame_path)):
@@ -130,7 +140,7 @@ def video_store(video: Video, *, owner: str, video_path: str, thumbnail_path: st
                 if not lifecycle.lease_renew(video.pk, owner=owner):
                     raise _Lost
         with transaction.atomic():
-            _lock_session(video.session_id)
+            lock_session(video.session_id)
             won = bool(lifecycle.move(
                 video.pk, Stage.DONE, frm=(Stage.STORING,), owner=owner, progress=100,
                 file_size=os.path.getsize(video_path), width=info["width"], height=info["height"],

@@ -21,6 +21,7 @@ from videos.exceptions import InvalidInput, UnsupportedValue
 from videos.models import GenerationSession, Video
 from videos.providers import LIVE, availability
 from videos.schemas import GenerateIn, SessionIn
+from videos.services.failover import charge_key
 from videos.services.intake import VideoRequest, request_validate
 from videos.spritesheet import spritesheet_name
 from webhooks import services as webhooks
@@ -58,14 +59,14 @@ def _video_create(session: GenerationSession, *, sequence: int) -> Video:
             frame_rate=params["frame_rate"], credits_used=model.price_for(params["duration"]),
             deadline_at=timezone.now() + timedelta(seconds=settings.VIDEO_DEADLINE_SECONDS),
         )
-        billing.credits_charge(user=session.owner, amount=video.credits_used, key=f"video:{video.public_id}:charge",
+        billing.credits_charge(user=session.owner, amount=video.credits_used, key=charge_key(video.public_id, 0),
                                video_id=video.public_id, session_id=session.public_id,
                                note=f"{model.model_id}, {video.duration}s")
-    _enqueue_start(video)
+    enqueue_start(video)
     return video
 
 
-def _enqueue_start(video: Video) -> None:
+def enqueue_start(video: Video) -> None:
     from videos.tasks import video_start_task
 
     video_start_task.delay_on_commit(video.pk)

@@ -132,10 +132,10 @@ def video_poll(video_pk: int) -> float | None:
     except ProviderUnavailable as e:
         return _poll_later(video, owner, provider.poll_interval, e)
     except ProviderError as e:
-        vendor_fail(video.pk, code=e.code, detail=e.message)
+        vendor_fail(video.pk, task_id=video.vendor_task_id, code=e.code, detail=e.message)
         return None
     if status.state == JobStatus.FAILED:
-        vendor_fail(video.pk, code=status.error_code or "vendor_error", detail=status.error or "failed")
+        vendor_fail(video.pk, task_id=video.vendor_task_id, code=status.error_code or "vendor_error", detail=status.error or "failed")
         return None
     if status.state == JobStatus.COMPLETED:
         if not lifecycle.move(video.pk, Stage.STORING, frm=(Stage.SUBMITTED, Stage.STORING), owner=owner,
@@ -178,9 +178,9 @@ def _download(video: Video, owner: str, provider: Provider, status: JobStatus, j
         except ProviderUnavailable:
             raise
         except ProviderError as e:  # expired URL, refused download: permanent
-            vendor_fail(video.pk, code=e.code, detail=e.message)
+            vendor_fail(video.pk, task_id=video.vendor_task_id, code=e.code, detail=e.message)
         except ValueError as e:  # probe: not a decodable video
-            vendor_fail(video.pk, code="bad_result", detail=f"not a playable video: {e}")
+            vendor_fail(video.pk, task_id=video.vendor_task_id, code="bad_result", detail=f"not a playable video: {e}")
 
 
 def cancel_at_vendor(provider: Provider, task_id: str, job: Job) -> bool:
