@@ -7,7 +7,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('videos', '0006_vendor_state'),
+        ('videos', '0007_session_budget_credits'),
     ]
 
     operations = [
