@@ -6,18 +6,15 @@ not JSON) is a 4xx naming the field, a wrong method is a 405 with `Allow`, an un
 
 from __future__ import annotations
 
-import functools
 import json
 import logging
 import time
-from collections.abc import Callable
 from typing import Any
 
 from django.conf import settings
 from django.core.exceptions import RequestDataTooBig
 from django.http import Http404, HttpRequest, HttpResponse
-from django.urls import URLPattern, re_path
-from ninja import NinjaAPI, Swagger
+from ninja import Swagger
 from ninja.errors import AuthenticationError, HttpError, ValidationError
 from ninja.parser import Parser
 from ninja.security import APIKeyHeader
@@ -25,7 +22,7 @@ from ninja.security import APIKeyHeader
 from billing import services as billing
 from billing.exceptions import InsufficientCredits
 from billing.models import ApiKey
-from dashboard.http import error_response
+from dashboard.http import JsonErrorsApi, error_response
 from videos.exceptions import ApiError, PayloadTooLarge, RateLimited, UnsupportedMediaType
 from videos.schemas import NUL_ERROR
 
@@ -54,18 +51,15 @@ class JsonParser(Parser):
         return json.loads(request.body)
 
 
-class VideoApi(NinjaAPI):
-    """NinjaAPI whose URLs answer JSON for wrong methods and unknown paths, and whose OpenAPI document
-    says which headers the errors carry."""
+class VideoApi(JsonErrorsApi):
+    """/api/v3: errors in the spec's envelope, and an OpenAPI document that says which headers they carry."""
 
-    @property
-    def urls(self) -> tuple[list[Any], str, str]:
-        patterns, app_name, namespace = super().urls
-        for pattern in patterns:
-            if isinstance(pattern, URLPattern):
-                pattern.callback = _json_not_allowed(pattern.callback)
-        patterns.append(re_path(r"^.*$", _unknown_path, name="unknown"))
-        return patterns, app_name, namespace
+    def not_allowed(self, request: HttpRequest, allow: str) -> HttpResponse:
+        return error_response(405, "method_not_allowed",
+                              f"{request.method} is not allowed here; use {allow or 'another method'}.", Allow=allow)
+
+    def not_found(self, request: HttpRequest) -> HttpResponse:
+        return error_response(404, "not_found", f"No such endpoint: {request.path[:200]}. See /api/v3/docs.")
 
     def get_openapi_operation_id(self, operation: Any) -> str:
         return operation.view_func.__name__  # generate, session_list, credits_detail…: clients' method names
@@ -96,29 +90,6 @@ _CREATE_LINKS = {
     "DeleteSession": {"operationId": "session_delete", "parameters": {"session_id": "$response.body#/session_id"}},
 }
 
-
-def _json_not_allowed(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
-    @functools.wraps(view)
-    def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
-        try:
-            response = view(request, *args, **kwargs)
-        except Http404:  # e.g. the API's root: JSON like every other answer
-            return _unknown_path(request)
-        if response.status_code == 405 and not response.get("Content-Type", "").startswith("application/json"):
-            allow = response.get("Allow", "")
-            return error_response(405, "method_not_allowed",
-                                  f"{request.method} is not allowed here; use {allow or 'another method'}.",
-                                  Allow=allow)
-        return response
-
-    return wrapper
-
-
-def _unknown_path(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
-    return error_response(404, "not_found", f"No such endpoint: {request.path[:200]}. See /api/v3/docs.")
-
-
-_unknown_path.csrf_exempt = True  # type: ignore[attr-defined]
 
 
 api = VideoApi(

@@ -2,20 +2,17 @@
 
 from __future__ import annotations
 
-import functools
 import logging
-from collections.abc import Callable
-from typing import Any
 
 from django.http import Http404, HttpRequest, HttpResponse
-from django.urls import URLPattern, re_path
-from ninja import NinjaAPI, Swagger
+from ninja import Swagger
 from ninja.errors import AuthenticationError, HttpError, ValidationError
 from ninja.security import HttpBearer
 
 from billing import services as billing
 from billing.exceptions import InsufficientCredits
 from billing.models import ApiKey
+from dashboard.http import JsonErrorsApi
 from openai_compat.errors import from_domain, openai_error
 from videos.exceptions import ApiError
 
@@ -29,37 +26,16 @@ class BearerKeyAuth(HttpBearer):
         return billing.api_key_authenticate(token)
 
 
-class OpenAIApi(NinjaAPI):
+class OpenAIApi(JsonErrorsApi):
     """Unknown paths and wrong methods under /v1 answer in OpenAI's error shape too, not Django's HTML."""
 
-    @property
-    def urls(self) -> tuple[list[Any], str, str]:
-        patterns, app_name, namespace = super().urls
-        for pattern in patterns:
-            if isinstance(pattern, URLPattern):
-                pattern.callback = _json_not_allowed(pattern.callback)
-        patterns.append(re_path(r"^.*$", _unknown_path, name="unknown"))
-        return patterns, app_name, namespace
+    def not_allowed(self, request: HttpRequest, allow: str) -> HttpResponse:
+        return openai_error(405, f"{request.method} is not allowed here; use {allow or 'another method'}.",
+                            code="method_not_allowed", Allow=allow)
 
+    def not_found(self, request: HttpRequest) -> HttpResponse:
+        return openai_error(404, f"Invalid URL ({request.method} {request.path[:200]}).", code="unknown_url")
 
-def _json_not_allowed(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
-    @functools.wraps(view)
-    def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
-        response = view(request, *args, **kwargs)
-        if response.status_code == 405 and not response.get("Content-Type", "").startswith("application/json"):
-            allow = response.get("Allow", "")
-            return openai_error(405, f"{request.method} is not allowed here; use {allow or 'another method'}.",
-                                code="method_not_allowed", Allow=allow)
-        return response
-
-    return wrapper
-
-
-def _unknown_path(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
-    return openai_error(404, f"Invalid URL ({request.method} {request.path[:200]}).", code="unknown_url")
-
-
-_unknown_path.csrf_exempt = True  # type: ignore[attr-defined]
 
 api = OpenAIApi(
     title="Video Generation API: OpenAI-compatible videos",
