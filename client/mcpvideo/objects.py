@@ -17,7 +17,19 @@ FINAL = {"completed", "failed"}
 T = TypeVar("T")
 
 
-class Video:
+class _Fields:
+    """Attributes read through to the API object's fields (`video.status`, `session.max_videos`, …)."""
+
+    data: dict[str, Any]
+
+    def __getattr__(self, name: str) -> Any:
+        try:
+            return self.__dict__["data"][name]
+        except KeyError:
+            raise AttributeError(name) from None
+
+
+class Video(_Fields):
     """One video. Attributes mirror the API's video object (`video.status`, `video.video_url`, …)."""
 
     def __init__(self, client: Client, data: dict[str, Any]) -> None:
@@ -27,12 +39,6 @@ class Video:
 
     def _update(self, data: dict[str, Any]) -> None:
         self.data.update({k: v for k, v in data.items() if k != "success"})
-
-    def __getattr__(self, name: str) -> Any:
-        try:
-            return self.__dict__["data"][name]
-        except KeyError:
-            raise AttributeError(name) from None
 
     @property
     def id(self) -> str:
@@ -87,18 +93,12 @@ class Video:
 
 
 @dataclass
-class Session:
+class Session(_Fields):
     """A generation session: one video (`generate`) or a timed series (`sessions.create`)."""
 
     client: Client = field(repr=False)
     data: dict[str, Any]
     videos: list[Video] = field(default_factory=list)
-
-    def __getattr__(self, name: str) -> Any:
-        try:
-            return self.__dict__["data"][name]
-        except KeyError:
-            raise AttributeError(name) from None
 
     @property
     def id(self) -> str:
