@@ -22,5 +22,6 @@ COPY --chown=app . .
 RUN DATA_DIR=/tmp/build ENV_FILE=none python manage.py collectstatic --noinput && rm -rf /tmp/build
 USER app
 EXPOSE 8000
-# gunicorn.conf.py: bind 0.0.0.0:$PORT, WEB_CONCURRENCY workers, multiprocess metrics under $DATA_DIR.
-CMD ["gunicorn", "-c", "dashboard/gunicorn.conf.py", "dashboard.wsgi"]
+# gunicorn.conf.py: bind 0.0.0.0:$PORT, WEB_CONCURRENCY uvicorn workers (WEB_THREADS threads each for plain
+# requests; long-polls and event streams wait on the event loop), multiprocess metrics under $DATA_DIR.
+CMD ["gunicorn", "-c", "dashboard/gunicorn.conf.py", "dashboard.asgi:application"]

@@ -1,4 +1,7 @@
-"""gunicorn settings for the web process (`gunicorn -c dashboard/gunicorn.conf.py dashboard.wsgi`).
+"""gunicorn settings for the web process (`gunicorn -c dashboard/gunicorn.conf.py dashboard.asgi:application`).
+
+Uvicorn workers run the ASGI app (dashboard/asgi.py): long-polls and live streams wait on the event loop, every
+other request runs on WEB_THREADS threads per worker, as under the gthread workers before.
 
 It turns on prometheus_client's multiprocess mode, so /metrics counts the requests of every gunicorn worker:
 the directory lives under DATA_DIR and is emptied when the server starts.
@@ -21,7 +24,8 @@ os.environ.setdefault("PROMETHEUS_MULTIPROC_DIR", str(_metrics_dir))
 
 bind = [f"{os.environ.get('HOST', '0.0.0.0')}:{os.environ.get('PORT', '8000')}"]  # noqa: S104 - in a container
 workers = int(os.environ.get("WEB_CONCURRENCY", "3"))
-threads = int(os.environ.get("WEB_THREADS", "4"))
+threads = int(os.environ.get("WEB_THREADS", "4"))  # read by dashboard/asgi.py: the thread pool of plain requests
+worker_class = "uvicorn_worker.UvicornWorker"
 timeout = 120
 accesslog = None  # the app logs each request itself (JSON, with route, status, duration and request id)
 if os.environ.get("LOG_FORMAT", "").strip().lower() == "json":  # gunicorn's own lines as JSON too

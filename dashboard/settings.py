@@ -7,7 +7,7 @@ import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 from kombu import Queue
 
-from dashboard.env import env_bool, env_int, env_list, env_str, load_env_file, local_secret_key
+from dashboard.env import env_bool, env_float, env_int, env_list, env_str, load_env_file, local_secret_key
 from dashboard.logs import logging_config
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -109,6 +109,16 @@ else:
             "LOCATION": str(DATA_DIR / "cache"),
         }
     }
+
+# --- Long-polls and live streams (videos/live.py, dashboard/live.py) --------------------------------
+# Changes are published on LIVE_CHANNEL of this Redis (the cache's by default); without Redis, waiters re-read
+# a small state tag every LIVE_POLL_SECONDS. LIVE_CHANNEL is global to the Redis server: prefix it per install.
+LIVE_REDIS_URL = env_str("LIVE_REDIS_URL", _redis_url or "")
+LIVE_CHANNEL = env_str("LIVE_CHANNEL", "mcphub:live")
+LIVE_POLL_SECONDS = env_float("LIVE_POLL_SECONDS", 0.5, minimum=0.05)
+LIVE_SAFETY_SECONDS = env_float("LIVE_SAFETY_SECONDS", 5.0, minimum=0.05)  # with Redis: a missed signal costs this
+LIVE_HEARTBEAT_SECONDS = env_float("LIVE_HEARTBEAT_SECONDS", 15.0, minimum=0.05)  # SSE comment lines for proxies
+LIVE_MAX_WAITERS = env_int("LIVE_MAX_WAITERS", 5000, minimum=1)  # per web process; past it: answer at once
 
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},

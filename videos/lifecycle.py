@@ -26,6 +26,7 @@ from django.conf import settings
 from django.db.models import Q
 from django.utils import timezone
 
+from videos import live
 from videos.models import Video
 
 Stage = Video.Stage
@@ -79,6 +80,8 @@ def _announce(pk: int | list[int], to: str, previous: set[str], *, run: str | No
         "pk", "public_id", "owner_id", "session_id", "session__public_id", "provider", "attempts")
     event = EVENTS.get(STATUS[to])
     changed = event is not None and STATUS[to] not in previous  # (in a mixed batch: not known to have changed)
+    rows = list(rows)
+    live.changed(sorted({row["session_id"] for row in rows}))  # long-polls and live streams wake on commit
     for row in rows:
         log.info("video.transition", extra={
             "video_id": row["public_id"], "session_id": row["session__public_id"], "vendor": row["provider"],
@@ -171,8 +174,11 @@ def lease_take(video: Video, *, owner: str) -> bool:
 def lease_renew(pk: int, *, owner: str, **fields: object) -> bool:
     """Extend `owner`'s lease (and write `fields`, e.g. progress). False: the lease is lost, stop working."""
     now = timezone.now()
-    return bool(Video.objects.filter(pk=pk, lease_owner=owner, stage__in=LEASED + (Stage.SUBMITTED,)).update(
+    renewed = bool(Video.objects.filter(pk=pk, lease_owner=owner, stage__in=LEASED + (Stage.SUBMITTED,)).update(
         lease_until=now + timedelta(seconds=lease_seconds()), updated_at=now, **fields))
+    if renewed and "progress" in fields:
+        live.changed_videos([pk])
+    return renewed
 
 
 def lease_release(pk: int, *, owner: str, **fields: object) -> bool:
@@ -181,8 +187,11 @@ def lease_release(pk: int, *, owner: str, **fields: object) -> bool:
     The owner's name stays, without a lease: this process scheduled the next poll (a message its worker holds
     until the countdown ends), so if the process is gone the sweep re-sends that poll at once.
     """
-    return bool(Video.objects.filter(pk=pk, lease_owner=owner).update(
+    released = bool(Video.objects.filter(pk=pk, lease_owner=owner).update(
         lease_until=None, updated_at=timezone.now(), **fields))
+    if released and "progress" in fields:
+        live.changed_videos([pk])
+    return released
 
 
 def _alive(pid: int) -> bool:

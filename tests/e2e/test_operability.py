@@ -127,7 +127,8 @@ def test_gunicorn_workers_share_their_http_metrics(transactional_db: None, tmp_p
            "DATABASE_URL": f"postgres://{db['USER']}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}"}
     env.pop("PROMETHEUS_MULTIPROC_DIR", None)
     log = open(tmp_path / "gunicorn.log", "wb")
-    server = subprocess.Popen([sys.executable, "-m", "gunicorn", "-c", "dashboard/gunicorn.conf.py", "dashboard.wsgi"],
+    server = subprocess.Popen([sys.executable, "-m", "gunicorn", "-c", "dashboard/gunicorn.conf.py",
+                               "dashboard.asgi:application"],
                               cwd=root, env=env, stdout=log, stderr=subprocess.STDOUT)
     base = f"http://127.0.0.1:{port}"
     try:

@@ -7,7 +7,9 @@ import json
 import math
 from typing import Any
 
+from django.conf import settings
 from django.db import IntegrityError
+from django.http import HttpResponse
 from ninja import Header, Query, Router
 from ninja.responses import Status
 
@@ -25,6 +27,7 @@ from videos.api.inputs import (
     SessionIn,
     SessionListQuery,
     SessionPageQuery,
+    WaitQuery,
 )
 from videos.api.outputs import (
     CreatedOut,
@@ -167,8 +170,33 @@ def history(request: ApiRequest, filters: Query[HistoryQuery]) -> HistoryOut:
                       pagination=pagination)
 
 
+@router.get("/videos/sessions/{session_id}/events", response={200: None, **READ_ONE},
+            summary="Live stream of a session: server-sent events",
+            description="`text/event-stream`: an `event: session` and an `event: video` per video (the objects as "
+                        "the session endpoint returns them), then one event per change as it happens, a comment "
+                        "line every 15 s, and `event: end` once the session and its videos are final. Each "
+                        "batch's last event carries an `id`; reconnecting with it as `Last-Event-ID` skips the "
+                        "snapshot when nothing changed. Under a plain WSGI server the stream is the snapshot "
+                        "alone, and EventSource reconnects after `retry` ms.",
+            openapi_extra={"responses": {200: {"description": "Server-sent events", "content": {
+                "text/event-stream": {"schema": {"type": "string"}}}}}})
+def session_events(request: ApiRequest, session_id: PublicId) -> HttpResponse:
+    from dashboard.live import sse
+    from videos import live
+
+    session = selectors.session_get(user=request.auth.owner, public_id=session_id)
+    tag, final = live.state(live.Target(session_pk=session.pk))
+    body = f"retry: {int(settings.LIVE_POLL_SECONDS * 4000)}\n\n".encode()
+    if request.headers.get("Last-Event-ID") != tag:
+        events = live.session_events(session_pk=session.pk, base=base_url(request))
+        body += b"".join(sse(e.name, e.data, tag if i == len(events) - 1 else None) for i, e in enumerate(events))
+    if final:
+        body += sse("end", {})
+    return HttpResponse(body, content_type="text/event-stream; charset=utf-8", headers={"Cache-Control": "no-cache"})
+
+
 @router.get("/videos/{video_id}", response={200: VideoDetailOut, **READ_ONE}, summary="One video")
-def video_detail(request: ApiRequest, video_id: PublicId) -> VideoDetailOut:
+def video_detail(request: ApiRequest, video_id: PublicId, params: Query[WaitQuery]) -> VideoDetailOut:
     user = request.auth.owner
     video = selectors.video_get(user=user, public_id=video_id)
     out = VideoOut.of(video, base=base_url(request), remaining=billing.credit_balance(user=user))

@@ -17,6 +17,7 @@ __all__ = [
     "SessionIn",
     "SessionListQuery",
     "SessionPageQuery",
+    "WaitQuery",
 ]
 
 PublicId = Annotated[str, BeforeValidator(nul_free), Field(description="A public id: ses_… or vid_…")]
@@ -38,8 +39,22 @@ class HistoryQuery(PageQuery):
     search: str | None = Field(None, max_length=200, description="Part of the prompt, any case.")
 
 
+WAIT = Field(
+    None, ge=1, le=60,
+    description="Long-poll: answer as soon as something changes (status, progress, a new video) or after this many "
+                "seconds (1-60), with the state then. With If-None-Match, the timeout answers 304 if nothing "
+                "changed. A final resource answers at once. Served by the ASGI server (`manage.py serve`, the "
+                "image); under a plain WSGI server the answer is immediate.",
+)
+
+
+class WaitQuery(ApiInput):
+    wait: int | None = WAIT
+
+
 class SessionPageQuery(PageQuery):
     page_size: int = Field(50, ge=1, le=100, description="Videos per page (at most 100).")
+    wait: int | None = WAIT
 
 
 class ModelsQuery(ApiInput):

@@ -16,7 +16,7 @@ from django.utils import timezone
 from billing import services as billing
 from billing.models import ApiKey, CreditEntry
 from billing.exceptions import InsufficientCredits
-from videos import files
+from videos import files, live
 from videos.exceptions import InvalidInput, UnsupportedValue
 from videos.models import GenerationSession, Video
 from videos.providers import LIVE, availability
@@ -49,11 +49,11 @@ def _video_create(session: GenerationSession, *, sequence: int) -> Video:
     params = dict(session.params)
     if (seed := video_seed(session, sequence)) is not None:
         params["seed"] = seed
-    live = availability(model.provider) == LIVE
+    at_vendor = availability(model.provider) == LIVE
     with transaction.atomic():
         video = Video.objects.create(
             session=session, owner_id=session.owner_id, model=model, sequence=sequence,
-            provider=model.provider if live else "local", simulated=not live, prompt=session.prompt,
+            provider=model.provider if at_vendor else "local", simulated=not at_vendor, prompt=session.prompt,
             params=params, duration=params["duration"], aspect_ratio=params["aspect_ratio"],
             resolution=params["resolution"], width=params["width"], height=params["height"],
             frame_rate=params["frame_rate"], credits_used=model.price_for(params["duration"]),
@@ -62,6 +62,7 @@ def _video_create(session: GenerationSession, *, sequence: int) -> Video:
         billing.credits_charge(user=session.owner, amount=video.credits_used, key=charge_key(video.public_id, 0),
                                video_id=video.public_id, session_id=session.public_id,
                                note=f"{model.model_id}, {video.duration}s")
+    live.changed(session.pk)  # a new video: long-polls of the session answer
     enqueue_start(video)
     return video
 
@@ -206,6 +207,7 @@ def session_tick(session_pk: int) -> None:
                 session.finished_at = now
                 session.next_run_at = None
                 session.save(update_fields=["status", "error", "finished_at", "next_run_at", "updated_at"])
+                live.changed(session.pk)
                 webhooks.event_emit(event="session.error", obj=session)
                 return
             session.videos_created += 1
@@ -235,6 +237,7 @@ def session_finish_if_done(session_pk: int) -> None:
         else:
             session.status = GenerationSession.Status.COMPLETED
         session.save(update_fields=["status", "error", "finished_at", "updated_at"])
+        live.changed(session.pk)
         webhooks.event_emit(event=f"session.{session.status}", obj=session)
 
 
@@ -251,6 +254,7 @@ def _stop_locked(session: GenerationSession) -> list[int]:
         session.next_run_at = None
         session.finished_at = timezone.now()
         session.save(update_fields=["status", "next_run_at", "finished_at", "updated_at"])
+        live.changed(session.pk)
         webhooks.event_emit(event="session.stopped", obj=session)
     not_started = session.videos.filter(stage__in=[Video.Stage.QUEUED, Video.Stage.DISPATCHED])
     for pk in not_started.values_list("pk", flat=True):

@@ -15,7 +15,8 @@ from dashboard.management.commands.demo import banner, demo_credentials
 
 
 class Command(BaseCommand):
-    help = "Run the whole service on 127.0.0.1:PORT: gunicorn, a Celery worker and the beat scheduler."
+    help = ("Run the whole service on 127.0.0.1:PORT: gunicorn (uvicorn workers: long-polls and live streams wait "
+            "without a thread each), a Celery worker and the beat scheduler.")
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--port", type=int, default=settings.PORT)
@@ -26,10 +27,10 @@ class Command(BaseCommand):
         call_command("migrate", interactive=False, verbosity=0)
         creds = demo_credentials()
         bin_dir = os.path.dirname(sys.executable)
-        env = {**os.environ, "PORT": str(port)}
+        env = {**os.environ, "PORT": str(port), "WEB_THREADS": os.environ.get("WEB_THREADS", "4")}
         commands = [
             [os.path.join(bin_dir, "gunicorn"), "-c", str(settings.BASE_DIR / "dashboard" / "gunicorn.conf.py"),
-             "dashboard.wsgi", "--bind", f"{host}:{port}", "--workers", "2", "--threads", "4",
+             "dashboard.asgi:application", "--bind", f"{host}:{port}", "--workers", "2",
              "--log-level", "warning"],
             [os.path.join(bin_dir, "celery"), "-A", "dashboard", "worker", "--beat", "--loglevel", "INFO",
              "--concurrency", str(concurrency), "--without-gossip", "--without-mingle",

@@ -28,7 +28,7 @@ def _resolve(document: dict, schema: dict) -> dict:
 def test_every_operation_has_a_typed_success_and_the_error_envelope(document) -> None:
     operations = [(path, method, op) for path, item in document["paths"].items() for method, op in item.items()]
     ours = [op for path, _, op in operations if not path.startswith("/api/v3/webhooks")]
-    assert len(ours) == 10 and len(operations) > 10  # the spec's surface, /credits and /videos/{id}; webhooks
+    assert len(ours) == 11 and len(operations) > 11  # the spec's surface, /credits, /videos/{id}, events; webhooks
     for path, method, op in operations:
         responses = op["responses"]
         success = [code for code in responses if code.startswith("2")]
@@ -36,8 +36,11 @@ def test_every_operation_has_a_typed_success_and_the_error_envelope(document) ->
         if success == ["204"]:  # no content (a webhook endpoint's delete)
             assert "content" not in responses["204"], (path, method)
             continue
-        body = _resolve(document, responses[success[0]]["content"]["application/json"]["schema"])
-        assert body.get("properties") and body.get("additionalProperties") is not True, (path, method)
+        if "text/event-stream" in responses[success[0]]["content"]:  # the live stream of a session
+            assert path == "/api/v3/videos/sessions/{session_id}/events", path
+        else:
+            body = _resolve(document, responses[success[0]]["content"]["application/json"]["schema"])
+            assert body.get("properties") and body.get("additionalProperties") is not True, (path, method)
         assert {"400", "422", "500"} <= set(responses), (path, method)
         for code, answer in responses.items():
             if not code.startswith("2"):
@@ -47,6 +50,14 @@ def test_every_operation_has_a_typed_success_and_the_error_envelope(document) ->
             assert "401" in responses and op["security"] == [{"ApiKeyAuth": []}]
     scheme = document["components"]["securitySchemes"]["ApiKeyAuth"]
     assert scheme == {"type": "apiKey", "in": "header", "name": "X-API-Key"}
+
+
+def test_the_polls_document_their_long_poll_wait(document) -> None:
+    for path in ("/api/v3/videos/sessions/{session_id}", "/api/v3/videos/{video_id}"):
+        wait = next(p for p in document["paths"][path]["get"]["parameters"] if p["name"] == "wait")
+        assert wait["in"] == "query" and not wait.get("required")
+        schema = wait["schema"] if "minimum" in wait["schema"] else wait["schema"]["anyOf"][0]
+        assert (schema["minimum"], schema["maximum"]) == (1, 60)
 
 
 def test_the_create_operations_document_aliases_headers_and_statuses(document) -> None:
