@@ -71,6 +71,8 @@ class Hub:
         self.connected = False
         self.held = 0
         self._task: asyncio.Task[None] | None = None
+        self._signals: dict[int, int] = {}  # session pk -> signals received (a generation)
+        self._reads: dict[tuple[Any, int], asyncio.Future[tuple[str, bool]]] = {}
 
     def start(self) -> None:
         if self._task is None and settings.LIVE_REDIS_URL:
@@ -100,11 +102,26 @@ class Hub:
                         del self.waiters[pk]
 
     def wake(self, session_pk: int) -> None:
+        self._signals[session_pk] = self._signals.get(session_pk, 0) + 1
         for event in self.waiters.get(session_pk, ()):
             event.set()
 
+    async def state(self, target: Any) -> tuple[str, bool]:
+        """videos.live.state, read once for every waiter on the same target: a read is shared only by waiters
+        woken by the same signal (it started after that signal, so it sees the change it announced)."""
+        from videos import live
+
+        key = (target, self._signals.get(target.session_pk, 0))
+        read = self._reads.get(key)
+        if read is None:
+            read = asyncio.ensure_future(db(live.state, target))
+            self._reads[key] = read
+            read.add_done_callback(lambda _: self._reads.pop(key, None))
+        return await asyncio.shield(read)
+
     def wake_all(self) -> None:
-        for group in self.waiters.values():
+        for pk, group in self.waiters.items():
+            self._signals[pk] = self._signals.get(pk, 0) + 1
             for event in group:
                 event.set()
 
@@ -287,14 +304,14 @@ class LiveApp:
         with hub.watch([target.session_pk]) as event:
             waiter = _Waiter(event, receive)
             try:
-                tag, final = await db(live.state, target)
+                tag, final = await hub.state(target)
                 while conditional and not final:  # the view's validator decides: anything but a 304 answers
                     answer = await _capture(self.app, scope, body)
                     if answer[0].get("status") != 304:
                         return await _send_all(send, answer)
                     if not await self._until_changed(waiter, target, tag, deadline):
                         return None if waiter.left else await _send_all(send, answer)  # the timeout: 304
-                    tag, final = await db(live.state, target)
+                    tag, final = await hub.state(target)
                 if not final:
                     await self._until_changed(waiter, target, tag, deadline)
             finally:
@@ -305,13 +322,12 @@ class LiveApp:
 
     async def _until_changed(self, waiter: _Waiter, target: Any, tag: str, deadline: float) -> bool:
         """True as soon as `target`'s state tag differs from `tag`; False at the deadline or a disconnect."""
-        from videos import live
 
         loop = asyncio.get_running_loop()
         while (left := deadline - loop.time()) > 0:
             if not await waiter.sleep(min(left, hub.interval)):
                 return False
-            now, _ = await db(live.state, target)
+            now, _ = await hub.state(target)
             if now != tag:
                 return True
         return False
@@ -331,7 +347,7 @@ class LiveApp:
             waiter = _Waiter(event, receive)
             try:
                 await _start_stream(send)
-                tag, final = await db(live.state, target)
+                tag, final = await hub.state(target)
                 events = await db(live.session_events, session_pk=target.session_pk, base=base)
                 seen = {e.key: e.digest for e in events}
                 if last_id != tag:  # a new client, or one that missed something: the whole current state
@@ -349,7 +365,7 @@ class LiveApp:
         while not final:
             if not await waiter.sleep(min(hub.interval, settings.LIVE_HEARTBEAT_SECONDS)):
                 return
-            now, final = await db(live.state, target)
+            now, final = await hub.state(target)
             if now != tag:
                 tag = now
                 events = await db(live.session_events, session_pk=target.session_pk, base=base)
@@ -379,14 +395,14 @@ class LiveApp:
             waiter = _Waiter(event, receive)
             try:
                 await _start_stream(send)
-                states = {pid: await db(live.state, t) for pid, t in targets.items()}
+                states = {pid: await hub.state(t) for pid, t in targets.items()}
                 await _chunk(send, _dashboard_events(await db(live.dashboard_snapshot, public_ids=list(targets))))
                 loop = asyncio.get_running_loop()
                 quiet_since = loop.time()
                 while not all(final for _, final in states.values()):
                     if not await waiter.sleep(min(hub.interval, settings.LIVE_HEARTBEAT_SECONDS)):
                         return None
-                    now = {pid: await db(live.state, t) for pid, t in targets.items() if not states[pid][1]}
+                    now = {pid: await hub.state(t) for pid, t in targets.items() if not states[pid][1]}
                     moved = [pid for pid, s in now.items() if s[0] != states[pid][0]]
                     states.update(now)
                     if moved:

@@ -17,6 +17,7 @@ urlpatterns = [
     path("healthz", views.healthz, name="healthz"),
     path("readyz", views.readyz, name="readyz"),
     path("metrics", metrics_view, name="metrics"),
+    path("live/events", views.live_events, name="live-events"),  # served by dashboard.live under ASGI
     path("", include("billing.urls")),
     path("", include("videos.urls")),
     path("", include("webhooks.urls")),

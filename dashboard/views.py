@@ -29,3 +29,10 @@ def readyz(request: HttpRequest) -> JsonResponse:
     only = [c for c in request.GET.getlist("check") if c in health.CHECKS] or None
     ok, checks = health.readiness(only)
     return JsonResponse({"status": "ok" if ok else "error", "checks": checks}, status=200 if ok else 503)
+
+
+@require_GET
+def live_events(request: HttpRequest) -> HttpResponse:
+    """The dashboard's live stream is served by the ASGI layer (dashboard.live). Reaching Django means a plain WSGI
+    server: 204 tells EventSource not to reconnect, and the page keeps polling."""
+    return HttpResponse(status=204)

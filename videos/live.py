@@ -134,9 +134,9 @@ def session_events(*, session_pk: int, base: str) -> list[Event]:
         return []
     videos = list(selectors.session_videos(session=session)[:100])
     remaining, queue = billing.credit_balance(user=session.owner), videos_queue(videos)
+    out = SessionOut.of(session).model_dump(mode="json")
     events = [Event("session", session.public_id,
-                    _digest([session.status, session.total_videos, session.completed_videos, session.error]),
-                    SessionOut.of(session).model_dump(mode="json"))]
+                    _digest([out["status"], out["total_videos"], out["completed_videos"], out.get("error")]), out)]
     for video in videos:
         out = VideoOut.of(video, base=base, remaining=remaining, queue=queue[video.pk]).model_dump(mode="json")
         events.append(Event("video", video.public_id,
@@ -147,10 +147,10 @@ def session_events(*, session_pk: int, base: str) -> list[Event]:
 def _session_with_counts(session_pk: int) -> GenerationSession | None:
     from videos import selectors
 
-    owner_id = GenerationSession.objects.filter(pk=session_pk).values_list("owner_id", flat=True).first()
-    if owner_id is None:
+    row = GenerationSession.objects.select_related("owner").filter(pk=session_pk).first()
+    if row is None:
         return None
-    return selectors.sessions_for_user(user=owner_id).select_related("owner").filter(pk=session_pk).first()
+    return selectors.sessions_for_user(user=row.owner).select_related("owner").filter(pk=session_pk).first()
 
 
 def dashboard_targets(*, request: Any, public_ids: list[str]) -> dict[str, Target] | None:

@@ -81,7 +81,7 @@ def test_it_creates_a_video_and_answers_htmx_with_its_polling_card(client, alice
     body = r.content.decode()
     assert "<html" not in body and 'id="try-form"' in body
     assert 'hx-swap-oob="afterbegin:#results"' in body and f'id="card-{video.public_id}"' in body
-    assert "hx-trigger=\"every 2s [document.visibilityState === 'visible']\"" in body
+    assert "hx-trigger=\"every 2s [document.visibilityState === 'visible' && !document.documentElement.hasAttribute('data-live')]\"" in body
     entry = CreditEntry.objects.get(account__user=alice, kind="charge")
     assert entry.delta == Decimal("-20.00") and entry.video_id == video.public_id
     assert video.session.kind == GenerationSession.Kind.SINGLE and video.prompt == "A red kite over a beach"

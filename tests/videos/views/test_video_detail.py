@@ -8,7 +8,7 @@ from videos.models import Video
 
 pytestmark = pytest.mark.django_db
 HX = {"HX-Request": "true"}
-POLL = "hx-trigger=\"every 2s [document.visibilityState === 'visible']\""
+POLL = "hx-trigger=\"every 2s [document.visibilityState === 'visible' && !document.documentElement.hasAttribute('data-live')]\""
 
 
 def _video(owner, **fields):

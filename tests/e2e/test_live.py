@@ -1,0 +1,178 @@
+"""Long-polls (`wait=N`) and the session event stream through the production ASGI server, with a real Celery
+worker rendering the video: answers come when the video changes (each answer shows something new), the timeout
+answers the current state, the stream ends with the final state, and errors stay the API's JSON."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import requests
+from django.conf import settings as django_settings
+from django.db import connection
+
+from tests.e2e.asgi import Stack, live_stack
+from tests.factories import make_key, make_session, make_user
+
+pytestmark = [pytest.mark.worker, pytest.mark.django_db(transaction=True)]
+MODEL = "luma-ray-2.0-flash-5s-t2v"
+
+
+@pytest.fixture(params=["redis", "polling"])
+def stack(request: Any, transactional_db: None, settings: Any, tmp_path: Path) -> Iterator[Stack]:
+    """The server and worker, woken by Redis pub/sub or (the default setup) by the periodic re-check."""
+    if connection.vendor != "postgresql" or django_settings.CELERY_BROKER_URL.startswith("filesystem"):
+        pytest.skip("needs PostgreSQL and a broker server (make test sets both)")
+    from videos.catalog import catalog_sync
+    from videos.models import VideoModel
+
+    catalog_sync(VideoModel)  # a transactional test before this one may have flushed the catalog
+    with live_stack(database=connection.settings_dict, media_root=str(settings.MEDIA_ROOT), tmp_path=tmp_path,
+                    secret_key=django_settings.SECRET_KEY, redis=request.param == "redis") as stack:
+        yield stack
+
+
+@pytest.fixture
+def unsent(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Sessions made in the test process send no task: their videos stay queued (nothing will change them)."""
+    from videos import tasks
+
+    monkeypatch.setattr(tasks.video_start_task, "delay_on_commit", lambda *a, **k: None)
+    monkeypatch.setattr(tasks.session_tick_task, "apply_async", lambda *a, **k: None)
+
+
+def _generate(stack: Stack, key: str, **fields: Any) -> dict[str, Any]:
+    r = requests.post(f"{stack.url}/api/v3/videos/generate", headers={"X-API-Key": key}, timeout=60, json={
+        "prompt": "A paper boat on a calm lake", "model": MODEL, "width": 320, "height": 180, **fields})
+    assert r.status_code == 201, r.text
+    return r.json()
+
+
+def _events(response: requests.Response) -> Iterator[tuple[str | None, str, dict[str, Any]]]:
+    """(id, event, data) of each server-sent event; comment lines (heartbeats) are skipped."""
+    event_id, name, data = None, "message", ""
+    for raw in response.iter_lines(decode_unicode=True):
+        if raw == "":
+            if data:
+                yield event_id, name, json.loads(data)
+            event_id, name, data = None, "message", ""
+        elif raw.startswith((":", "retry:")):
+            continue
+        elif raw.startswith("id:"):
+            event_id = raw[3:].strip()
+        elif raw.startswith("event:"):
+            name = raw[6:].strip()
+        elif raw.startswith("data:"):
+            data += raw[5:].strip()
+
+
+def test_a_long_poll_answers_each_change_of_the_video_until_it_is_completed(stack: Stack) -> None:
+    user = make_user("alice")
+    _, key = make_key(user)
+    video_id = _generate(stack, key)["video_id"]
+    seen: list[tuple[str, int]] = []
+    state = None
+    for _ in range(200):  # far more than the changes a render makes
+        r = requests.get(f"{stack.url}/api/v3/videos/{video_id}", params={"wait": 60},
+                         headers={"X-API-Key": key}, timeout=120)
+        assert r.status_code == 200, r.text
+        body = r.json()
+        now = (body["status"], body["progress"])
+        # Woken by a change, not by the 60 s timeout: every answer shows something the previous one did not.
+        assert now != state, seen
+        seen.append(now)
+        state = now
+        if body["status"] == "completed":
+            break
+    assert seen[-1] == ("completed", 100) and body["video_url"], seen
+    assert [p for _, p in seen] == sorted(p for _, p in seen)  # progress only moves forward
+    assert len(seen) >= 3, seen  # processing with progress on the way, not just the end
+
+    # A final resource answers at once with its state (it will not change again).
+    again = requests.get(f"{stack.url}/api/v3/videos/{video_id}", params={"wait": 60}, headers={"X-API-Key": key},
+                         timeout=120)
+    assert again.json()["status"] == "completed"
+
+
+def test_a_session_long_poll_and_its_event_stream_follow_the_render_to_the_end(stack: Stack) -> None:
+    user = make_user("alice")
+    _, key = make_key(user)
+    created = _generate(stack, key)
+    session_id, video_id = created["session_id"], created["video_id"]
+    url = f"{stack.url}/api/v3/videos/sessions/{session_id}"
+
+    stream = requests.get(f"{url}/events", headers={"X-API-Key": key}, stream=True, timeout=120)
+    assert stream.status_code == 200
+    assert stream.headers["Content-Type"].startswith("text/event-stream")
+
+    first = requests.get(url, params={"wait": 60}, headers={"X-API-Key": key}, timeout=120).json()
+    assert first["videos"][0]["video_id"] == video_id
+    assert (first["videos"][0]["status"], first["videos"][0]["progress"]) != (created["status"], 0)  # woken
+
+    events = list(_events(stream))
+    names = [name for _, name, _ in events]
+    assert names[0] == "session" and names[-1] == "end"  # a snapshot first; the stream ends when all is final
+    videos = [data for _, name, data in events if name == "video"]
+    sessions = [data for _, name, data in events if name == "session"]
+    assert all(v["video_id"] == video_id and v["session_id"] == session_id for v in videos)
+    assert [v["progress"] for v in videos] == sorted(v["progress"] for v in videos)  # in order
+    assert videos[-1]["status"] == "completed" and videos[-1]["video_url"]
+    assert sessions[0]["status"] == "running" and sessions[-1]["status"] == "completed"
+    assert names[-2] == "session"  # the session's final state closes the stream, after its video's
+    assert set(videos[-1]) >= {"video_id", "status", "progress", "video_url", "credits_used", "created_at"}
+    last_id = next(event_id for event_id, _, _ in reversed(events) if event_id)
+
+    # Reconnecting with the last id: nothing changed since, so no snapshot, just the end.
+    again = requests.get(f"{url}/events", headers={"X-API-Key": key, "Last-Event-ID": last_id}, stream=True,
+                         timeout=120)
+    assert [name for _, name, _ in _events(again)] == ["end"]
+    # A new client gets the final state as a snapshot.
+    fresh = list(_events(requests.get(f"{url}/events", headers={"X-API-Key": key}, stream=True, timeout=120)))
+    assert [name for _, name, _ in fresh] == ["session", "video", "end"]
+    assert fresh[0][2]["status"] == "completed" and fresh[1][2]["status"] == "completed"
+
+
+@pytest.mark.parametrize("stack", ["redis"], indirect=True)
+def test_a_long_poll_with_nothing_to_wake_it_answers_the_current_state_at_the_timeout(
+        stack: Stack, unsent: None) -> None:
+    from videos.models import Video
+
+    user = make_user("alice")
+    _, key = make_key(user)
+    session = make_session(owner=user, model=MODEL)  # created here: no task was sent, so nothing will move it
+    video = session.videos.get()
+    r = requests.get(f"{stack.url}/api/v3/videos/{video.public_id}", params={"wait": 2}, headers={"X-API-Key": key},
+                     timeout=120)
+    assert r.status_code == 200 and (r.json()["status"], r.json()["progress"]) == ("pending", 0)
+    r = requests.get(f"{stack.url}/api/v3/videos/sessions/{session.public_id}", params={"wait": 1},
+                     headers={"X-API-Key": key}, timeout=120)
+    assert r.status_code == 200 and r.json()["session"]["status"] == "running"
+    assert Video.objects.get(pk=video.pk).status == "pending"
+
+
+@pytest.mark.parametrize("stack", ["redis"], indirect=True)
+def test_wrong_keys_other_accounts_and_bad_waits_answer_json_at_once(stack: Stack, unsent: None) -> None:
+    alice, bob = make_user("alice"), make_user("bob")
+    _, key = make_key(alice)
+    _, bob_key = make_key(bob)
+    session = make_session(owner=alice, model=MODEL)
+    video = session.videos.get()
+    paths = [f"/api/v3/videos/{video.public_id}", f"/api/v3/videos/sessions/{session.public_id}"]
+    for path in [*paths, f"/api/v3/videos/sessions/{session.public_id}/events"]:
+        params = {} if path.endswith("/events") else {"wait": 60}
+        r = requests.get(stack.url + path, params=params, headers={"X-API-Key": "mcp_wrong"}, timeout=120)
+        assert r.status_code == 401 and r.json()["error"]["field"] == "X-API-Key", (path, r.text)
+        r = requests.get(stack.url + path, params=params, timeout=120)
+        assert r.status_code == 401 and r.json()["error"]["code"] == "missing_api_key", path
+        r = requests.get(stack.url + path, params=params, headers={"X-API-Key": bob_key}, timeout=120)
+        assert r.status_code == 404 and r.json()["success"] is False, (path, r.text)
+    for path in paths:
+        for wait in ("0", "61", "soon"):
+            r = requests.get(stack.url + path, params={"wait": wait}, headers={"X-API-Key": key}, timeout=120)
+            assert r.status_code == 422 and r.json()["error"]["field"] == "wait", (path, wait, r.text)
+    # The dashboard's stream needs a signed-in browser.
+    r = requests.get(f"{stack.url}/live/events", params={"v": video.public_id}, timeout=120)
+    assert r.status_code == 401 and r.json()["error"]["code"] == "login_required"
