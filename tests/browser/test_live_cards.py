@@ -13,7 +13,7 @@ import requests
 from django.conf import settings as django_settings
 from django.db import connection
 
-from tests.browser.conftest import DESKTOP, shoot, sign_in
+from tests.browser.conftest import DESKTOP, shoot
 from tests.e2e.asgi import Stack, live_stack
 from tests.factories import make_key, make_user
 
@@ -43,10 +43,21 @@ def context(browser: Any, stack: Stack) -> Iterator[Any]:
 
 def _session(stack: Stack, key: str, videos: int) -> str:
     r = requests.post(f"{stack.url}/api/v3/videos/sessions", headers={"X-API-Key": key}, timeout=60, json={
-        "prompt": "Lanterns drifting over a night harbour", "model": "luma-ray-2.0-flash-5s-t2v", "width": 640,
-        "height": 360, "max_videos": videos, "interval_seconds": 10, "duration_minutes": 5})
+        "prompt": "Lanterns drifting over a night harbour", "model": "luma-ray-2.0-flash-5s-t2v",
+        "max_videos": videos, "interval_seconds": 10, "duration_minutes": 5})
     assert r.status_code == 201, r.text
     return r.json()["session_id"]
+
+
+def _sign_in(context: Any, stack: Stack, user: Any) -> None:
+    """The server is another process with the default password hashers (not the suite's fast one): sign in
+    with a session made here, as force_login does."""
+    from django.test import Client
+
+    client = Client()
+    client.force_login(user)
+    cookie = client.cookies[django_settings.SESSION_COOKIE_NAME].value
+    context.add_cookies([{"name": django_settings.SESSION_COOKIE_NAME, "value": cookie, "url": stack.url}])
 
 
 def _live_only(request: Any) -> bool:
@@ -74,11 +85,13 @@ def test_a_session_page_follows_its_videos_from_one_live_stream(context: Any, st
             route.continue_()
 
     page.route("**/*", block)
-    sign_in(page)
+    _sign_in(context, stack, alice)
     page.goto(f"/sessions/{session_id}/")
     page.wait_for_selector("html[data-live]")  # the stream is open: polling is off
     first = page.locator("#session-videos article.card").first
-    page.wait_for_selector("#session-videos article.card[data-status='processing']", timeout=120_000)
+    # Progress arrives while it renders (720p: a few seconds of it), each step brought by the stream.
+    page.wait_for_selector("#session-videos article.card[data-status='processing']:not([data-progress='0'])",
+                           timeout=120_000)
     shoot(page, "live-01-session-rendering")
 
     # The second video appears (a new card from the session panel's refresh), and both play in the end.
@@ -100,7 +113,7 @@ def test_without_event_source_the_cards_still_poll_to_the_end(context: Any, stac
     page.on("request", lambda r: streams.append(r.url) if "/live/events" in r.url else None)
     polls: list[str] = []
     page.on("request", lambda r: polls.append(r.url) if _live_only(r) else None)
-    sign_in(page)
+    _sign_in(context, stack, alice)
     page.goto("/videos/")
     card = page.locator("#video-grid article.card").first
     card.locator("video").wait_for(timeout=180_000)
