@@ -120,6 +120,6 @@ def test_env_example_documents_every_setting_and_copying_it_changes_nothing() ->
     assert dotenv_values(ROOT / ".env.example") == {}  # all commented out: `cp .env.example .env` is safe
     documented = set(re.findall(r"^# ([A-Z][A-Z0-9_]+)=", example, re.M))
     source = (ROOT / "dashboard" / "settings.py").read_text()
-    read = set(re.findall(r'env_(?:str|bool|int|list|seconds)\("([A-Z][A-Z0-9_]+)"', source))
+    read = set(re.findall(r'env_(?:str|bool|int|float|list|seconds)\("([A-Z][A-Z0-9_]+)"', source))
     per_vendor = {"MINIMAX_API_KEY", "LUMA_API_KEY", "KLING_ACCESS_KEY", "LUMA_POLL_INTERVAL", "MINIMAX_MAX_CONCURRENT"}
     assert read - documented == set() and per_vendor <= documented

@@ -170,6 +170,19 @@ def history(request: ApiRequest, filters: Query[HistoryQuery]) -> HistoryOut:
                       pagination=pagination)
 
 
+# One server-sent event, as OpenAPI 3.2 describes a stream item (and schemathesis checks each one).
+_SSE_EVENT = {
+    "type": "object",
+    "properties": {
+        "event": {"type": "string", "enum": ["session", "video", "end"]},
+        "data": {"type": "string", "contentMediaType": "application/json",
+                 "description": "session: the session object; video: the video object; end: {}"},
+        "id": {"type": "string", "description": "The state the stream has reached (for Last-Event-ID)."},
+        "retry": {"type": "integer", "minimum": 0},
+    },
+}
+
+
 @router.get("/videos/sessions/{session_id}/events", response={200: None, **READ_ONE},
             summary="Live stream of a session: server-sent events",
             description="`text/event-stream`: an `event: session` and an `event: video` per video (the objects as "
@@ -179,7 +192,7 @@ def history(request: ApiRequest, filters: Query[HistoryQuery]) -> HistoryOut:
                         "snapshot when nothing changed. Under a plain WSGI server the stream is the snapshot "
                         "alone, and EventSource reconnects after `retry` ms.",
             openapi_extra={"responses": {200: {"description": "Server-sent events", "content": {
-                "text/event-stream": {"schema": {"type": "string"}}}}}})
+                "text/event-stream": {"schema": _SSE_EVENT}}}}})
 def session_events(request: ApiRequest, session_id: PublicId) -> HttpResponse:
     from dashboard.live import sse
     from videos import live

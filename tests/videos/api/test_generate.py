@@ -35,7 +35,8 @@ def test_it_creates_a_session_of_one_charged_video(alice, alice_api, django_capt
     assert (video.width, video.height, video.duration, video.frame_rate) == (1366, 768, 6, 24)
     assert video.simulated is True and video.provider == "local"  # no MiniMax credentials here
     assert CreditEntry.objects.get(key=f"video:{video.public_id}:charge").delta == Decimal("-48.00")
-    assert len(callbacks) == 1  # the start task is enqueued only after commit
+    # Only after the commit: the start task is enqueued once, and the change signal for long-polls is published.
+    assert sum("video_start_task" in repr(c) for c in callbacks) == 1 and len(callbacks) == 2
 
 
 def test_it_accepts_the_spec_aliases(alice_api) -> None:
