@@ -26,6 +26,7 @@ import io
 import json
 import logging
 import re
+import threading
 from collections.abc import Awaitable, Callable, Iterator, MutableMapping
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
@@ -48,7 +49,8 @@ _VIDEO = re.compile(r"^/api/v3/videos/(?!sessions$|history$)([^/]+)$")
 _EVENTS = re.compile(r"^/api/v3/videos/sessions/([^/]+)/events$")
 DASHBOARD_EVENTS = "/live/events"
 MAX_WAIT = 60
-_DB = ThreadPoolExecutor(max_workers=4, thread_name_prefix="live-db")
+_DB_THREADS = 4
+_DB = ThreadPoolExecutor(max_workers=_DB_THREADS, thread_name_prefix="live-db")
 
 
 def _on_thread(fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
@@ -61,6 +63,20 @@ def _on_thread(fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
 async def db(fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
     """Run a sync (ORM) call on the live pool: at most 4 connections, however many clients wait."""
     return await asyncio.get_running_loop().run_in_executor(_DB, lambda: _on_thread(fn, *args, **kwargs))
+
+
+def close_connections() -> None:
+    """Close the database connection of every thread of the live pool (at shutdown; tests, before the test
+    database is dropped). Each thread takes exactly one of the closes: they wait for one another."""
+    from django.db import connections
+
+    barrier = threading.Barrier(_DB_THREADS)
+
+    def close(_: int) -> None:
+        barrier.wait(timeout=30)
+        connections.close_all()
+
+    list(_DB.map(close, range(_DB_THREADS)))
 
 
 class Hub:
@@ -286,6 +302,7 @@ class LiveApp:
             if message["type"] == "lifespan.startup":
                 await send({"type": "lifespan.startup.complete"})
             elif message["type"] == "lifespan.shutdown":
+                await asyncio.get_running_loop().run_in_executor(None, close_connections)
                 await send({"type": "lifespan.shutdown.complete"})
                 return
 
