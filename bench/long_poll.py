@@ -159,6 +159,21 @@ def plain_requests(key: str, session_id: str) -> None:
     print()
 
 
+def _until_waiting(port: int, count: int) -> None:
+    """Until the server's /metrics says exactly `count` clients wait (mcphub_live_waiting: counted once a
+    long-poll has read the state it waits to change, until it has answered)."""
+    import requests
+
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        text = requests.get(f"http://127.0.0.1:{port}/metrics", timeout=30).text
+        found = re.search(r"^mcphub_live_waiting\s+([\d.]+)$", text, re.M)
+        if (float(found.group(1)) if found else 0.0) == count:
+            return
+        time.sleep(0.01)
+    raise SystemExit(f"the server never held {count} waiting clients")
+
+
 def _commit_progress(video_pk: int, progress: int) -> float:
     """Write the video's progress with its change signal, as a worker does; returns the time of the commit."""
     from django.db import transaction
@@ -186,9 +201,10 @@ def wakeups(port: int, key: str, video_id: str, video_pk: int) -> None:
             r = http.get(url, headers={"X-API-Key": key}, timeout=60)  # noqa: B023
             got["at"], got["progress"] = time.perf_counter(), r.json()["progress"]  # noqa: B023
 
+        _until_waiting(port, 0)  # the previous long-poll is done with
         thread = threading.Thread(target=poll)
         thread.start()
-        time.sleep(0.15)  # the request reaches the server and starts waiting
+        _until_waiting(port, 1)  # the request reached the server and waits: the change comes after
         committed = _commit_progress(video_pk, 1 + i % 98)
         thread.join()
         assert got["progress"] == 1 + i % 98, got  # woken by this change, not by the timeout
@@ -228,7 +244,7 @@ async def _hold(port: int, key: str, video_id: str, video_pk: int, worker: int) 
     for _ in range(HELD):
         tasks.append(asyncio.ensure_future(one()))
         await asyncio.sleep(0.002)  # a steady arrival, not one SYN burst past the listen backlog
-    await asyncio.sleep(5)  # every request read and waiting
+    await asyncio.get_running_loop().run_in_executor(None, _until_waiting, port, HELD)  # every one waiting
     held = _rss_kb(worker)
     done_early = sum(t.done() for t in tasks)
     started = time.perf_counter()

@@ -35,6 +35,8 @@ from urllib.parse import parse_qs
 
 from django.conf import settings
 
+from dashboard import metrics
+
 log = logging.getLogger(__name__)
 
 Scope = MutableMapping[str, Any]
@@ -63,6 +65,16 @@ def _on_thread(fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
 async def db(fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
     """Run a sync (ORM) call on the live pool: at most 4 connections, however many clients wait."""
     return await asyncio.get_running_loop().run_in_executor(_DB, lambda: _on_thread(fn, *args, **kwargs))
+
+
+@contextmanager
+def _counted() -> Iterator[None]:
+    """A client waiting from here on (after its first read of the state): the mcphub_live_waiting gauge."""
+    metrics.LIVE_WAITING.inc()
+    try:
+        yield
+    finally:
+        metrics.LIVE_WAITING.dec()
 
 
 def close_connections() -> None:
@@ -322,17 +334,23 @@ class LiveApp:
             waiter = _Waiter(event, receive)
             try:
                 tag, final = await hub.state(target)
-                while conditional and not final:  # the view's validator decides: anything but a 304 answers
-                    answer = await _capture(self.app, scope, body)
-                    if answer[0].get("status") != 304:
-                        return await _send_all(send, answer)
-                    if not await self._until_changed(waiter, target, tag, deadline):
-                        return None if waiter.left else await _send_all(send, answer)  # the timeout: 304
-                    tag, final = await hub.state(target)
-                if not final:
-                    await self._until_changed(waiter, target, tag, deadline)
+                with _counted():
+                    return await self._wait_and_answer(scope, send, body, target, waiter, tag, final, conditional,
+                                                       deadline)
             finally:
                 waiter.close()
+
+    async def _wait_and_answer(self, scope: Scope, send: Send, body: bytes, target: Any, waiter: _Waiter, tag: str,
+                               final: bool, conditional: bool, deadline: float) -> None:
+        while conditional and not final:  # the view's validator decides: anything but a 304 answers
+            answer = await _capture(self.app, scope, body)
+            if answer[0].get("status") != 304:
+                return await _send_all(send, answer)
+            if not await self._until_changed(waiter, target, tag, deadline):
+                return None if waiter.left else await _send_all(send, answer)  # the timeout: its 304
+            tag, final = await hub.state(target)
+        if not final:
+            await self._until_changed(waiter, target, tag, deadline)
         if waiter.left:
             return None
         return await self.app(scope, _replay(body), send)
@@ -369,7 +387,8 @@ class LiveApp:
                 seen = {e.key: e.digest for e in events}
                 if last_id != tag:  # a new client, or one that missed something: the whole current state
                     await _send_events(send, events, tag)
-                await self._stream(waiter, send, target, tag, final, seen, base)
+                with _counted():
+                    await self._stream(waiter, send, target, tag, final, seen, base)
             finally:
                 waiter.close()
 
@@ -414,24 +433,31 @@ class LiveApp:
                 await _start_stream(send)
                 states = {pid: await hub.state(t) for pid, t in targets.items()}
                 await _chunk(send, _dashboard_events(await db(live.dashboard_snapshot, public_ids=list(targets))))
-                loop = asyncio.get_running_loop()
-                quiet_since = loop.time()
-                while not all(final for _, final in states.values()):
-                    if not await waiter.sleep(min(hub.interval, settings.LIVE_HEARTBEAT_SECONDS)):
-                        return None
-                    now = {pid: await hub.state(t) for pid, t in targets.items() if not states[pid][1]}
-                    moved = [pid for pid, s in now.items() if s[0] != states[pid][0]]
-                    states.update(now)
-                    if moved:
-                        await _chunk(send, _dashboard_events(await db(live.dashboard_snapshot, public_ids=moved)))
-                        quiet_since = loop.time()
-                    elif loop.time() - quiet_since >= settings.LIVE_HEARTBEAT_SECONDS:
-                        await _chunk(send, b": keep-alive\n\n")
-                        quiet_since = loop.time()
-                await _chunk(send, b"event: end\ndata: {}\n\n", more=False)
+                with _counted():
+                    await self._dashboard_loop(waiter, send, targets, states)
             finally:
                 waiter.close()
         return None
+
+    async def _dashboard_loop(self, waiter: _Waiter, send: Send, targets: dict[str, Any],
+                              states: dict[str, tuple[str, bool]]) -> None:
+        from videos import live
+
+        loop = asyncio.get_running_loop()
+        quiet_since = loop.time()
+        while not all(final for _, final in states.values()):
+            if not await waiter.sleep(min(hub.interval, settings.LIVE_HEARTBEAT_SECONDS)):
+                return
+            now = {pid: await hub.state(t) for pid, t in targets.items() if not states[pid][1]}
+            moved = [pid for pid, s in now.items() if s[0] != states[pid][0]]
+            states.update(now)
+            if moved:
+                await _chunk(send, _dashboard_events(await db(live.dashboard_snapshot, public_ids=moved)))
+                quiet_since = loop.time()
+            elif loop.time() - quiet_since >= settings.LIVE_HEARTBEAT_SECONDS:
+                await _chunk(send, b": keep-alive\n\n")
+                quiet_since = loop.time()
+        await _chunk(send, b"event: end\ndata: {}\n\n", more=False)
 
 
 async def _send_all(send: Send, messages: list[Message]) -> None:

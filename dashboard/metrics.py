@@ -24,7 +24,15 @@ from django.core.cache import cache, caches
 from django.core.cache.backends.redis import RedisCache
 from django.db.models import Count, Sum
 from django.http import HttpRequest, HttpResponse
-from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, CollectorRegistry, Counter, Histogram, generate_latest
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    REGISTRY,
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+    generate_latest,
+)
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily, Metric
 
 log = logging.getLogger(__name__)
@@ -34,6 +42,9 @@ HTTP_REQUESTS = Counter("mcphub_http_requests", "HTTP requests answered, by rout
 HTTP_LATENCY = Histogram("mcphub_http_request_duration_seconds", "Time to answer an HTTP request, by route.",
                          ["method", "route"],
                          buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30))
+# Long-polls and event streams held open now (dashboard.live), summed over the live web processes.
+LIVE_WAITING = Gauge("mcphub_live_waiting", "Clients waiting now: long-polls and event streams.",
+                     multiprocess_mode="livesum")
 
 # Vendor request latency lives in the shared cache: workers observe it, the web process exposes it.
 VENDOR_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, float("inf"))

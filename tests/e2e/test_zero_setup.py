@@ -55,12 +55,15 @@ def test_serve_runs_the_quick_start_on_sqlite_and_the_file_broker(tmp_path: Path
                                      "model": "luma-ray-2.0-flash-5s-t2v", "width": 640, "height": 360}).json()
         assert result["credits_used"] == 20.0 and result["remaining_credits"] == 980.0
         deadline = time.monotonic() + 300
-        while time.monotonic() < deadline:
+        seen: list[tuple[str, int, str]] = []
+        while time.monotonic() < deadline:  # long-polls: here woken by the server's periodic re-read (no Redis)
             data = requests.get(f"{base}/api/v3/videos/sessions/{result['session_id']}",
-                                headers=headers, params={"page": 1, "page_size": 50}, timeout=60).json()
+                                headers=headers, params={"page": 1, "page_size": 50, "wait": 60}, timeout=120).json()
+            now = (data["videos"][0]["status"], data["videos"][0]["progress"], data["session"]["status"])
+            assert now not in seen[-1:], seen  # each answer brings a change: none waited out its 60 s
+            seen.append(now)
             if data["videos"][0]["status"] in {"completed", "failed"}:
                 break
-            time.sleep(0.5)
         video = data["videos"][0]
         assert video["status"] == "completed", data
         with av.open(io.BytesIO(requests.get(video["video_url"]).content)) as container:
