@@ -128,10 +128,14 @@ class Hub:
                     group.discard(event)
                     if not group:
                         del self.waiters[pk]
+                        self._signals.pop(pk, None)  # counted only while someone waits: no growth
 
     def wake(self, session_pk: int) -> None:
+        group = self.waiters.get(session_pk)
+        if not group:
+            return
         self._signals[session_pk] = self._signals.get(session_pk, 0) + 1
-        for event in self.waiters.get(session_pk, ()):
+        for event in group:
             event.set()
 
     async def state(self, target: Any) -> tuple[str, bool]:

@@ -5,11 +5,15 @@ answers the current state, the stream ends with the final state, and errors stay
 from __future__ import annotations
 
 import json
+import re
+import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
 import pytest
+import redis
 import requests
 from django.conf import settings as django_settings
 from django.db import connection
@@ -42,6 +46,13 @@ def unsent(monkeypatch: pytest.MonkeyPatch) -> None:
 
     monkeypatch.setattr(tasks.video_start_task, "delay_on_commit", lambda *a, **k: None)
     monkeypatch.setattr(tasks.session_tick_task, "apply_async", lambda *a, **k: None)
+
+
+def _waiting(stack: Stack) -> float:
+    """Clients the server holds now (its mcphub_live_waiting gauge)."""
+    found = re.search(r"^mcphub_live_waiting\s+([\d.]+)$", requests.get(f"{stack.url}/metrics", timeout=60).text,
+                      re.M)
+    return float(found.group(1)) if found else 0.0
 
 
 def _generate(stack: Stack, key: str, **fields: Any) -> dict[str, Any]:
@@ -144,9 +155,17 @@ def test_a_long_poll_with_nothing_to_wake_it_answers_the_current_state_at_the_ti
     _, key = make_key(user)
     session = make_session(owner=user, model=MODEL)  # created here: no task was sent, so nothing will move it
     video = session.videos.get()
-    r = requests.get(f"{stack.url}/api/v3/videos/{video.public_id}", params={"wait": 2}, headers={"X-API-Key": key},
-                     timeout=120)
-    assert r.status_code == 200 and (r.json()["status"], r.json()["progress"]) == ("pending", 0)
+    # 20 clients wait at once: the web process holds them on one Redis subscription, not one each.
+    with ThreadPoolExecutor(20) as pool:
+        answers = [pool.submit(requests.get, f"{stack.url}/api/v3/videos/{video.public_id}", params={"wait": 5},
+                               headers={"X-API-Key": key}, timeout=120) for _ in range(20)]
+        while _waiting(stack) < 20 and not all(a.done() for a in answers):
+            time.sleep(0.05)
+        subscribers = redis.Redis.from_url(django_settings.LIVE_REDIS_URL).pubsub_numsub(stack.channel)
+    assert subscribers == [(stack.channel.encode(), 1)]
+    for answer in answers:
+        r = answer.result()
+        assert r.status_code == 200 and (r.json()["status"], r.json()["progress"]) == ("pending", 0)
     r = requests.get(f"{stack.url}/api/v3/videos/sessions/{session.public_id}", params={"wait": 1},
                      headers={"X-API-Key": key}, timeout=120)
     assert r.status_code == 200 and r.json()["session"]["status"] == "running"
