@@ -1,7 +1,7 @@
 """Long-polls and live streams under the ASGI server, without a thread per waiting client.
 
-`LiveApp` wraps the site (the Django WSGI app run on a thread pool, dashboard/asgi.py). It takes four kinds of
-request itself, and hands everything else straight through:
+`LiveApp` wraps the site (the Django WSGI app run on a thread pool, dashboard/asgi.py). It takes these kinds of
+request itself (below), and hands everything else straight through:
 
 - `GET /api/v3/videos/sessions/{id}?wait=N` and `GET /api/v3/videos/{id}?wait=N`: wait (asynchronously) until
   what the client waits for changes (videos.live.state) or N seconds pass, then let the normal view answer.
