@@ -9,16 +9,18 @@ box. Per frame that is a handful of C calls on a canvas a fraction of the output
 
 from __future__ import annotations
 
+import av
 import numpy as np
 from PIL import Image, ImageFilter
 
-from . import terrain
+from . import terrain, view
 from .camera import Move, crop_box
 from .elements import Boat, Clouds, Particles, Stars
 from .grade import Grade
 from .palette import Theme
 from .terrain import Layer, to_u8
 from .water import Water
+from .yuv import Sprite
 
 # Working-canvas size of the output's short side (before overscan): half the output's, within
 # these bounds. The scene is soft gradients and noise: one bilinear upscale loses little of it.
@@ -34,14 +36,15 @@ class Scene:
         self.size, self.frames, self.frame_rate, self.move = size, frames, frame_rate, move
         k = min(1.0, min(max(WORK_ROWS[0], min(size) / 2), WORK_ROWS[1]) / min(size))
         self.base = (size[0] * k, size[1] * k)
-        cw, ch = round(self.base[0] * OVERSCAN), round(self.base[1] * OVERSCAN)
+        cw, ch = 2 * round(self.base[0] * OVERSCAN / 2), 2 * round(self.base[1] * OVERSCAN / 2)  # even: 4:2:0
         self.canvas_size = (cw, ch)
         rng = np.random.default_rng(theme.seed)
         self.margin = m = round(cw * 0.08)
         horizon_at = 0.22 if theme.aerial else {"ocean": 0.5, "city": 0.55}.get(theme.setting, 0.58)
         self.horizon = hy = round(ch * horizon_at)
         sun = (cw * rng.uniform(0.35, 0.65) + m, hy - theme.light.sun_height * hy * 0.9)
-        self.sky = Image.fromarray(to_u8(terrain.sky(theme, (cw + 2 * m, ch), hy, sun)))
+        sky = to_u8(terrain.sky(theme, (cw + 2 * m, ch), hy, sun))
+        self.sky, self.sky_sprite = Image.fromarray(sky), Sprite(sky)
         self.behind: list = []  # drawn on the sky, before the layers
         self.front: list = []  # drawn over everything
         if theme.light.stars:
@@ -64,6 +67,14 @@ class Scene:
             street = hy + round(ch * 0.11)
             self.front.append(Particles("traffic", (cw, ch), rng, rows=(street, street + max(2, ch // 40))))
         self.grade = Grade(strategy, (cw, ch), rng)
+        # The camera path, known before the first frame: its box on the canvas each frame, and how
+        # swscale cuts that box out to the output size (view.py).
+        self.boxes = [crop_box(move.view(i / max(1, frames - 1), anchored=False), canvas=(cw, ch), base=self.base)
+                      for i in range(frames)]
+        self.cuts = view.cuts(self.boxes, size, (cw, ch))
+        # Composed straight in 4:2:0 planes unless something needs the RGB canvas: the water's
+        # light and the strategies' colour grades are worked out on RGB.
+        self.planar = self.water is None and strategy in (None, "realistic")
 
     def _layers(self, theme: Theme, size: tuple[int, int], rng: np.random.Generator) -> list[Layer]:
         hy, m = self.horizon, self.margin
@@ -93,17 +104,19 @@ class Scene:
             return layers
         return terrain.ridges(theme, size, hy, m, rng, count=3)
 
-    def canvas(self, index: int) -> tuple[Image.Image, tuple[float, float, float, float]]:
-        """The working-size 8-bit frame (graded) and the camera's crop box in it."""
-        t = index / self.frame_rate
-        u = index / max(1, self.frames - 1)
+    def _travel(self, index: int) -> tuple[float, float, int]:
+        """(t seconds, dx, sky shift): how far the camera has travelled sideways from the canvas's
+        centre, in canvas pixels. What is far travels with the camera, by dx·(1 - depth) on the
+        canvas, so on screen near layers slide more than far ones and the sky hardly moves."""
+        box = self.boxes[index]
+        dx = (box[0] + box[2]) / 2 - self.canvas_size[0] / 2
+        return index / self.frame_rate, dx, int(np.clip(dx * 0.9, -self.margin, self.margin))
+
+    def canvas(self, index: int) -> Image.Image:
+        """The working-size 8-bit RGB frame, graded."""
+        t, dx, sky_shift = self._travel(index)
         cw, ch = self.canvas_size
         m = self.margin
-        box = crop_box(self.move.view(u, anchored=False), canvas=(cw, ch), base=self.base)
-        # Camera travel. What is far travels with the camera, by dx·(1 - depth) on the canvas, so on
-        # screen near layers slide more than far ones and the sky hardly moves.
-        dx = (box[0] + box[2]) / 2 - cw / 2
-        sky_shift = int(np.clip(dx * 0.9, -m, m))
         frame = self.sky.crop((m - sky_shift, 0, m - sky_shift + cw, ch))
         for element in self.behind:
             frame = element.draw(frame, t, dx)
@@ -116,26 +129,42 @@ class Scene:
         if self.grade.strategy is not None:
             graded = self.grade.apply(np.asarray(frame, np.float32) * (1 / 255), index)
             frame = Image.fromarray(to_u8(graded))
-        return frame, box
+        return frame
+
+    def canvas_planes(self, index: int) -> list[np.ndarray]:
+        """The working-size frame composed straight in Y, U, V (4:2:0): the same layers and
+        elements as `canvas`, pasted as 4:2:0 sprites, 1.5 bytes a pixel instead of 4 and no
+        per-frame colour conversion. Only when `planar`."""
+        t, dx, sky_shift = self._travel(index)
+        cw, ch = self.canvas_size
+        m = self.margin
+        planes = [Image.new("L", (cw, ch), 16), Image.new("L", (cw // 2, ch // 2), 128),
+                  Image.new("L", (cw // 2, ch // 2), 128)]  # black until the sky covers it
+        self.sky_sprite.paste(planes, sky_shift - m, 0)
+        for element in self.behind:
+            element.draw_planes(planes, t, dx)
+        for layer in self.layers:
+            layer.draw_planes(planes, -m + int(np.clip(dx * (1 - layer.depth), -m, m)))
+        for element in self.front:
+            element.draw_planes(planes, t, dx)
+        if self.grade.strategy is not None:
+            planes[0] = self.grade.grain_luma(planes[0], index)
+        return [np.asarray(p) for p in planes]
+
+    def video_frame(self, index: int) -> av.VideoFrame:
+        """Frame `index` (0-based) as the encoder's yuv420p at the output size: the canvas, in
+        planes or RGB, cut out through the camera's box and scaled up by swscale in one pass."""
+        source = self.canvas_planes(index) if self.planar else np.asarray(self.canvas(index))
+        out = av.VideoFrame(self.size[0], self.size[1], "yuv420p")
+        planes = view.planes_of(out)
+        for dst, src in zip(planes, view.look(source, self.cuts[index]), strict=True):
+            dst[...] = src
+        self.grade.bars(planes)
+        return out
 
     def frame(self, index: int) -> Image.Image:
-        """Output-size RGB frame `index` (0-based)."""
-        small, box = self.canvas(index)
-        image = small.resize(self.size, Image.Resampling.BILINEAR, box=box)
-        return self.grade.bars(image)
-
-    def draft(self, index: int) -> Image.Image | None:
-        """Frame `index` at the working canvas's resolution, for the encoder to scale up (see
-        VideoWriter.write); None when it must be drawn at the output size (letterbox bars).
-
-        The camera's crop box is resampled here (sub-pixel motion stays smooth); the 2-3x upscale
-        to the output then happens in swscale, fused with the YUV conversion the encoder needs anyway.
-        """
-        draft_size = (round(self.base[0]), round(self.base[1]))
-        if self.grade.strategy == "cinematic" or draft_size == self.size:
-            return None
-        small, box = self.canvas(index)
-        return small.resize(draft_size, Image.Resampling.BILINEAR, box=box)
+        """Output-size RGB frame `index`: the encoder's frame converted."""
+        return self.video_frame(index).to_image()
 
 
 class _Sprite:
@@ -147,12 +176,18 @@ class _Sprite:
         self.rgb, self.alpha = to_u8(layer.rgb), to_u8(layer.alpha[..., 0])
         see_through = np.nonzero((self.alpha < 255).any(axis=1))[0]
         self.solid = int(see_through.max()) + 1 if see_through.size else 0  # first all-opaque row
+        if see_through.size and (self.top + self.solid) % 2 and self.solid < len(self.rgb):
+            # Edge and body meet on an even canvas row, so no chroma row (two rows) is split between
+            # them: two half-covering pastes would let a quarter of what is behind show through.
+            self.solid += 1
 
     def trim(self, covered: int) -> int:
         """Keep the rows above canvas row `covered`; returns the row this layer covers from."""
         end = max(self.solid, min(covered - self.top, len(self.rgb)))
         self.edge = (Image.fromarray(self.rgb[:self.solid]), Image.fromarray(self.alpha[:self.solid]))
         self.body = Image.fromarray(self.rgb[self.solid:end]) if end > self.solid else None
+        self.sprites = (Sprite(self.rgb[:self.solid], self.alpha[:self.solid]) if self.solid else None,
+                        Sprite(self.rgb[self.solid:end]) if end > self.solid else None)
         return min(covered, self.top + self.solid)
 
     def draw(self, frame: Image.Image, x: int) -> None:
@@ -161,6 +196,14 @@ class _Sprite:
             frame.paste(self.edge[0], (x, self.top), self.edge[1])
         if self.body is not None:
             frame.paste(self.body, (x, self.top + self.solid))
+
+    def draw_planes(self, planes: list[Image.Image], x: int) -> None:
+        """`draw` on Y, U, V plane images."""
+        edge, body = self.sprites
+        if edge is not None:
+            edge.paste(planes, x, self.top)
+        if body is not None:
+            body.paste(planes, x, self.top + self.solid)
 
 
 def _neon_signs(layer: Layer, rng: np.random.Generator, near: float) -> None:
