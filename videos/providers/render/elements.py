@@ -115,7 +115,7 @@ class Particles:
             self.colours = np.where((self.vx > 0)[:, None], (255, 51, 38), (255, 242, 204)).astype(np.float32)
         else:
             self.colours = np.broadcast_to(self.colour, (count, 3))
-        self.yuv_colours = yuv.to_planes(self.colours[None]).reshape(3, count).T  # (count, 3) Y, U, V
+        self.yuv_colours = yuv.to_planes(self.colours[None].astype(np.uint8)).reshape(3, count).T.astype(np.float32)
 
     def _points(self, t: float, dx: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         span = self.rows[1] - self.rows[0]

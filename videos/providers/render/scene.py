@@ -9,6 +9,10 @@ box. Per frame that is a handful of C calls on a canvas a fraction of the output
 
 from __future__ import annotations
 
+import functools
+import threading
+from collections import Counter
+
 import av
 import numpy as np
 from PIL import Image, ImageFilter
@@ -26,6 +30,7 @@ from .yuv import Sprite
 # these bounds. The scene is soft gradients and noise: one bilinear upscale loses little of it.
 WORK_ROWS = (180, 360)
 OVERSCAN = 1.25  # canvas / base view: room for pans, tilts and zooms
+_MERGE_AFTER = 12  # frames the layers hold still before they are merged into one (see Scene.still)
 
 
 class Scene:
@@ -51,7 +56,7 @@ class Scene:
             self.behind.append(Stars((cw + 2 * m, ch), hy, rng))
         if theme.clouds > 0.15 and not (theme.setting == "city" and theme.time == "night"):
             self.behind.append(Clouds(theme, (cw, ch), hy, rng))
-        self.layers = [_Sprite(layer) for layer in self._layers(theme, (cw, ch), rng)]
+        self.layers = [_Sprite.of(layer) for layer in self._layers(theme, (cw, ch), rng)]
         covered = ch  # rows from here down are hidden under an opaque part of a nearer layer
         for sprite in reversed(self.layers):
             covered = sprite.trim(covered)
@@ -75,6 +80,12 @@ class Scene:
         # Composed straight in 4:2:0 planes unless something needs the RGB canvas: the water's
         # light and the strategies' colour grades are worked out on RGB.
         self.planar = self.water is None and strategy in (None, "realistic")
+        # The layers' column offsets each frame. Where they hold still for a while (no sideways
+        # travel: push-ins, zooms, tilts) they are pasted as one layer, merged when first needed.
+        self.offsets = [self._offsets(i) for i in range(frames)]
+        self.still = {k for k, n in Counter(self.offsets).items() if n >= _MERGE_AFTER and k}
+        self._merged: dict[tuple[int, ...], _Sprite] = {}
+        self._merging = threading.Lock()
 
     def _layers(self, theme: Theme, size: tuple[int, int], rng: np.random.Generator) -> list[Layer]:
         hy, m = self.horizon, self.margin
@@ -112,6 +123,19 @@ class Scene:
         dx = (box[0] + box[2]) / 2 - self.canvas_size[0] / 2
         return index / self.frame_rate, dx, int(np.clip(dx * 0.9, -self.margin, self.margin))
 
+    def _offsets(self, index: int) -> tuple[int, ...]:
+        """Each layer's column offset on the canvas (<= 0: layers are wider than it)."""
+        _, dx, _ = self._travel(index)
+        m = self.margin
+        return tuple(-m + int(np.clip(dx * (1 - layer.depth), -m, m)) for layer in self.layers)
+
+    def _merged_layers(self, offsets: tuple[int, ...]) -> _Sprite:
+        with self._merging:  # frames are made on two threads: merge once
+            merged = self._merged.get(offsets)
+            if merged is None:
+                merged = self._merged[offsets] = _Sprite.merged(self.layers, offsets, self.canvas_size)
+        return merged
+
     def canvas(self, index: int) -> Image.Image:
         """The working-size 8-bit RGB frame, graded."""
         t, dx, sky_shift = self._travel(index)
@@ -143,8 +167,12 @@ class Scene:
         self.sky_sprite.paste(planes, sky_shift - m, 0)
         for element in self.behind:
             element.draw_planes(planes, t, dx)
-        for layer in self.layers:
-            layer.draw_planes(planes, -m + int(np.clip(dx * (1 - layer.depth), -m, m)))
+        offsets = self.offsets[index]
+        if offsets in self.still:
+            self._merged_layers(offsets).draw_planes(planes, 0)
+        else:
+            for layer, x in zip(self.layers, offsets, strict=True):
+                layer.draw_planes(planes, x)
         for element in self.front:
             element.draw_planes(planes, t, dx)
         if self.grade.strategy is not None:
@@ -171,9 +199,8 @@ class _Sprite:
     """A terrain layer as 8-bit images: its ragged top edge pasted through its coverage mask, the
     opaque rows below it with a plain copy, and nothing where nearer layers cover it anyway."""
 
-    def __init__(self, layer: Layer) -> None:
-        self.top, self.depth = layer.top, layer.depth
-        self.rgb, self.alpha = to_u8(layer.rgb), to_u8(layer.alpha[..., 0])
+    def __init__(self, top: int, rgb: np.ndarray, alpha: np.ndarray, depth: float) -> None:
+        self.top, self.depth, self.rgb, self.alpha = top, depth, rgb, alpha
         see_through = np.nonzero((self.alpha < 255).any(axis=1))[0]
         self.solid = int(see_through.max()) + 1 if see_through.size else 0  # first all-opaque row
         if see_through.size and (self.top + self.solid) % 2 and self.solid < len(self.rgb):
@@ -181,14 +208,38 @@ class _Sprite:
             # them: two half-covering pastes would let a quarter of what is behind show through.
             self.solid += 1
 
+    @classmethod
+    def of(cls, layer: Layer) -> _Sprite:
+        return cls(layer.top, to_u8(layer.rgb), to_u8(layer.alpha[..., 0]), layer.depth)
+
+    @classmethod
+    def merged(cls, layers: list[_Sprite], offsets: tuple[int, ...], size: tuple[int, int]) -> _Sprite:
+        """`layers` at column `offsets`, far to near, as one layer the canvas's width: what they
+        cover and show, composited once ("over"), for frames in which none of them moves."""
+        cw, ch = size
+        top = min(layer.top for layer in layers)
+        out = Image.new("RGBA", (cw, ch - top), (0, 0, 0, 0))
+        for layer, x in zip(layers, offsets, strict=True):
+            image = Image.fromarray(np.dstack([layer.rgb, layer.alpha]), "RGBA")
+            out.alpha_composite(image, dest=(0, layer.top - top), source=(-x, 0))
+        a = np.asarray(out)
+        merged = cls(top, a[..., :3], a[..., 3], 1.0)
+        merged.trim(ch)
+        return merged
+
     def trim(self, covered: int) -> int:
         """Keep the rows above canvas row `covered`; returns the row this layer covers from."""
         end = max(self.solid, min(covered - self.top, len(self.rgb)))
         self.edge = (Image.fromarray(self.rgb[:self.solid]), Image.fromarray(self.alpha[:self.solid]))
         self.body = Image.fromarray(self.rgb[self.solid:end]) if end > self.solid else None
-        self.sprites = (Sprite(self.rgb[:self.solid], self.alpha[:self.solid]) if self.solid else None,
-                        Sprite(self.rgb[self.solid:end]) if end > self.solid else None)
+        self.end = end
         return min(covered, self.top + self.solid)
+
+    @functools.cached_property
+    def sprites(self) -> tuple[Sprite | None, Sprite | None]:
+        """Edge and body as 4:2:0 sprites, made when first drawn in planes."""
+        return (Sprite(self.rgb[:self.solid], self.alpha[:self.solid]) if self.solid else None,
+                Sprite(self.rgb[self.solid:self.end]) if self.end > self.solid else None)
 
     def draw(self, frame: Image.Image, x: int) -> None:
         """Paste at column offset `x` (<= 0: the layer is wider than the frame)."""

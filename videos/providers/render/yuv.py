@@ -10,6 +10,7 @@ import av
 import numpy as np
 from PIL import Image
 
+from . import view
 from .encode import to_yuv420p
 
 
@@ -30,20 +31,19 @@ def video_frame(planes: list[Image.Image]) -> av.VideoFrame:
                                       format="yuv420p")
 
 
-# BT.601 limited range, as swscale converts rgb24 to yuv420p by default (mark.py uses the same).
-_TO_YUV = np.array([[0.257, 0.504, 0.098], [-0.148, -0.291, 0.439], [0.439, -0.368, -0.071]], np.float32)
-_OFFSET = np.array([16.0, 128.0, 128.0], np.float32)
-
-
 def to_planes(rgb: np.ndarray) -> np.ndarray:
-    """(h, w, 3) RGB (uint8 or 0..255 floats) to (3, h, w) float32 Y, U, V at full resolution."""
-    return np.tensordot(_TO_YUV, np.asarray(rgb, np.float32), axes=([1], [2])) + _OFFSET[:, None, None]
+    """(h, w, 3) uint8 RGB as (3, h, w) uint8 Y, U, V at full resolution (yuv444p), converted
+    by swscale as the encoder's frames are."""
+    return view.scale(av.VideoFrame.from_ndarray(np.ascontiguousarray(rgb), format="rgb24"),
+                      (rgb.shape[1], rgb.shape[0]), "yuv444p").to_ndarray()
 
 
 def _halve(a: np.ndarray) -> np.ndarray:
     """2x2 means over the last two axes (even sizes)."""
-    h, w = a.shape[-2:]
-    return a.reshape(a.shape[:-2] + (h // 2, 2, w // 2, 2)).mean(axis=(-3, -1))
+    total = a[..., 0::2, 0::2] + a[..., 1::2, 0::2]
+    total += a[..., 0::2, 1::2]
+    total += a[..., 1::2, 1::2]
+    return total * 0.25
 
 
 def _u8(a: np.ndarray) -> np.ndarray:
@@ -60,8 +60,9 @@ class Sprite:
 
     def __init__(self, rgb: np.ndarray, alpha: np.ndarray | None = None) -> None:
         self.height, self.width = rgb.shape[:2]
-        self.rgb, self.alpha = rgb, alpha
-        self.y = Image.fromarray(_u8(to_planes(rgb)[0]))
+        y, *self.uv = to_planes(rgb)
+        self.alpha = alpha
+        self.y = Image.fromarray(y)
         self.mask = Image.fromarray(alpha) if alpha is not None else None
         self._chroma: dict[tuple[int, int], tuple[Image.Image, Image.Image, Image.Image | None]] = {}
 
@@ -72,7 +73,7 @@ class Sprite:
             return cached
         h, w = self.height + py, self.width + px
         pad = ((py, h % 2), (px, w % 2))  # onto the even grid: one row/column before, to even after
-        uv = np.stack([np.pad(c, pad, mode="edge") for c in to_planes(self.rgb)[1:]])
+        uv = np.stack([np.pad(c, pad, mode="edge") for c in self.uv]).astype(np.float32)
         if self.alpha is None:
             a = np.pad(np.ones((self.height, self.width), np.float32), pad)  # padding is not the sprite
         else:
