@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+from collections.abc import Callable
 from fractions import Fraction
 
 import av
@@ -26,7 +27,6 @@ from .view import scale
 X264_OPTIONS = {"preset": "veryfast", "crf": "20", "x264-params": "bframes=0:rc-lookahead=10"}
 # x264 frame threads each hold a frame in flight: two are enough for two cores and keep 1080p small.
 X264_THREADS = 2
-_Z_RLE = 3  # zlib.Z_RLE
 
 
 class VideoWriter:
@@ -98,19 +98,30 @@ def remove_quietly(*paths: str) -> None:
 
 def save_thumbnail(image: Image.Image, path: str) -> None:
     """JPEG poster image; written via a temporary name so readers never see half a file."""
-    _save_atomically(image.convert("RGB"), path, "JPEG", quality=85)
+    _save_atomically(path, lambda tmp: image.convert("RGB").save(tmp, format="JPEG", quality=85))
 
 
 def save_png(image: Image.Image, path: str) -> None:
-    """Lossless still (the last frame, used to chain the next clip). zlib's run-length strategy:
-    ~20% faster than level 1's default, and smaller on these frames."""
-    _save_atomically(image.convert("RGB"), path, "PNG", compress_level=1, compress_type=_Z_RLE)
+    """Lossless still (the last frame, used to chain the next clip), by libavcodec's PNG encoder
+    with the "up" row filter at zlib level 1: the same pixels as Pillow's, in about half the time
+    (Pillow tries every row filter) and a similar size."""
+    codec = av.CodecContext.create("png", "w")
+    codec.width, codec.height, codec.pix_fmt = image.width, image.height, "rgb24"
+    codec.options = {"pred": "up", "compression_level": "1"}
+    packets = codec.encode(av.VideoFrame.from_image(image.convert("RGB"))) + codec.encode(None)
+
+    def write(tmp: str) -> None:
+        with open(tmp, "wb") as f:
+            for packet in packets:
+                f.write(bytes(packet))
+
+    _save_atomically(path, write)
 
 
-def _save_atomically(image: Image.Image, path: str, fmt: str, **params: object) -> None:
+def _save_atomically(path: str, write: Callable[[str], None]) -> None:
     tmp = f"{path}.part"
     try:
-        image.save(tmp, format=fmt, **params)
+        write(tmp)
         os.replace(tmp, path)
     finally:
         remove_quietly(tmp)

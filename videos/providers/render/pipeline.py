@@ -67,7 +67,7 @@ class _Captioned:
         return frame
 
     def frame(self, index: int) -> Image.Image:
-        return self.video_frame(index).to_image()
+        return view.to_image(self.video_frame(index))
 
 
 class _Producer(threading.Thread):
@@ -102,7 +102,7 @@ class _Producer(threading.Thread):
         frame = self.source.video_frame(index)
         if self.mark is not None:  # after the frame exists, whichever way the source made it
             self.mark.on_frame(frame)
-        return frame, frame.to_image() if index in self.stills else None
+        return frame, view.to_image(frame) if index in self.stills else None
 
     def _put(self, item: tuple[av.VideoFrame, Image.Image | None]) -> bool:
         """Queue `item`, waiting for room; False once told to stop."""

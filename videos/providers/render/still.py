@@ -62,7 +62,7 @@ class StillMotion:
 
     def frame(self, index: int) -> Image.Image:
         """Frame `index` as RGB: the encoder's frame converted (stills match the video exactly)."""
-        return self.picture if index == 0 else self.video_frame(index).to_image()
+        return self.picture if index == 0 else view.to_image(self.video_frame(index))
 
     def video_frame(self, index: int) -> av.VideoFrame:
         """Frame `index` as the encoder's YUV 4:2:0, the camera's boxes resampled from the picture's

@@ -22,6 +22,7 @@ from dataclasses import dataclass
 import av
 import numpy as np
 from av.video.reformatter import VideoReformatter
+from PIL import Image
 
 _scalers = threading.local()
 
@@ -38,6 +39,11 @@ def scaler() -> VideoReformatter:
 def scale(frame: av.VideoFrame, size: tuple[int, int], fmt: str = "yuv420p") -> av.VideoFrame:
     """`frame` scaled bilinearly to `size` (and converted to `fmt`) by swscale, on one thread."""
     return scaler().reformat(frame, size[0], size[1], fmt, interpolation="BILINEAR", threads=1)
+
+
+def to_image(frame: av.VideoFrame) -> Image.Image:
+    """A frame as an RGB image, converted by this thread's swscale context on one thread."""
+    return scale(frame, (frame.width, frame.height), "rgb24").to_image()
 
 
 def planes_of(frame: av.VideoFrame) -> list[np.ndarray]:
