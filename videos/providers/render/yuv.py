@@ -1,4 +1,5 @@
-"""8-bit YUV 4:2:0 planes as PIL "L" images, to and from the encoder's frames.
+"""8-bit YUV 4:2:0 planes as PIL "L" images, to and from the encoder's frames, and sprites that
+paste RGB(A) pictures into such planes.
 
 The conversion is swscale's (the one VideoWriter applies to RGB frames), so frames assembled
 from these planes match RGB frames of the same picture.
@@ -25,10 +26,7 @@ def planes(image: Image.Image, size: tuple[int, int] | None = None) -> list[Imag
 
 def video_frame(planes: list[Image.Image]) -> av.VideoFrame:
     """A yuv420p frame from Y, U and V planes (a new frame: the encoder may keep it a while)."""
-    y, u, v = (np.asarray(p) for p in planes)
-    h, w = y.shape
-    return av.VideoFrame.from_ndarray(np.concatenate([y.ravel(), u.ravel(), v.ravel()]).reshape(h * 3 // 2, w),
-                                      format="yuv420p")
+    return view.frame_of([np.asarray(p) for p in planes])
 
 
 def to_planes(rgb: np.ndarray) -> np.ndarray:
