@@ -30,7 +30,7 @@ X264_THREADS = 2
 
 
 class VideoWriter:
-    """Streams RGB frames into an H.264 yuv420p MP4 with the moov atom first (faststart).
+    """Streams frames into an H.264 yuv420p MP4 with the moov atom first (faststart).
 
     Frames go straight to the encoder, so memory stays flat however long the clip is. `close()`
     flushes and finishes the file; `abort()` drops it (for cancellation and errors).
@@ -56,9 +56,8 @@ class VideoWriter:
     def prepare(self, frame: np.ndarray | Image.Image | av.VideoFrame) -> av.VideoFrame:
         """The YUV 4:2:0 frame the encoder takes, from an H×W×3 uint8 RGB array or RGB PIL image.
 
-        A frame smaller than the output (a draft) is scaled up bilinearly by swscale in the same
-        pass that converts it to YUV: ~4x cheaper than a PIL upscale followed by the conversion.
-        Thread-safe: the pipeline prepares frames in its worker threads, off the encoding thread.
+        A frame of another size is scaled bilinearly by swscale in the same pass that converts it.
+        (The renderer's sources make yuv420p frames themselves; this is for RGB callers.)
         """
         if isinstance(frame, av.VideoFrame):
             return frame

@@ -1,10 +1,13 @@
 """Text-to-video: a procedural landscape composed from the prompt's words.
 
 The scene is built once on a small working canvas (half the output's rows, 180..360, with 25%
-overscan for the camera to travel in): sky, terrain layers, textures, all 8-bit PIL images. Each frame crops
-the sky, pastes the moving elements and the layers (slid sideways for parallax) through their
-coverage masks, grades, and is scaled to the output size by one PIL resize of the camera's crop
-box. Per frame that is a handful of C calls on a canvas a fraction of the output's size.
+overscan for the camera to travel in): sky, terrain layers, textures, all 8-bit images, and the same
+as 4:2:0 sprites (yuv.Sprite). Each frame pastes the sky, the moving elements and the layers (slid
+sideways for parallax; merged into one while they hold still) through their coverage masks straight
+into Y, U and V planes, and swscale cuts the camera's box out of them at the output size (view.py).
+Per frame that is a handful of C calls on a canvas a fraction of the output's size, and no colour
+conversion. Water and the colour grades (except realistic's grain) are worked out on an RGB canvas
+instead, converted in the same swscale pass.
 """
 
 from __future__ import annotations
