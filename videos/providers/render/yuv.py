@@ -7,6 +7,8 @@ from these planes match RGB frames of the same picture.
 
 from __future__ import annotations
 
+import threading
+
 import av
 import numpy as np
 from PIL import Image
@@ -63,12 +65,20 @@ class Sprite:
         self.y = Image.fromarray(y)
         self.mask = Image.fromarray(alpha) if alpha is not None else None
         self._chroma: dict[tuple[int, int], tuple[Image.Image, Image.Image, Image.Image | None]] = {}
+        self._making = threading.Lock()
 
     def chroma(self, px: int, py: int) -> tuple[Image.Image, Image.Image, Image.Image | None]:
         """U, V and chroma coverage for a sprite whose top-left lands at parity (px, py)."""
-        cached = self._chroma.get((px, py))  # frames are made on two threads: at worst made twice
+        cached = self._chroma.get((px, py))
         if cached is not None:
             return cached
+        with self._making:  # frames are made on two threads: make each version once
+            cached = self._chroma.get((px, py))
+            if cached is None:
+                cached = self._chroma[(px, py)] = self._make_chroma(px, py)
+        return cached
+
+    def _make_chroma(self, px: int, py: int) -> tuple[Image.Image, Image.Image, Image.Image | None]:
         h, w = self.height + py, self.width + px
         pad = ((py, h % 2), (px, w % 2))  # onto the even grid: one row/column before, to even after
         uv = np.stack([np.pad(c, pad, mode="edge") for c in self.uv]).astype(np.float32)
@@ -79,10 +89,8 @@ class Sprite:
         cover = _halve(a)
         mean = _halve(uv * a) / np.maximum(cover, 1e-6)
         mean = np.where(cover > 0, mean, 128.0)
-        cached = (Image.fromarray(_u8(mean[0])), Image.fromarray(_u8(mean[1])),
-                  None if (cover >= 1).all() else Image.fromarray(_u8(cover * 255)))
-        self._chroma[(px, py)] = cached
-        return cached
+        return (Image.fromarray(_u8(mean[0])), Image.fromarray(_u8(mean[1])),
+                None if (cover >= 1).all() else Image.fromarray(_u8(cover * 255)))
 
     def paste(self, planes: list[Image.Image], x: int, y: int) -> None:
         """Paste onto Y, U, V plane images at (x, y) of the Y plane (in place; clipped to them)."""
