@@ -95,21 +95,17 @@ def _timed_render(spec, d: str) -> tuple[float, float]:
 
 def _premade_frames(spec) -> list:
     """Every frame of the clip as the renderer hands it to the encoder (yuv420p at the output size)."""
-    from videos.providers.render.encode import VideoWriter
     from videos.providers.render.pipeline import _Producer, source_for
 
-    with tempfile.TemporaryDirectory() as d:
-        writer = VideoWriter(f"{d}/x.mp4", spec.width, spec.height, spec.frame_rate)
-        producer = _Producer(source_for(spec), spec.frames, set(), writer.prepare)
-        producer.start()
-        frames = []
-        for _ in range(spec.frames):
-            item = producer.queue.get()
-            if isinstance(item, BaseException):
-                raise item
-            frames.append(item[0])
-        producer.join()
-        writer.abort()
+    producer = _Producer(source_for(spec), spec.frames, set())
+    producer.start()
+    frames = []
+    for _ in range(spec.frames):
+        item = producer.queue.get()
+        if isinstance(item, BaseException):
+            raise item
+        frames.append(item[0])
+    producer.join()
     assert all(f.format.name == "yuv420p" and (f.width, f.height) == (spec.width, spec.height) for f in frames)
     return frames
 

@@ -1,8 +1,8 @@
 """Camera moves read from the prompt, expressed as a crop box that changes over time.
 
 Every move is a zoom `scale` (1 = the base view, >1 = closer) plus an offset (`ox`, `oy` in -1..1,
-the fraction of the free margin around the view). Rendering a frame is then one PIL resize of a
-box of the source, which is ~3x cheaper than an affine warp and keeps sub-pixel smoothness.
+the fraction of the free margin around the view). Rendering a frame is then a box of the source
+shown at the output size: one swscale scale (view.py), within half a pixel of the box.
 """
 
 from __future__ import annotations

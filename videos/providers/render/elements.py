@@ -2,7 +2,8 @@
 
 Each element precomputes what it can in __init__; `draw(canvas, t, dx)` takes the 8-bit RGB working
 canvas (a PIL image), draws on it with a masked paste or a few numpy operations, and returns it
-(possibly a new image). `t` is seconds since the clip start; `dx` is the camera's sideways travel
+(possibly a new image); `draw_planes(planes, t, dx)` does the same on the canvas's Y, U and V (4:2:0)
+plane images, in place in the list. `t` is seconds since the clip start; `dx` is the camera's sideways travel
 in canvas pixels (for parallax).
 """
 
@@ -11,9 +12,11 @@ from __future__ import annotations
 import numpy as np
 from PIL import Image, ImageDraw
 
+from . import yuv
 from .noise import fractal2d, smoothstep
 from .palette import Theme
 from .terrain import mix, to_u8
+from .yuv import Sprite
 
 
 class Clouds:
@@ -35,14 +38,20 @@ class Clouds:
         alpha = smoothstep(1.0 - c - 0.05, 1.0 - c + 0.3, n) * fade * 0.92
         lit = np.clip(0.6 + 2.0 * (n - np.roll(n, 6, axis=0)), 0, 1)[..., None]
         rgb = mix(theme.light.cloud_shadow, theme.light.cloud, lit)
-        self.rgb = Image.fromarray(np.tile(to_u8(rgb), (1, 2, 1)))
-        self.alpha = Image.fromarray(np.tile(to_u8(alpha), (1, 2)))
+        rgb8, alpha8 = np.tile(to_u8(rgb), (1, 2, 1)), np.tile(to_u8(alpha), (1, 2))
+        self.rgb, self.alpha = Image.fromarray(rgb8), Image.fromarray(alpha8)
+        self.sprite = Sprite(rgb8, alpha8)
         self.speed = w * 0.02 * (1 + rng.random())  # canvas px per second
 
+    def _shift(self, t: float, dx: float) -> int:
+        return int(self.speed * t - dx * 0.85) % self.width  # far: travels with the camera
+
     def draw(self, canvas: Image.Image, t: float, dx: float) -> Image.Image:
-        shift = int(self.speed * t - dx * 0.85) % self.width  # far: travels with the camera
-        canvas.paste(self.rgb, (-shift, 0), self.alpha)  # clipped to the canvas: no crop copies
+        canvas.paste(self.rgb, (-self._shift(t, dx), 0), self.alpha)  # clipped to the canvas: no crop copies
         return canvas
+
+    def draw_planes(self, planes: list[Image.Image], t: float, dx: float) -> None:
+        self.sprite.paste(planes, -self._shift(t, dx), 0)
 
 
 class Stars:
@@ -57,12 +66,22 @@ class Stars:
         self.phase = rng.random(count).astype(np.float32) * 6.283
         self.rate = rng.uniform(1.5, 4.0, count).astype(np.float32)
 
+    def _points(self, t: float, dx: float, width: int) -> tuple[np.ndarray, np.ndarray]:
+        x = (self.x + int(dx * 0.9)) % width
+        return x, (self.level * (0.65 + 0.35 * np.sin(self.phase + self.rate * t)) * 255).astype(np.uint8)
+
     def draw(self, canvas: Image.Image, t: float, dx: float) -> Image.Image:
         a = np.array(canvas)
-        x = (self.x + int(dx * 0.9)) % a.shape[1]
-        glow = (self.level * (0.65 + 0.35 * np.sin(self.phase + self.rate * t)) * 255).astype(np.uint8)
+        x, glow = self._points(t, dx, a.shape[1])
         a[self.y, x] = np.maximum(a[self.y, x], glow[:, None])
         return Image.fromarray(a)
+
+    def draw_planes(self, planes: list[Image.Image], t: float, dx: float) -> None:
+        """On the luma only: a star is one grey pixel, a quarter of a chroma sample."""
+        a = np.array(planes[0])
+        x, glow = self._points(t, dx, a.shape[1])
+        a[self.y, x] = np.maximum(a[self.y, x], (16 + glow * (219 / 255)).astype(np.uint8))
+        planes[0] = Image.fromarray(a)
 
 
 _PARTICLES = {  # count per 100k canvas px, colour, size px, fall speed and drift (canvas heights / s)
@@ -96,21 +115,46 @@ class Particles:
             self.colours = np.where((self.vx > 0)[:, None], (255, 51, 38), (255, 242, 204)).astype(np.float32)
         else:
             self.colours = np.broadcast_to(self.colour, (count, 3))
+        self.yuv_colours = yuv.to_planes(self.colours[None].astype(np.uint8)).reshape(3, count).T.astype(np.float32)
 
-    def draw(self, canvas: Image.Image, t: float, dx: float) -> Image.Image:
-        out = np.array(canvas)
+    def _points(self, t: float, dx: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         span = self.rows[1] - self.rows[0]
         x = ((self.x0 + self.vx * t + dx + np.sin(self.phase + t) * 3) % self.w).astype(np.int64)
         y = ((self.y0 - self.rows[0] + self.vy * t) % span + self.rows[0]).astype(np.int64)
         a = self.alpha
         if self.kind == "fireflies":
             a = a * (0.5 + 0.5 * np.sin(self.phase * 3 + t * 3.0))[:, None]
-        for oy in range(self.px if self.kind != "rain" else 4):  # rain draws short streaks
-            for ox in range(self.px if self.kind != "rain" else 1):
-                yy, xx = np.minimum(y + oy, out.shape[0] - 1), np.minimum(x + ox, out.shape[1] - 1)
-                under = out[yy, xx].astype(np.float32)
-                out[yy, xx] = (under + a * (self.colours - under) + 0.5).astype(np.uint8)
+        return x, y, a
+
+    def _footprint(self) -> list[tuple[int, int]]:
+        if self.kind == "rain":  # rain draws short streaks
+            return [(oy, 0) for oy in range(4)]
+        return [(oy, ox) for oy in range(self.px) for ox in range(self.px)]
+
+    def draw(self, canvas: Image.Image, t: float, dx: float) -> Image.Image:
+        out = np.array(canvas)
+        x, y, a = self._points(t, dx)
+        for oy, ox in self._footprint():
+            yy, xx = np.minimum(y + oy, out.shape[0] - 1), np.minimum(x + ox, out.shape[1] - 1)
+            under = out[yy, xx].astype(np.float32)
+            out[yy, xx] = (under + a * (self.colours - under) + 0.5).astype(np.uint8)
         return Image.fromarray(out)
+
+    def draw_planes(self, planes: list[Image.Image], t: float, dx: float) -> None:
+        """The same points on Y, U and V: each pixel blends a quarter as strongly into its chroma
+        sample (it covers a quarter of the 2x2 block)."""
+        arrays = [np.array(p) for p in planes]
+        x, y, a = self._points(t, dx)
+        colours = self.yuv_colours
+        for oy, ox in self._footprint():
+            for i, (plane, k) in enumerate(zip(arrays, (1, 2, 2))):
+                yy = np.minimum(y + oy, planes[0].height - 1) // k
+                xx = np.minimum(x + ox, planes[0].width - 1) // k
+                yy, xx = np.minimum(yy, plane.shape[0] - 1), np.minimum(xx, plane.shape[1] - 1)
+                under = plane[yy, xx].astype(np.float32)
+                weight = a[:, 0] if k == 1 else a[:, 0] / 4
+                plane[yy, xx] = (under + weight * (colours[:, i] - under) + 0.5).astype(np.uint8)
+        planes[:] = [Image.fromarray(p) for p in arrays]
 
 
 class Boat:
@@ -157,16 +201,24 @@ class Boat:
         d.polygon([(x0 + s * 0.5, hull_top + s * 0.01), (x0 + s * 0.8, water), (x0 + s * 0.2, water)],
                   fill=_rgba(shade * 1.1))  # the fold down its side
         small = img.resize((W // k, H // k), Image.Resampling.BOX)
-        return small.convert("RGB"), small.getchannel("A")
+        rgb, alpha = small.convert("RGB"), small.getchannel("A")
+        return rgb, alpha, Sprite(np.asarray(rgb), np.asarray(alpha))
 
-    def draw(self, canvas: Image.Image, t: float, dx: float) -> Image.Image:
+    def _at(self, t: float, dx: float) -> tuple[int, int, tuple]:
         # On the water part-way out: it travels with the camera about half as much as the far shore.
         x = self.x + self.speed * t + dx * 0.45
         y = self.y + np.sin(t * 2.1) * self.bw * 0.025
         xi, yi = int(np.floor(x)), int(np.floor(y))
-        rgb, alpha = self.sprites[int((y - yi) * self._SUB)][int((x - xi) * self._SUB)]
+        return xi, yi, self.sprites[int((y - yi) * self._SUB)][int((x - xi) * self._SUB)]
+
+    def draw(self, canvas: Image.Image, t: float, dx: float) -> Image.Image:
+        xi, yi, (rgb, alpha, _) = self._at(t, dx)
         canvas.paste(rgb, (xi, yi), alpha)
         return canvas
+
+    def draw_planes(self, planes: list[Image.Image], t: float, dx: float) -> None:
+        xi, yi, (_, _, sprite) = self._at(t, dx)
+        sprite.paste(planes, xi, yi)
 
 
 def _rgba(colour: np.ndarray, alpha: int = 255) -> tuple[int, int, int, int]:

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import numpy as np
-from PIL import Image
+from PIL import Image, ImageChops
+
+from .terrain import to_u8
 
 _LUMA = np.asarray((0.299, 0.587, 0.114), np.float32)
 
@@ -21,6 +23,10 @@ class Grade:
         w, h = size
         if strategy == "realistic":
             self.grain = [rng.normal(0, 0.025, (h, w, 1)).astype(np.float32) for _ in range(4)]
+            # The same grain on the luma (an equal change of R, G and B moves Y by 219/255 of it):
+            # what it adds and what it takes away, as 8-bit images for saturating C adds.
+            self.luma_grain = [(Image.fromarray(to_u8(np.maximum(g[..., 0], 0) * 219 / 255)),
+                                Image.fromarray(to_u8(np.maximum(-g[..., 0], 0) * 219 / 255))) for g in self.grain]
         if strategy == "artistic":
             # Brush-stroke texture: noise smeared diagonally, fixed on the canvas like paint on linen.
             n = rng.random((h // 2 + 1, w // 2 + 1)).astype(np.float32)
@@ -53,12 +59,18 @@ class Grade:
             canvas += self.grain[frame % len(self.grain)]
         return canvas
 
-    def bars(self, image: Image.Image) -> Image.Image:
-        """Letterbox to 2.39:1 for cinematic (in place on the output-size image)."""
+    def grain_luma(self, luma: Image.Image, frame: int) -> Image.Image:
+        """`apply` for realistic on the canvas's Y plane (the only planar strategy): its grain."""
+        more, less = self.luma_grain[frame % len(self.luma_grain)]
+        return ImageChops.subtract(ImageChops.add(luma, more), less)
+
+    def bars(self, planes: list[np.ndarray]) -> None:
+        """Letterbox to 2.39:1 for cinematic, in place on an output frame's Y, U, V planes."""
         if self.strategy == "cinematic":
-            w, h = image.size
+            h, w = planes[0].shape
             bar = max(0, round((h - w / 2.39) / 2))
             if bar:
-                image.paste((0, 0, 0), (0, 0, w, bar))
-                image.paste((0, 0, 0), (0, h - bar, w, h))
-        return image
+                for plane, black, k in zip(planes, (16, 128, 128), (1, 2, 2)):
+                    rows = -(-bar // k)  # a chroma row half in the bar is in it
+                    plane[:rows] = black
+                    plane[plane.shape[0] - rows:] = black

@@ -1,9 +1,9 @@
 """The simulated mark: a small "SIMULATED" label burned into the bottom-right corner of every frame.
 
 A vendor model rendered locally must never pass for the vendor's work once downloaded. The label is drawn
-once (RGBA), then blended into each frame in the encoder's YUV 4:2:0 (whatever the frame source made: a
-full frame, an upscaled draft or YUV straight from a morph), and pasted onto the RGB stills (thumbnail, last
-frame). Pure arithmetic on fixed inputs: renders stay reproducible.
+once (RGBA), then blended into each frame in the encoder's YUV 4:2:0, whatever the frame source made; the
+stills (thumbnail, last frame) are those frames converted, so they carry it too. Pure arithmetic on fixed
+inputs: renders stay reproducible.
 """
 
 from __future__ import annotations
@@ -11,6 +11,8 @@ from __future__ import annotations
 import av
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
+
+from . import view
 
 # BT.601 limited range: what swscale uses for rgb24 -> yuv420p by default (encode.VideoWriter.prepare).
 _Y = np.array([0.257, 0.504, 0.098])
@@ -44,28 +46,17 @@ class Mark:
         self.chroma_alpha = self.alpha.reshape(mh // 2, 2, mw // 2, 2).mean(axis=(1, 3))
         self.cb, self.cr = half @ _U + 128, half @ _V + 128
 
-    def on_image(self, image: Image.Image) -> None:
-        """Paste onto an RGB still in place."""
-        image.paste(self.image, (self.x, self.y), self.image)
+    def on_frame(self, frame: av.VideoFrame) -> None:
+        """Blend into a yuv420p frame, in place (sources make a new frame each call).
 
-    def on_frame(self, frame: av.VideoFrame) -> av.VideoFrame:
-        """A copy of a yuv420p frame with the mark blended in (the source's frame may be reused by it).
-
-        Only the mark's box is converted to float: the rest of the frame is copied as bytes."""
-        planes = frame.to_ndarray(format="yuv420p")
-        h, w = frame.height, frame.width
+        Only the mark's box is converted to float and written back."""
+        planes = view.planes_of(frame)
         y, x = self.y, self.x
-        # yuv420p as one array: Y (h rows), then U and V, each (h/2 × w/2) packed two rows to a row of width w.
-        u = planes[h:h + h // 4].reshape(h // 2, w // 2)
-        v = planes[h + h // 4:].reshape(h // 2, w // 2)
         cy, cx = y // 2, x // 2
-        for plane, top, left, value, alpha in ((planes, y, x, self.luma, self.alpha),
-                                               (u, cy, cx, self.cb, self.chroma_alpha),
-                                               (v, cy, cx, self.cr, self.chroma_alpha)):
+        for plane, top, left, value, alpha in ((planes[0], y, x, self.luma, self.alpha),
+                                               (planes[1], cy, cx, self.cb, self.chroma_alpha),
+                                               (planes[2], cy, cx, self.cr, self.chroma_alpha)):
             height, width = value.shape
             region = plane[top:top + height, left:left + width].astype(np.float32)
             region += (value - region) * alpha
             plane[top:top + height, left:left + width] = np.clip(np.rint(region), 0, 255).astype(np.uint8)
-        out = av.VideoFrame.from_ndarray(planes, format="yuv420p")
-        out.pts = frame.pts
-        return out

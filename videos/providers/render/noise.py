@@ -27,7 +27,9 @@ def fractal2d(shape: tuple[int, int], cells: tuple[int, int], octaves: int, rng:
         norm += amplitude
         amplitude *= persistence
     total /= norm
-    lo, hi = np.percentile(total, (1, 99))
+    # Percentiles of every third row and column: the noise is smooth, so they are the same to a
+    # fraction of a percent, for a ninth of the sorting.
+    lo, hi = np.percentile(total[::3, ::3], (1, 99))
     return np.clip((total - lo) / max(hi - lo, 1e-6), 0, 1)
 
 

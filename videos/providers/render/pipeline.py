@@ -1,10 +1,10 @@
 """render(): pick the frame source for a spec, then produce, encode and report progress.
 
-Frames are made two at a time by worker threads, converted to the encoder's YUV there too, and
-encoded in the calling thread through a short queue: most PIL, numpy, swscale and libx264 work
-releases the GIL, so synthesis and encoding overlap on two cores while memory stays at a few
-frames whatever the clip length. Sources may skip the full-size RGB frame: T2V hands over drafts
-at its canvas size (swscale scales them up in the conversion), KF2V assembles YUV directly.
+Every source makes its frames straight in the encoder's yuv420p (no per-frame RGB conversion);
+they are made two at a time by worker threads and encoded in the calling thread through a short
+queue: most PIL, numpy, swscale and libx264 work releases the GIL, so synthesis and encoding
+overlap on two cores while memory stays at a few frames whatever the clip length. The stills
+(thumbnail, last frame) are those frames converted to RGB: exactly what was encoded.
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from typing import Protocol
 import av
 from PIL import Image
 
-from . import images
+from . import images, view
 from .camera import move_from_prompt
 from .encode import VideoWriter, remove_quietly, save_png, save_thumbnail
 from .mark import Mark
@@ -29,7 +29,7 @@ from .palette import theme_from_prompt
 from .scene import Scene
 from .spec import RenderCancelled, RenderResult, RenderSpec
 from .still import StillMotion
-from .text import CAPTION_SECONDS, Caption
+from .text import Caption
 
 _QUEUE_DEPTH = 2  # frames in flight between the producer and the encoder (memory at 1080p)
 _WORKERS = 2  # frames made at once
@@ -38,13 +38,11 @@ _POLL = 0.05  # seconds between cancellation checks while waiting for a frame
 
 
 class FrameSource(Protocol):
-    def frame(self, index: int) -> Image.Image: ...
+    def video_frame(self, index: int) -> av.VideoFrame:
+        """Frame `index` in yuv420p at the output size, a new frame each call (it is marked in place)."""
 
-
-# A source may also have `draft(index) -> Image.Image | None`: the frame at a smaller size, which
-# the writer scales up while converting it to YUV (cheaper than producing it at full size), or
-# None when that frame must be drawn at full size; or `video_frame(index) -> av.VideoFrame`: the
-# frame straight in the encoder's yuv420p at the output size.
+    def frame(self, index: int) -> Image.Image:
+        """The same frame as RGB (for inspection; the pipeline converts `video_frame`'s)."""
 
 
 def source_for(spec: RenderSpec) -> FrameSource:
@@ -63,27 +61,22 @@ class _Captioned:
     def __init__(self, scene: Scene, caption: Caption, frame_rate: int) -> None:
         self.scene, self.caption, self.frame_rate = scene, caption, frame_rate
 
-    def frame(self, index: int) -> Image.Image:
-        image = self.scene.frame(index)
-        self.caption.draw(image, index / self.frame_rate)
-        return image
+    def video_frame(self, index: int) -> av.VideoFrame:
+        frame = self.scene.video_frame(index)
+        self.caption.draw(view.planes_of(frame), index / self.frame_rate)  # at the output's resolution
+        return frame
 
-    def draft(self, index: int) -> Image.Image | None:
-        if index / self.frame_rate < CAPTION_SECONDS:
-            return None  # the caption's glyphs need the output's resolution
-        return self.scene.draft(index)
+    def frame(self, index: int) -> Image.Image:
+        return view.to_image(self.video_frame(index))
 
 
 class _Producer(threading.Thread):
-    """Produces every frame into a bounded queue as (frame prepared for the encoder, full-size
-    image or None); the full-size one only for the indices in `stills`. Errors travel through the
-    queue too."""
+    """Produces every frame into a bounded queue as (yuv420p frame, RGB image or None); the RGB
+    one only for the indices in `stills`. Errors travel through the queue too."""
 
-    def __init__(self, source: FrameSource, frames: int, stills: set[int],
-                 prepare: Callable[[Image.Image], av.VideoFrame], mark: Mark | None = None) -> None:
+    def __init__(self, source: FrameSource, frames: int, stills: set[int], mark: Mark | None = None) -> None:
         super().__init__(daemon=True, name="render-producer")
-        self.source, self.frames, self.stills, self.prepare = source, frames, stills, prepare
-        self.mark = mark
+        self.source, self.frames, self.stills, self.mark = source, frames, stills, mark
         self.queue: queue.Queue[tuple[av.VideoFrame, Image.Image | None] | BaseException] = queue.Queue(_QUEUE_DEPTH)
         self.stop = threading.Event()
 
@@ -106,23 +99,10 @@ class _Producer(threading.Thread):
             pool.shutdown(wait=False, cancel_futures=True)
 
     def _make(self, index: int) -> tuple[av.VideoFrame, Image.Image | None]:
-        frame, full = self._make_plain(index)
+        frame = self.source.video_frame(index)
         if self.mark is not None:  # after the frame exists, whichever way the source made it
-            frame = self.mark.on_frame(frame)
-            if full is not None:
-                full = full.copy()  # a source may hand out the same image again
-                self.mark.on_image(full)
-        return frame, full
-
-    def _make_plain(self, index: int) -> tuple[av.VideoFrame, Image.Image | None]:
-        direct = getattr(self.source, "video_frame", None)
-        if direct is not None:  # the source makes the encoder's YUV itself
-            return direct(index), self.source.frame(index) if index in self.stills else None
-        draft = getattr(self.source, "draft", None)
-        small = draft(index) if draft is not None else None
-        full = self.source.frame(index) if small is None or index in self.stills else None
-        # The RGB -> YUV conversion (and a draft's upscale) happens here too, in parallel.
-        return (self.prepare(small or full), full if index in self.stills else None)
+            self.mark.on_frame(frame)
+        return frame, view.to_image(frame) if index in self.stills else None
 
     def _put(self, item: tuple[av.VideoFrame, Image.Image | None]) -> bool:
         """Queue `item`, waiting for room; False once told to stop."""
@@ -170,7 +150,7 @@ def render(spec: RenderSpec, *, video_path: str, thumbnail_path: str, last_frame
     mark = Mark(spec.mark, (spec.width, spec.height)) if spec.mark else None
     metadata = {"comment": f"{spec.mark}: made by the local renderer, not by the vendor"} if spec.mark else None
     writer = VideoWriter(video_path, spec.width, spec.height, spec.frame_rate, metadata=metadata)
-    producer = _Producer(source, total, {thumb_index, total - 1}, writer.prepare, mark)
+    producer = _Producer(source, total, {thumb_index, total - 1}, mark)
     producer.start()
     try:
         last: Image.Image | None = None

@@ -1,29 +1,39 @@
 """Text-to-video: a procedural landscape composed from the prompt's words.
 
 The scene is built once on a small working canvas (half the output's rows, 180..360, with 25%
-overscan for the camera to travel in): sky, terrain layers, textures, all 8-bit PIL images. Each frame crops
-the sky, pastes the moving elements and the layers (slid sideways for parallax) through their
-coverage masks, grades, and is scaled to the output size by one PIL resize of the camera's crop
-box. Per frame that is a handful of C calls on a canvas a fraction of the output's size.
+overscan for the camera to travel in): sky, terrain layers, textures, all 8-bit images, and the same
+as 4:2:0 sprites (yuv.Sprite). Each frame pastes the sky, the moving elements and the layers (slid
+sideways for parallax; merged into one while they hold still) through their coverage masks straight
+into Y, U and V planes, and swscale cuts the camera's box out of them at the output size (view.py).
+Per frame that is a handful of C calls on a canvas a fraction of the output's size, and no colour
+conversion. Water and the colour grades (except realistic's grain) are worked out on an RGB canvas
+instead, converted in the same swscale pass.
 """
 
 from __future__ import annotations
 
+import functools
+import threading
+from collections import Counter
+
+import av
 import numpy as np
 from PIL import Image, ImageFilter
 
-from . import terrain
+from . import terrain, view
 from .camera import Move, crop_box
 from .elements import Boat, Clouds, Particles, Stars
 from .grade import Grade
 from .palette import Theme
 from .terrain import Layer, to_u8
 from .water import Water
+from .yuv import Sprite
 
 # Working-canvas size of the output's short side (before overscan): half the output's, within
 # these bounds. The scene is soft gradients and noise: one bilinear upscale loses little of it.
 WORK_ROWS = (180, 360)
 OVERSCAN = 1.25  # canvas / base view: room for pans, tilts and zooms
+_MERGE_AFTER = 12  # frames the layers hold still before they are merged into one (see Scene.still)
 
 
 class Scene:
@@ -34,21 +44,22 @@ class Scene:
         self.size, self.frames, self.frame_rate, self.move = size, frames, frame_rate, move
         k = min(1.0, min(max(WORK_ROWS[0], min(size) / 2), WORK_ROWS[1]) / min(size))
         self.base = (size[0] * k, size[1] * k)
-        cw, ch = round(self.base[0] * OVERSCAN), round(self.base[1] * OVERSCAN)
+        cw, ch = 2 * round(self.base[0] * OVERSCAN / 2), 2 * round(self.base[1] * OVERSCAN / 2)  # even: 4:2:0
         self.canvas_size = (cw, ch)
         rng = np.random.default_rng(theme.seed)
         self.margin = m = round(cw * 0.08)
         horizon_at = 0.22 if theme.aerial else {"ocean": 0.5, "city": 0.55}.get(theme.setting, 0.58)
         self.horizon = hy = round(ch * horizon_at)
         sun = (cw * rng.uniform(0.35, 0.65) + m, hy - theme.light.sun_height * hy * 0.9)
-        self.sky = Image.fromarray(to_u8(terrain.sky(theme, (cw + 2 * m, ch), hy, sun)))
+        sky = to_u8(terrain.sky(theme, (cw + 2 * m, ch), hy, sun))
+        self.sky, self.sky_sprite = Image.fromarray(sky), Sprite(sky)
         self.behind: list = []  # drawn on the sky, before the layers
         self.front: list = []  # drawn over everything
         if theme.light.stars:
             self.behind.append(Stars((cw + 2 * m, ch), hy, rng))
         if theme.clouds > 0.15 and not (theme.setting == "city" and theme.time == "night"):
             self.behind.append(Clouds(theme, (cw, ch), hy, rng))
-        self.layers = [_Sprite(layer) for layer in self._layers(theme, (cw, ch), rng)]
+        self.layers = [_Sprite.of(layer) for layer in self._layers(theme, (cw, ch), rng)]
         covered = ch  # rows from here down are hidden under an opaque part of a nearer layer
         for sprite in reversed(self.layers):
             covered = sprite.trim(covered)
@@ -64,6 +75,20 @@ class Scene:
             street = hy + round(ch * 0.11)
             self.front.append(Particles("traffic", (cw, ch), rng, rows=(street, street + max(2, ch // 40))))
         self.grade = Grade(strategy, (cw, ch), rng)
+        # The camera path, known before the first frame: its box on the canvas each frame, and how
+        # swscale cuts that box out to the output size (view.py).
+        self.boxes = [crop_box(move.view(i / max(1, frames - 1), anchored=False), canvas=(cw, ch), base=self.base)
+                      for i in range(frames)]
+        self.cuts = view.cuts(self.boxes, size, (cw, ch))
+        # Composed straight in 4:2:0 planes unless something needs the RGB canvas: the water's
+        # light and the strategies' colour grades are worked out on RGB.
+        self.planar = self.water is None and strategy in (None, "realistic")
+        # The layers' column offsets each frame. Where they hold still for a while (no sideways
+        # travel: push-ins, zooms, tilts) they are pasted as one layer, merged when first needed.
+        self.offsets = [self._offsets(i) for i in range(frames)]
+        self.still = {k for k, n in Counter(self.offsets).items() if n >= _MERGE_AFTER and k}
+        self._merged: dict[tuple[int, ...], _Sprite] = {}
+        self._merging = threading.Lock()
 
     def _layers(self, theme: Theme, size: tuple[int, int], rng: np.random.Generator) -> list[Layer]:
         hy, m = self.horizon, self.margin
@@ -93,67 +118,136 @@ class Scene:
             return layers
         return terrain.ridges(theme, size, hy, m, rng, count=3)
 
-    def canvas(self, index: int) -> tuple[Image.Image, tuple[float, float, float, float]]:
-        """The working-size 8-bit frame (graded) and the camera's crop box in it."""
-        t = index / self.frame_rate
-        u = index / max(1, self.frames - 1)
+    def _travel(self, index: int) -> tuple[float, float, int]:
+        """(t seconds, dx, sky shift): how far the camera has travelled sideways from the canvas's
+        centre, in canvas pixels. What is far travels with the camera, by dx·(1 - depth) on the
+        canvas, so on screen near layers slide more than far ones and the sky hardly moves."""
+        box = self.boxes[index]
+        dx = (box[0] + box[2]) / 2 - self.canvas_size[0] / 2
+        return index / self.frame_rate, dx, int(_clip(dx * 0.9, self.margin))
+
+    def _offsets(self, index: int) -> tuple[int, ...]:
+        """Each layer's column offset on the canvas (<= 0: layers are wider than it)."""
+        _, dx, _ = self._travel(index)
+        m = self.margin
+        return tuple(-m + int(_clip(dx * (1 - layer.depth), m)) for layer in self.layers)
+
+    def _merged_layers(self, offsets: tuple[int, ...]) -> _Sprite:
+        with self._merging:  # frames are made on two threads: merge once
+            merged = self._merged.get(offsets)
+            if merged is None:
+                merged = self._merged[offsets] = _Sprite.merged(self.layers, offsets, self.canvas_size)
+        return merged
+
+    def canvas(self, index: int) -> Image.Image:
+        """The working-size 8-bit RGB frame, graded."""
+        t, dx, sky_shift = self._travel(index)
         cw, ch = self.canvas_size
         m = self.margin
-        box = crop_box(self.move.view(u, anchored=False), canvas=(cw, ch), base=self.base)
-        # Camera travel. What is far travels with the camera, by dx·(1 - depth) on the canvas, so on
-        # screen near layers slide more than far ones and the sky hardly moves.
-        dx = (box[0] + box[2]) / 2 - cw / 2
-        sky_shift = int(np.clip(dx * 0.9, -m, m))
         frame = self.sky.crop((m - sky_shift, 0, m - sky_shift + cw, ch))
         for element in self.behind:
             frame = element.draw(frame, t, dx)
         if self.water is not None:
             frame = self.water.draw(frame, t, dx)
-        for layer in self.layers:
-            layer.draw(frame, -m + int(np.clip(dx * (1 - layer.depth), -m, m)))
+        for layer, x in zip(self.layers, self.offsets[index], strict=True):
+            layer.draw(frame, x)
         for element in self.front:
             frame = element.draw(frame, t, dx)
         if self.grade.strategy is not None:
             graded = self.grade.apply(np.asarray(frame, np.float32) * (1 / 255), index)
             frame = Image.fromarray(to_u8(graded))
-        return frame, box
+        return frame
+
+    def canvas_planes(self, index: int) -> list[np.ndarray]:
+        """The working-size frame composed straight in Y, U, V (4:2:0): the same layers and
+        elements as `canvas`, pasted as 4:2:0 sprites, 1.5 bytes a pixel instead of 4 and no
+        per-frame colour conversion. Only when `planar`."""
+        t, dx, sky_shift = self._travel(index)
+        cw, ch = self.canvas_size
+        m = self.margin
+        planes = [Image.new("L", (cw, ch), 16), Image.new("L", (cw // 2, ch // 2), 128),
+                  Image.new("L", (cw // 2, ch // 2), 128)]  # black until the sky covers it
+        self.sky_sprite.paste(planes, sky_shift - m, 0)
+        for element in self.behind:
+            element.draw_planes(planes, t, dx)
+        offsets = self.offsets[index]
+        if offsets in self.still:
+            self._merged_layers(offsets).draw_planes(planes, 0)
+        else:
+            for layer, x in zip(self.layers, offsets, strict=True):
+                layer.draw_planes(planes, x)
+        for element in self.front:
+            element.draw_planes(planes, t, dx)
+        if self.grade.strategy is not None:
+            planes[0] = self.grade.grain_luma(planes[0], index)
+        return [np.asarray(p) for p in planes]
+
+    def video_frame(self, index: int) -> av.VideoFrame:
+        """Frame `index` (0-based) as the encoder's yuv420p at the output size: the canvas, in
+        planes or RGB, cut out through the camera's box and scaled up by swscale in one pass."""
+        source = self.canvas_planes(index) if self.planar else np.asarray(self.canvas(index))
+        out = av.VideoFrame(self.size[0], self.size[1], "yuv420p")
+        planes = view.planes_of(out)
+        for dst, src in zip(planes, view.look(source, self.cuts[index]), strict=True):
+            dst[...] = src
+        self.grade.bars(planes)
+        return out
 
     def frame(self, index: int) -> Image.Image:
-        """Output-size RGB frame `index` (0-based)."""
-        small, box = self.canvas(index)
-        image = small.resize(self.size, Image.Resampling.BILINEAR, box=box)
-        return self.grade.bars(image)
+        """Output-size RGB frame `index`: the encoder's frame converted."""
+        return view.to_image(self.video_frame(index))
 
-    def draft(self, index: int) -> Image.Image | None:
-        """Frame `index` at the working canvas's resolution, for the encoder to scale up (see
-        VideoWriter.write); None when it must be drawn at the output size (letterbox bars).
 
-        The camera's crop box is resampled here (sub-pixel motion stays smooth); the 2-3x upscale
-        to the output then happens in swscale, fused with the YUV conversion the encoder needs anyway.
-        """
-        draft_size = (round(self.base[0]), round(self.base[1]))
-        if self.grade.strategy == "cinematic" or draft_size == self.size:
-            return None
-        small, box = self.canvas(index)
-        return small.resize(draft_size, Image.Resampling.BILINEAR, box=box)
+def _clip(x: float, limit: float) -> float:
+    """`x` within ±`limit` (np.clip costs ~20 µs a call on a float)."""
+    return min(max(x, -limit), limit)
 
 
 class _Sprite:
     """A terrain layer as 8-bit images: its ragged top edge pasted through its coverage mask, the
     opaque rows below it with a plain copy, and nothing where nearer layers cover it anyway."""
 
-    def __init__(self, layer: Layer) -> None:
-        self.top, self.depth = layer.top, layer.depth
-        self.rgb, self.alpha = to_u8(layer.rgb), to_u8(layer.alpha[..., 0])
+    def __init__(self, top: int, rgb: np.ndarray, alpha: np.ndarray, depth: float) -> None:
+        self.top, self.depth, self.rgb, self.alpha = top, depth, rgb, alpha
         see_through = np.nonzero((self.alpha < 255).any(axis=1))[0]
         self.solid = int(see_through.max()) + 1 if see_through.size else 0  # first all-opaque row
+        if see_through.size and (self.top + self.solid) % 2 and self.solid < len(self.rgb):
+            # Edge and body meet on an even canvas row, so no chroma row (two rows) is split between
+            # them: two half-covering pastes would let a quarter of what is behind show through.
+            self.solid += 1
+
+    @classmethod
+    def of(cls, layer: Layer) -> _Sprite:
+        return cls(layer.top, to_u8(layer.rgb), to_u8(layer.alpha[..., 0]), layer.depth)
+
+    @classmethod
+    def merged(cls, layers: list[_Sprite], offsets: tuple[int, ...], size: tuple[int, int]) -> _Sprite:
+        """`layers` at column `offsets`, far to near, as one layer the canvas's width: what they
+        cover and show, composited once ("over"), for frames in which none of them moves."""
+        cw, ch = size
+        top = min(layer.top for layer in layers)
+        out = Image.new("RGBA", (cw, ch - top), (0, 0, 0, 0))
+        for layer, x in zip(layers, offsets, strict=True):
+            image = Image.fromarray(np.dstack([layer.rgb, layer.alpha]), "RGBA")
+            out.alpha_composite(image, dest=(0, layer.top - top), source=(-x, 0))
+        a = np.asarray(out)
+        merged = cls(top, a[..., :3], a[..., 3], 1.0)
+        merged.trim(ch)
+        return merged
 
     def trim(self, covered: int) -> int:
         """Keep the rows above canvas row `covered`; returns the row this layer covers from."""
         end = max(self.solid, min(covered - self.top, len(self.rgb)))
         self.edge = (Image.fromarray(self.rgb[:self.solid]), Image.fromarray(self.alpha[:self.solid]))
         self.body = Image.fromarray(self.rgb[self.solid:end]) if end > self.solid else None
+        self.end = end
         return min(covered, self.top + self.solid)
+
+    @functools.cached_property
+    def sprites(self) -> tuple[Sprite | None, Sprite | None]:
+        """Edge and body as 4:2:0 sprites, made when first drawn in planes."""
+        return (Sprite(self.rgb[:self.solid], self.alpha[:self.solid]) if self.solid else None,
+                Sprite(self.rgb[self.solid:self.end]) if self.end > self.solid else None)
 
     def draw(self, frame: Image.Image, x: int) -> None:
         """Paste at column offset `x` (<= 0: the layer is wider than the frame)."""
@@ -161,6 +255,14 @@ class _Sprite:
             frame.paste(self.edge[0], (x, self.top), self.edge[1])
         if self.body is not None:
             frame.paste(self.body, (x, self.top + self.solid))
+
+    def draw_planes(self, planes: list[Image.Image], x: int) -> None:
+        """`draw` on Y, U, V plane images."""
+        edge, body = self.sprites
+        if edge is not None:
+            edge.paste(planes, x, self.top)
+        if body is not None:
+            body.paste(planes, x, self.top + self.solid)
 
 
 def _neon_signs(layer: Layer, rng: np.random.Generator, near: float) -> None:

@@ -6,7 +6,7 @@ import av
 import numpy as np
 from PIL import Image
 
-from . import yuv
+from . import view, yuv
 from .camera import Move, View, crop_box
 from .images import pad_reflect
 
@@ -46,62 +46,48 @@ class StillMotion:
         ramp = ramp[:self.y1 - self.y0]
         self.mask = Image.fromarray(np.repeat((255 - (ramp * 255).astype(np.uint8))[:, None], w, axis=1), "L")
         self.masks = (self.mask, self.mask.resize((w // 2, self.mask.height // 2), Image.Resampling.BILINEAR))
-        self.planes = yuv.planes(self.source)  # the encoder's Y, U, V of the (padded) picture
-        self.picture_planes = self.planes if self.source is picture else yuv.planes(picture)
+        # The encoder's Y, U, V of the (padded) picture, as arrays.
+        self.planes = [np.asarray(p) for p in yuv.planes(self.source)]
+        self.picture_planes = self.planes if self.source is picture else [np.asarray(p) for p in yuv.planes(picture)]
+        # The camera path is known: every frame's cuts (view.py), background and foreground, now.
+        moves = [move.view(i / max(1, frames - 1), anchored=True) for i in range(frames)]
+        source = (self.source.width, self.source.height)
+        if move.kind == "zoom_out":  # the pad has no room for a wider foreground view
+            self.cuts = [(cut,) for cut in view.cuts([self._box(m) for m in moves], self.size, source)]
+        else:
+            fore = [View(1 + (m.scale - 1) * (1 + _PARALLAX), m.ox, m.oy) for m in moves]
+            self.cuts = list(zip(view.cuts([self._box(m) for m in moves], self.size, source, (0, self.y1)),
+                                 view.cuts([self._box(m) for m in fore], self.size, source, (self.y0, h)),
+                                 strict=True))
 
     def frame(self, index: int) -> Image.Image:
-        if index == 0:
-            return self.picture
-        u = index / max(1, self.frames - 1)
-        view = self.move.view(u, anchored=True)
-        if self.move.kind == "zoom_out":
-            return self._render(view, (0, self.size[1]))  # the pad has no room for a wider foreground view
-        fore_view = View(1 + (view.scale - 1) * (1 + _PARALLAX), view.ox, view.oy)
-        y0, y1 = self.y0, self.y1
-        out = Image.new("RGB", self.size)
-        out.paste(self._render(fore_view, (y0, self.size[1])), (0, y0))
-        back = self._render(view, (0, y1))
-        out.paste(back.crop((0, 0, self.size[0], y0)), (0, 0))
-        out.paste(back.crop((0, y0, self.size[0], y1)), (0, y0), self.mask)  # the fade into the foreground
-        return out
+        """Frame `index` as RGB: the encoder's frame converted (stills match the video exactly)."""
+        return self.picture if index == 0 else view.to_image(self.video_frame(index))
 
     def video_frame(self, index: int) -> av.VideoFrame:
-        """Frame `index` straight as the encoder's YUV 4:2:0: the same resampling as `frame`, run
-        on the picture's Y, U and V planes (converted once): 1.5 bytes a pixel instead of 4, and
-        no per-frame RGB conversion."""
+        """Frame `index` as the encoder's YUV 4:2:0, the camera's boxes resampled from the picture's
+        Y, U and V planes (converted once) by swscale (view.py): background and foreground each
+        once, only over their own rows, blended through the ramp between them."""
         if index == 0:
-            return yuv.video_frame(self.picture_planes)
-        view = self.move.view(index / max(1, self.frames - 1), anchored=True)
+            return view.frame_of(self.picture_planes)
         w, h = self.size
-        if self.move.kind == "zoom_out":
-            return yuv.video_frame([self._render(view, (0, h), p, 1 + (i > 0)) for i, p in enumerate(self.planes)])
-        fore_view = View(1 + (view.scale - 1) * (1 + _PARALLAX), view.ox, view.oy)
-        out = []
-        for i, plane in enumerate(self.planes):
+        out = av.VideoFrame(w, h, "yuv420p")
+        planes = view.planes_of(out)
+        if len(self.cuts[index]) == 1:
+            for dst, src in zip(planes, view.look(self.planes, self.cuts[index][0]), strict=True):
+                dst[...] = src
+            return out
+        back, fore = (view.look(self.planes, cut) for cut in self.cuts[index])
+        for i, (dst, b, f) in enumerate(zip(planes, back, fore, strict=True)):
             s = 1 + (i > 0)  # chroma planes are half size
             y0, y1 = self.y0 // s, self.y1 // s
-            image = self._render(fore_view, (self.y0, h), plane, s)
-            back = self._render(view, (0, self.y1), plane, s)
-            image = _stack(back.crop((0, 0, w // s, y0)), image, y0)
-            image.paste(back.crop((0, y0, w // s, y1)), (0, y0), self.masks[i > 0])
-            out.append(image)
-        return yuv.video_frame(out)
+            dst[:y0] = b[:y0]
+            dst[y1:] = f[y1 - y0:]
+            ramp = Image.composite(Image.fromarray(b[y0:]), Image.fromarray(f[:y1 - y0]), self.masks[i > 0])
+            dst[y0:y1] = np.asarray(ramp)
+        return out
 
-    def _render(self, view: View, rows: tuple[int, int], source: Image.Image | None = None,
-                s: int = 1) -> Image.Image:
-        """Rows `rows` (of the output) of the frame seen through `view`, from `source` (the picture
-        by default) at 1/`s` of the output's size."""
+    def _box(self, move: View) -> tuple[float, float, float, float]:
+        """The part of the (padded) picture the camera sees through `move`."""
         w, h = self.size
-        base = (float(w), float(h))
-        left, top, right, bottom = crop_box(view, canvas=self.canvas, base=base)
-        sy = (bottom - top) / h
-        box = (left / s, (top + rows[0] * sy) / s, right / s, (top + rows[1] * sy) / s)
-        return (source or self.source).resize((w // s, (rows[1] - rows[0]) // s), Image.Resampling.BILINEAR, box=box)
-
-
-def _stack(top: Image.Image, bottom: Image.Image, at: int) -> Image.Image:
-    """`bottom` pasted below row `at` of a canvas holding `top`: one image of both's width."""
-    out = Image.new(bottom.mode, (bottom.width, at + bottom.height))
-    out.paste(top, (0, 0))
-    out.paste(bottom, (0, at))
-    return out
+        return crop_box(move, canvas=self.canvas, base=(float(w), float(h)))

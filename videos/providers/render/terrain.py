@@ -63,14 +63,18 @@ def haze(theme: Theme) -> np.ndarray:
 def _band(top: np.ndarray, colour: np.ndarray, depth: float, height: int, shade: float,
           rng: np.random.Generator, grain: float = 0.2) -> Layer:
     """A layer filling everything below the per-column `top` profile, anti-aliased at the edge."""
+    top = top.astype(np.float32)
     y0 = max(0, int(top.min()) - 1)
     rows = np.arange(y0, height, dtype=np.float32)[:, None]
-    alpha = np.clip(rows - top[None, :] + 0.5, 0, 1)
+    below = rows - top[None, :]
+    alpha = np.clip(below + 0.5, 0, 1)
     # Darker toward the foot of each band: reads as depth and keeps ridges apart.
-    fall = np.clip((rows - top[None, :]) / max(1.0, height - y0), 0, 1)
+    fall = np.clip(below * np.float32(1 / max(1.0, height - y0)), 0, 1)
     tex = fractal2d((height - y0, top.size), (6, 14), 3, rng)
-    rgb = colour[None, None, :] * (1 - shade * fall[..., None]) * (1 - grain / 2 + grain * tex[..., None])
-    return Layer(y0, rgb.astype(np.float32), alpha[..., None].astype(np.float32), depth)
+    # One light factor per pixel, then the colour: a single pass over the three channels.
+    light = (1 - np.float32(shade) * fall) * (np.float32(1 - grain / 2) + np.float32(grain) * tex)
+    rgb = light[..., None] * np.asarray(colour, np.float32)
+    return Layer(y0, rgb, alpha[..., None], depth)
 
 
 def ridges(theme: Theme, size: tuple[int, int], horizon: int, margin: int, rng: np.random.Generator,

@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import textwrap
 
+import numpy as np
 from PIL import Image, ImageDraw, ImageFont
+
+from .yuv import Sprite
 
 CAPTION_SECONDS = 1.0
 _FADE = 0.3  # seconds of fade-out at the end of the caption
@@ -36,11 +39,15 @@ class Caption:
         self.position = (margin, max(0, h - ch - margin - round(h * 0.06)))
         self.alpha = self.image.getchannel("A")
         self.rgb = self.image.convert("RGB")
+        self.sprite = Sprite(np.asarray(self.rgb), np.asarray(self.alpha))
 
-    def draw(self, frame: Image.Image, t: float) -> None:
-        """Paste onto `frame` (in place) at time `t` seconds; nothing after CAPTION_SECONDS."""
-        if t >= CAPTION_SECONDS:
-            return
-        opacity = min(1.0, (CAPTION_SECONDS - t) / _FADE)
-        mask = self.alpha if opacity >= 1 else self.alpha.point(lambda a: int(a * opacity))
-        frame.paste(self.rgb, self.position, mask)
+    def opacity(self, t: float) -> float:
+        """0 from CAPTION_SECONDS on, fading out over the last _FADE seconds before it."""
+        return max(0.0, min(1.0, (CAPTION_SECONDS - t) / _FADE))
+
+    def draw(self, planes: list[np.ndarray], t: float) -> None:
+        """Blend into an output frame's Y, U, V planes (in place) at time `t` seconds; nothing
+        from CAPTION_SECONDS on. Only the caption's rectangle is touched."""
+        opacity = self.opacity(t)
+        if opacity > 0:
+            self.sprite.blend(planes, *self.position, opacity)

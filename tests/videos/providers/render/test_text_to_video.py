@@ -1,6 +1,8 @@
 import numpy as np
+import pytest
 
-from videos.providers.render import RenderSpec
+from videos.providers.render import RenderSpec, view
+from videos.providers.render.encode import to_yuv420p
 from videos.providers.render.palette import theme_from_prompt
 from videos.providers.render.pipeline import source_for
 
@@ -74,18 +76,6 @@ def test_it_reads_settings_and_weather_from_words():
     assert theme_from_prompt("pine forest at dawn", 0).setting == "forest"
 
 
-def test_frames_drafted_at_the_canvas_size_match_the_full_size_ones(tmp_path):
-    """At 640x360 frames after the caption are drawn at the working canvas's size and scaled up by
-    the encoder: they must look like the full-size frames the source draws, at the output size."""
-    spec = RenderSpec(prompt=SUNSET, width=640, height=360, duration=2.0, frame_rate=12)
-    source = source_for(spec)
-    assert source.draft(0) is None and source.draft(20).size == (320, 180)
-    _, paths = render_to(tmp_path, spec)
-    frames = assert_valid_mp4(paths["video"], frames=24, size=(640, 360))
-    for index in (0, 20):
-        assert psnr(frames[index], np.asarray(source.frame(index))) >= 32, index
-
-
 def test_lakes_rivers_and_boats_are_water():
     for prompt in ("A paper boat drifting on a calm lake at golden hour", "a river at dawn", "sailing by the sea"):
         assert theme_from_prompt(prompt, 0).setting == "ocean", prompt
@@ -119,3 +109,45 @@ def test_a_boat_floats_on_the_water_when_the_prompt_names_one():
     differs = np.abs(one - other).max(axis=2) > 40
     rows, _ = np.nonzero(differs)
     assert 300 < differs.sum() < 640 * 360 * 0.05 and rows.min() > 180  # boat-sized, on the water
+
+
+@pytest.mark.parametrize(("prompt", "strategy"), [
+    (SUNSET, None),  # clouds over three ridges, a push-in: the still layers are merged into one
+    ("pan left over a pine forest at night", None),  # stars, fireflies, tree lines sliding apart
+    ("snow falling on a winter valley, tilt up", None),  # snowflakes
+    (SUNSET, "realistic"),  # film grain
+])
+def test_frames_composed_in_planes_are_the_rgb_composition(prompt, strategy):
+    """The working canvas is composed straight in Y, U, V; it must be the RGB composition (which
+    water and the colour grades still use) converted."""
+    spec = RenderSpec(prompt=prompt, width=640, height=360, duration=2.0, frame_rate=12, strategy=strategy)
+    scene = source_for(spec).scene
+    assert scene.planar
+    for index in (0, 11, 23):
+        want = view.planes_of(to_yuv420p(np.asarray(scene.canvas(index)), scene.canvas_size))
+        for i, (got, expected) in enumerate(zip(scene.canvas_planes(index), want, strict=True)):
+            assert psnr(got, expected) >= 48, (index, i)  # 52-62 dB: rounding only
+
+
+def test_layers_merged_for_a_still_camera_are_the_layers_pasted_one_by_one():
+    spec = RenderSpec(prompt=SUNSET, width=640, height=360, duration=2.0, frame_rate=12)
+    scene = source_for(spec).scene
+    assert scene.offsets[5] in scene.still  # a push-in never slides the layers
+    merged = scene.canvas_planes(5)
+    scene.still = set()
+    for got, expected in zip(merged, scene.canvas_planes(5), strict=True):
+        assert psnr(got, expected) >= 45
+
+
+def test_the_caption_is_drawn_at_the_output_resolution_and_fades(tmp_path):
+    spec = RenderSpec(prompt=SUNSET, width=640, height=360, duration=2.0, frame_rate=12)
+    source = source_for(spec)
+    plain = [view.planes_of(source.scene.video_frame(i))[0].astype(int) for i in (0, 11, 12)]
+    captioned = [view.planes_of(source.video_frame(i))[0].astype(int) for i in (0, 11, 12)]
+    left, top = source.caption.position
+    box = (slice(top, top + source.caption.image.height), slice(left, left + source.caption.image.width))
+    differs = [np.abs(c - p)[box].mean() for c, p in zip(captioned, plain, strict=True)]
+    assert differs[0] > 20 and 0 < differs[1] < differs[0] / 2 and differs[2] == 0  # shown, fading, gone
+    outside = np.ones(plain[0].shape, bool)
+    outside[box] = False
+    assert np.array_equal(captioned[0][outside], plain[0][outside])
