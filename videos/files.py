@@ -12,6 +12,7 @@ import hmac
 import re
 import time
 from collections.abc import Iterator
+from functools import lru_cache
 from typing import Any
 from urllib.parse import quote, urlencode
 
@@ -26,8 +27,20 @@ _RANGE = re.compile(r"^bytes=(\d*)-(\d*)$")
 
 
 def _signature(name: str, expires: int) -> str:
-    key = hashlib.sha256(b"file-url:" + settings.SECRET_KEY.encode()).digest()
+    return _signed(settings.SECRET_KEY, name, expires)
+
+
+@lru_cache(maxsize=8192)
+def _signed(secret: str, name: str, expires: int) -> str:
+    """Remembered: a poll signs the same names with the same expiry (rounded to the hour) again and again."""
+    key = hashlib.sha256(b"file-url:" + secret.encode()).digest()
     return hmac.new(key, f"{name}\n{expires}".encode(), hashlib.sha256).hexdigest()
+
+
+def url_expiry(ttl: int | None = None) -> int:
+    """When links signed now expire: rounded up to the hour, so repeated polls return the same URL (browsers
+    can cache the file, and an answer's ETag changes only when its links are renewed)."""
+    return (int(time.time()) + (ttl or settings.FILE_URL_TTL)) // 3600 * 3600 + 3600
 
 
 def base_url(request: HttpRequest | None = None) -> str:
@@ -54,8 +67,7 @@ def file_url(name: str, *, base: str, ttl: int | None = None) -> str:
         if hasattr(storage, "bucket_name"):  # S3-compatible: presigned by the storage for exactly `ttl`
             return str(storage.url(name, expire=min(ttl, MAX_PRESIGN_SECONDS)))
         return str(storage.url(name))
-    # Round the expiry up to the hour so repeated polls return the same URL (browsers can cache the file).
-    expires = (int(time.time()) + ttl) // 3600 * 3600 + 3600
+    expires = url_expiry(ttl)
     query = urlencode({"expires": expires, "signature": _signature(name, expires)})
     return f"{base}{settings.MEDIA_URL}{quote(name)}?{query}"
 

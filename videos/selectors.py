@@ -5,7 +5,7 @@ from __future__ import annotations
 from decimal import Decimal
 
 from django.contrib.auth.models import AbstractBaseUser
-from django.db.models import Count, DecimalField, OuterRef, Q, QuerySet, Subquery, Sum, Value
+from django.db.models import Count, DecimalField, F, OuterRef, Q, QuerySet, Subquery, Sum, Value
 from django.db.models.functions import Coalesce
 
 from billing.models import CreditEntry
@@ -55,6 +55,29 @@ def session_get(*, user: AbstractBaseUser, public_id: str) -> GenerationSession:
 def session_videos(*, session: GenerationSession) -> QuerySet[Video]:
     return (session.videos.select_related("model", "session").annotate(credits_spent=_spent("video_id"))
             .order_by("sequence"))
+
+
+def session_counted(*, pk: int, total_videos: int, completed_videos: int) -> GenerationSession:
+    """The session `pk` (its owner already checked by the caller's version read, videos.versions) with its
+    credits from the ledger, and the counts that read gave: no GROUP BY over its videos."""
+    session = (GenerationSession.objects.select_related("model").annotate(credits_total=_spent("session_id"))
+               .filter(pk=pk).first())
+    if session is None:  # deleted since
+        raise NotFound("No such session.", field="session_id")
+    session.total_videos, session.completed_videos = total_videos, completed_videos  # type: ignore[attr-defined]
+    return session
+
+
+def session_page(*, session: GenerationSession, offset: int, limit: int) -> list[Video]:
+    """One page of a session's videos for the poll path: each row names its model in two columns (no join of
+    the model's or the session's row per video) and carries its credits from the ledger; `video.session` is
+    `session`, not read again."""
+    rows = list(Video.objects.filter(session_id=session.pk).annotate(
+        credits_spent=_spent("video_id"), model_slug=F("model__model_id"), model_vendor=F("model__provider"),
+    ).order_by("sequence")[offset:offset + limit])
+    for video in rows:
+        video._state.fields_cache["session"] = session
+    return rows
 
 
 def session_stats(*, user: AbstractBaseUser, status: str | None = None, search: str | None = None,

@@ -121,9 +121,13 @@ class VideoOut(Schema):
             spent = video_spent(video)
         if queue is None:
             queue = videos_queue([video])[video.pk]
+        # A page read (selectors.session_page) names the model in two columns instead of joining its row.
+        model, provider = getattr(video, "model_slug", None), getattr(video, "model_vendor", None)
+        if model is None or provider is None:
+            model, provider = video.model.model_id, video.model.provider
         return cls(
             video_id=video.public_id, session_id=video.session.public_id, status=video.status,
-            progress=video.progress, prompt=video.prompt, model=video.model.model_id, provider=video.model.provider,
+            progress=video.progress, prompt=video.prompt, model=model, provider=provider,
             simulated=video.simulated, video_url=file_url(video.file, base=base) or None,
             thumbnail_url=file_url(video.thumbnail, base=base) or None,
             last_frame_url=file_url(video.last_frame, base=base) or None, duration=video.duration,
