@@ -30,9 +30,7 @@ def _signature(name: str, expires: int) -> str:
     return _signed(settings.SECRET_KEY, name, expires)
 
 
-@lru_cache(maxsize=8192)
 def _signed(secret: str, name: str, expires: int) -> str:
-    """Remembered: a poll signs the same names with the same expiry (rounded to the hour) again and again."""
     key = hashlib.sha256(b"file-url:" + secret.encode()).digest()
     return hmac.new(key, f"{name}\n{expires}".encode(), hashlib.sha256).hexdigest()
 
@@ -67,9 +65,15 @@ def file_url(name: str, *, base: str, ttl: int | None = None) -> str:
         if hasattr(storage, "bucket_name"):  # S3-compatible: presigned by the storage for exactly `ttl`
             return str(storage.url(name, expire=min(ttl, MAX_PRESIGN_SECONDS)))
         return str(storage.url(name))
-    expires = url_expiry(ttl)
-    query = urlencode({"expires": expires, "signature": _signature(name, expires)})
-    return f"{base}{settings.MEDIA_URL}{quote(name)}?{query}"
+    return _file_link(base, settings.MEDIA_URL, settings.SECRET_KEY, name, url_expiry(ttl))
+
+
+@lru_cache(maxsize=8192)
+def _file_link(base: str, media_url: str, secret: str, name: str, expires: int) -> str:
+    """Remembered: a poll links the same files with the same expiry (rounded to the hour) again and again, and
+    a page of 50 videos has 150 links."""
+    query = urlencode({"expires": expires, "signature": _signed(secret, name, expires)})
+    return f"{base}{media_url}{quote(name)}?{query}"
 
 
 def file_save(name: str, content: bytes | File) -> str:
