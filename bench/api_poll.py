@@ -10,7 +10,9 @@ connections. In the same run, against the same server:
 - the session poll with 1 and with 50 completed videos (signed file links), answered 200;
 - the same polls sent with If-None-Match: the current ETag, answered 304 (no body).
 Endpoints run in turn, ROUNDS times; each figure is the median. Targets (issue 11): the 1-video poll at
-≥ 0.5× the bare view, the 304 at ≥ 0.8×.
+≥ 0.5× the bare view, the 304 at ≥ 0.8×. Each row also gives the CPU time the gunicorn workers and the
+PostgreSQL backends spent per request (Linux /proc), which other load on the machine disturbs far less than
+requests/s does.
 
     apt-get install -y wrk                        # Debian/Ubuntu; brew install wrk on macOS
     .venv/bin/python bench/api_poll.py            # PostgreSQL at 127.0.0.1:5432 (database `benchapi`), Redis
@@ -102,9 +104,38 @@ def _setup(env: dict[str, str]) -> tuple[str, str, str]:
     return key, one, fifty
 
 
+def _cpu_seconds(pids: list[int]) -> float:
+    """User + system CPU time of these processes so far (Linux /proc; 0 elsewhere)."""
+    total = 0
+    for pid in pids:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        total += int(fields[11]) + int(fields[12])  # utime, stime (clock ticks)
+    return total / os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 0.0
+
+
+def _workers(server: subprocess.Popen[bytes]) -> list[int]:
+    try:
+        return [int(p) for p in Path(f"/proc/{server.pid}/task/{server.pid}/children").read_text().split()]
+    except OSError:
+        return []
+
+
+def _backends() -> list[int]:
+    """PostgreSQL server processes serving the bench database (the web workers' connections)."""
+    import psycopg
+
+    with psycopg.connect(DB, autocommit=True) as conn:
+        return [r[0] for r in conn.execute("SELECT pid FROM pg_stat_activity WHERE datname = current_database() "
+                                           "AND pid <> pg_backend_pid()").fetchall()]
+
+
 def _drive(url: str, headers: dict[str, str], *, connections: int, seconds: int, expect: int,
-           script: str) -> tuple[float, float, float]:
-    """(requests/s, p50 ms, p99 ms) from one wrk run; fails on a socket error or any unexpected status."""
+           script: str) -> tuple[float, float, float, int]:
+    """(requests/s, p50 ms, p99 ms, requests) from one wrk run; fails on a socket error or any unexpected
+    status."""
     cmd = ["wrk", "-t1", f"-c{connections}", f"-d{seconds}s", "--latency", "--timeout", "10s", "-s", script]
     for name, value in headers.items():
         cmd += ["-H", f"{name}: {value}"]
@@ -113,7 +144,8 @@ def _drive(url: str, headers: dict[str, str], *, connections: int, seconds: int,
     if "Socket errors" in out or unexpected is None or int(unexpected.group(1)):
         raise SystemExit(f"wrk saw errors on {url} (expected only {expect}s):\n{out}")
     rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))  # type: ignore[union-attr]
-    return rps, _ms(out, "50%"), _ms(out, "99%")
+    count = int(re.search(r"(\d+) requests in", out).group(1))  # type: ignore[union-attr]
+    return rps, _ms(out, "50%"), _ms(out, "99%"), count
 
 
 def _ms(out: str, quantile: str) -> float:
@@ -194,30 +226,34 @@ def main() -> None:
         )
         conns = [int(c) for c in args.connections.split(",")]
         before = os.getloadavg()
-        runs: dict[tuple[str, int], list[tuple[float, float, float]]] = {}
+        runs: dict[tuple[str, int], list[tuple[float, ...]]] = {}
         for _ in range(args.rounds):
             for c in conns:
                 for name, path, headers, expect in cases:
-                    runs.setdefault((name, c), []).append(
-                        _drive(base + path, headers, connections=c, seconds=args.seconds, expect=expect,
-                               script=str(script)))
+                    web_pids, db_pids = _workers(server), _backends()
+                    web0, db0 = _cpu_seconds(web_pids), _cpu_seconds(db_pids)
+                    rps, p50, p99, count = _drive(base + path, headers, connections=c, seconds=args.seconds,
+                                                  expect=expect, script=str(script))
+                    web, db = _cpu_seconds(web_pids) - web0, _cpu_seconds(db_pids) - db0
+                    runs.setdefault((name, c), []).append((rps, p50, p99, web * 1000 / count, db * 1000 / count))
         after = os.getloadavg()
     finally:
         server.terminate()
         server.wait(timeout=30)
         log.close()
-    medians = {k: tuple(statistics.median(r[i] for r in rs) for i in range(3)) for k, rs in runs.items()}
+    medians = {k: tuple(statistics.median(r[i] for r in rs) for i in range(5)) for k, rs in runs.items()}
     print(f"{args.server}: gunicorn -c dashboard/gunicorn.conf.py, {workers} workers × {threads} threads"
           f"{' (uvicorn workers)' if args.server == 'asgi' else ''}, PostgreSQL, Redis cache, JSON request logs; "
           f"wrk -t1 -d{args.seconds}s, endpoints in turn, median of {args.rounds}; load average (1 min) "
           f"{before[0]:.1f} before, {after[0]:.1f} after, on {os.cpu_count()} cores\n")
-    print("| endpoint | connections | requests/s | p50 ms | p99 ms | × bare view |")
-    print("|---|---|---|---|---|---|")
+    print("| endpoint | connections | requests/s | p50 ms | p99 ms | × bare view | CPU ms/request: web | database |")
+    print("|---|---|---|---|---|---|---|---|")
     for c in conns:
         baseline = medians[(cases[0][0], c)][0]
         for name, *_ in cases:
-            rps, p50, p99 = medians[(name, c)]
-            print(f"| {name} | {c} | {rps:.0f} | {p50:.1f} | {p99:.1f} | {rps / baseline:.2f} |")
+            rps, p50, p99, web, db = medians[(name, c)]
+            print(f"| {name} | {c} | {rps:.0f} | {p50:.1f} | {p99:.1f} | {rps / baseline:.2f} | {web:.2f} | "
+                  f"{db:.2f} |")
     print()
     for label, name, target in (("session poll (1 video) ≥ 0.5×", cases[2][0], 0.5),
                                 ("304 (1 video) ≥ 0.8×", cases[4][0], 0.8)):

@@ -79,7 +79,7 @@ _PAGE_COLUMNS = tuple(f.attname for f in Video._meta.concrete_fields if f.attnam
 
 
 def _select(alias: str, columns: tuple[str, ...], column: str) -> str:
-    return (", ".join(f"{alias}.{c}" for c in columns) + f", m.model_id AS model_slug, m.provider AS model_vendor, "
+    return (", ".join(f"{alias}.{c}" for c in columns) + ", m.model_id AS model_slug, m.provider AS model_vendor, "
             + _NET.format(e=_E, column=column, row=alias) + " AS credits_net")
 
 

@@ -32,8 +32,8 @@ from videos.models import GenerationSession, Video
 Stage = Video.Stage
 FINAL_STAGES = (Stage.DONE, Stage.FAILED, Stage.CANCELLED)
 # Seconds a client should wait before polling again, by stage (a vendor job: until its next poll).
-RETRY_AFTER = {Stage.QUEUED: 5, Stage.DISPATCHED: 2, Stage.SUBMITTING: 2, Stage.RENDERING: 2, Stage.STORING: 2,
-               Stage.SUBMITTED: 5}
+RETRY_AFTER: dict[str, int] = {Stage.QUEUED: 5, Stage.DISPATCHED: 2, Stage.SUBMITTING: 2, Stage.RENDERING: 2,
+                               Stage.STORING: 2, Stage.SUBMITTED: 5}
 RETRY_AFTER_SESSION = 5  # a running session with nothing in flight on the page: its next video is coming
 RETRY_AFTER_MAX = 60
 
