@@ -18,7 +18,7 @@ from urllib.parse import quote, urlencode
 
 from django.conf import settings
 from django.core.files.base import ContentFile, File
-from django.core.files.storage import FileSystemStorage, default_storage
+from django.core.files.storage import FileSystemStorage, default_storage, storages
 from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
 from django.views.decorators.http import require_http_methods
 
@@ -60,8 +60,8 @@ def file_url(name: str, *, base: str, ttl: int | None = None) -> str:
     if not name:
         return ""
     ttl = ttl or settings.FILE_URL_TTL
-    if not isinstance(default_storage, FileSystemStorage):
-        storage: Any = default_storage
+    storage: Any = storages["default"]  # what default_storage stands for, without its proxy on every access
+    if not isinstance(storage, FileSystemStorage):
         if hasattr(storage, "bucket_name"):  # S3-compatible: presigned by the storage for exactly `ttl`
             return str(storage.url(name, expire=min(ttl, MAX_PRESIGN_SECONDS)))
         return str(storage.url(name))

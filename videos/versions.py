@@ -42,19 +42,22 @@ _V, _S, _A = Video._meta.db_table, GenerationSession._meta.db_table, CreditAccou
 _AHEAD = (f"CASE WHEN v.stage = 'queued' THEN (SELECT COUNT(*) FROM {_V} q WHERE q.stage = 'queued' "
           f"AND q.provider = v.provider AND (q.created_at < v.created_at OR (q.created_at = v.created_at "
           f"AND q.id < v.id))) END")
+_TEXT = "CAST({} AS TEXT)"  # stamps only hashed: read as text, not parsed into datetimes (50 per page)
 _SESSION_SQL = (
-    f"SELECT s.id, s.status, s.updated_at, s.next_run_at, a.updated_at, a.balance, v.id, v.updated_at, v.stage, "
+    f"SELECT s.id, s.status, {_TEXT.format('s.updated_at')}, s.next_run_at, {_TEXT.format('a.updated_at')}, "
+    f"a.balance, v.id, {_TEXT.format('v.updated_at')}, v.stage, "
     f"v.next_poll_at, {_AHEAD}, COUNT(v.id) OVER (), "
     f"SUM(CASE WHEN v.status = 'completed' THEN 1 ELSE 0 END) OVER () "
     f"FROM {_S} s LEFT JOIN {_A} a ON a.user_id = s.owner_id LEFT JOIN {_V} v ON v.session_id = s.id "
     f"WHERE s.public_id = %s AND s.owner_id = %s ORDER BY v.sequence LIMIT %s OFFSET %s")
 _SESSION_ONLY_SQL = (  # a page past the last video: the session and its counts alone
-    f"SELECT s.id, s.status, s.updated_at, s.next_run_at, a.updated_at, a.balance, "
-    f"(SELECT COUNT(*) FROM {_V} v WHERE v.session_id = s.id), "
+    f"SELECT s.id, s.status, {_TEXT.format('s.updated_at')}, s.next_run_at, {_TEXT.format('a.updated_at')}, "
+    f"a.balance, (SELECT COUNT(*) FROM {_V} v WHERE v.session_id = s.id), "
     f"(SELECT COUNT(*) FROM {_V} v WHERE v.session_id = s.id AND v.status = 'completed') "
     f"FROM {_S} s LEFT JOIN {_A} a ON a.user_id = s.owner_id WHERE s.public_id = %s AND s.owner_id = %s")
 _VIDEO_SQL = (
-    f"SELECT v.id, v.updated_at, v.stage, v.next_poll_at, {_AHEAD}, a.updated_at, a.balance "
+    f"SELECT v.id, {_TEXT.format('v.updated_at')}, v.stage, v.next_poll_at, {_AHEAD}, "
+    f"{_TEXT.format('a.updated_at')}, a.balance "
     f"FROM {_V} v LEFT JOIN {_A} a ON a.user_id = v.owner_id WHERE v.public_id = %s AND v.owner_id = %s")
 
 
