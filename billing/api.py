@@ -3,13 +3,16 @@
 from datetime import datetime
 from typing import Literal
 
+from django.http import HttpResponse
 from ninja import Query, Router, Schema
 from pydantic import Field
 
 from billing import selectors, services
 from billing.models import CreditEntry
 from dashboard.http import ApiRequest
-from videos.api.errors import READ
+from dashboard.conditional import not_modified
+from videos import versions
+from videos.api.errors import POLL
 from videos.api.outputs import credits
 from videos.schemas import ApiInput
 
@@ -47,9 +50,11 @@ class CreditsOut(Schema):
     entries: list[EntryOut]
 
 
-@router.get("/credits", response={200: CreditsOut, **READ}, summary="Your credit balance and recent ledger entries")
-def credits_detail(request: ApiRequest, query: Query[LedgerQuery]) -> CreditsOut:
+@router.get("/credits", response={200: CreditsOut, **POLL}, summary="Your credit balance and recent ledger entries")
+def credits_detail(request: ApiRequest, query: Query[LedgerQuery]) -> CreditsOut | HttpResponse:
     user = request.auth.owner
+    if hit := not_modified(request, (versions.account_stamp(user_id=user.pk),)):  # moves with every ledger row
+        return hit
     entries = selectors.ledger_for_user(user=user)[: query.limit]
     return CreditsOut(remaining_credits=credits(services.credit_balance(user=user)),
                       **selectors.ledger_totals(user=user), entries=[EntryOut.of(e) for e in entries])

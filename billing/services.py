@@ -2,9 +2,10 @@
 
 import hmac
 import secrets
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
-from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.auth.models import AbstractBaseUser, User
 from django.db import connection, transaction
 from django.utils import timezone
 
@@ -30,20 +31,42 @@ def api_key_revoke(*, key: ApiKey) -> None:
     ApiKey.objects.filter(pk=key.pk, revoked_at__isnull=True).update(revoked_at=timezone.now())
 
 
+_KEY_COLUMNS = ("id", "owner_id", "prefix", "digest", "last_used_at", "revoked_at")
+_KEY_SQL = (f"SELECT {', '.join('k.' + c for c in _KEY_COLUMNS)} FROM {ApiKey._meta.db_table} k "
+            f"JOIN {User._meta.db_table} u ON u.id = k.owner_id "
+            f"WHERE k.prefix = %s AND k.revoked_at IS NULL AND u.is_active")
+LAST_USED_EVERY = 60  # seconds: last_used_at is written at most this often per key
+
+
 def api_key_authenticate(raw: str) -> ApiKey | None:
-    """The active key for `raw`, or None. Looks up by prefix, compares digests in constant time."""
+    """The active key for `raw`, or None. Looks up by prefix, compares digests in constant time.
+
+    Every API request passes here, so it is one narrow query (SQL written out: nothing to compile), and no
+    write unless last_used_at is over LAST_USED_EVERY seconds old. `key.owner` is the user with only its id
+    and is_active read (any other field loads on first use)."""
     if not raw or not raw.startswith(KEY_PREFIX) or len(raw) > 200:
         return None
-    key = ApiKey.objects.select_related("owner").filter(prefix=raw[:12], revoked_at__isnull=True).first()
-    if key is None or not key.owner.is_active:
+    with connection.cursor() as cursor:
+        cursor.execute(_KEY_SQL, [raw[:12]])
+        row = cursor.fetchone()
+    if row is None:
         return None
+    key = ApiKey.from_db(connection.alias, _KEY_COLUMNS, row)
     if not hmac.compare_digest(key.digest, ApiKey.digest_of(raw)):
         return None
+    key._state.fields_cache["owner"] = User.from_db(connection.alias, ("id", "is_active"), (key.owner_id, True))
+    if key.last_used_at is not None and isinstance(key.last_used_at, str):  # SQLite's raw cursor: text
+        key.last_used_at = ApiKey._meta.get_field("last_used_at").to_python(key.last_used_at)
     now = timezone.now()
-    # Write last_used_at at most once a minute: the poll path must not write on every request.
-    if key.last_used_at is None or (now - key.last_used_at).total_seconds() > 60:
-        ApiKey.objects.filter(pk=key.pk).update(last_used_at=now)
+    if key.last_used_at is None or (now - _aware(key.last_used_at)).total_seconds() > LAST_USED_EVERY:
+        # Conditional, so concurrent requests of the same key write it once a minute between them.
+        ApiKey.objects.filter(pk=key.pk).exclude(last_used_at__gte=now - timedelta(seconds=LAST_USED_EVERY)).update(
+            last_used_at=now)
     return key
+
+
+def _aware(value: datetime) -> datetime:
+    return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
 
 
 def credit_account_for(user: AbstractBaseUser) -> CreditAccount:

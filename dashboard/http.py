@@ -11,6 +11,7 @@ from django_htmx.middleware import HtmxDetails
 from ninja import NinjaAPI
 
 from billing.models import ApiKey
+from dashboard import conditional
 
 
 class ApiRequest(HttpRequest):
@@ -43,6 +44,9 @@ class JsonErrorsApi(NinjaAPI):
     def not_found(self, request: HttpRequest) -> HttpResponse:
         raise NotImplementedError
 
+    def get_openapi_schema(self, **kwargs: Any) -> Any:
+        return conditional.openapi_document(super().get_openapi_schema(**kwargs))
+
     @property
     def urls(self) -> tuple[list[Any], str, str]:
         patterns, app_name, namespace = super().urls
@@ -66,6 +70,7 @@ class JsonErrorsApi(NinjaAPI):
                 return self.not_found(request)
             if response.status_code == 405 and not response.get("Content-Type", "").startswith("application/json"):
                 return self.not_allowed(request, response.get("Allow", ""))
+            conditional.apply(request, response)  # a GET's ETag and Retry-After (dashboard.conditional)
             return response
 
         return wrapper

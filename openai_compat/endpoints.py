@@ -19,7 +19,8 @@ from dashboard.http import ApiRequest
 from openai_compat import inputs
 from openai_compat.errors import openai_error
 from openai_compat.outputs import ErrorOut, VideoDeletedOut, VideoListOut, VideoOut, video_out
-from videos import selectors, services
+from dashboard.conditional import not_modified
+from videos import selectors, services, versions
 from videos.exceptions import InvalidInput, NotFound
 from videos.models import GenerationSession, Video
 from videos.schemas import GenerateIn
@@ -59,6 +60,14 @@ def _video(request: ApiRequest, video_id: str) -> Video:
     return selectors.video_get(user=request.auth.owner, public_id=video_id)
 
 
+def _not_modified(request: ApiRequest, video_id: str) -> HttpResponse | None:
+    """A 304 when If-None-Match names the video's current ETag (dashboard.conditional); before any other read."""
+    if not _ID.match(video_id):
+        raise NotFound("No such video.", field="video_id")
+    version = versions.VideoVersion(user_id=request.auth.owner_id, public_id=video_id)
+    return not_modified(request, version.parts, retry_after=version.retry_after)
+
+
 class ListQuery(Schema):
     after: str | None = Field(None, max_length=64, pattern=r"^[A-Za-z0-9_-]+$")
     limit: int = Field(20, ge=1, le=100)
@@ -95,8 +104,10 @@ def video_create(request: ApiRequest) -> dict[str, Any]:
     return video_out(video)
 
 
-@router.get("/videos", response={200: VideoListOut, **ERRORS}, summary="List your videos (cursor pagination)")
-def video_list(request: ApiRequest, query: Query[ListQuery]) -> dict[str, Any]:
+@router.get("/videos", response={200: VideoListOut, 304: None, **ERRORS}, summary="List your videos (cursor pagination)")
+def video_list(request: ApiRequest, query: Query[ListQuery]) -> dict[str, Any] | HttpResponse:
+    if hit := not_modified(request, versions.videos_stamp(user_id=request.auth.owner_id)):
+        return hit
     qs = selectors.videos_for_user(user=request.auth.owner)
     descending = query.order == "desc"
     if not descending:
@@ -117,8 +128,10 @@ def video_list(request: ApiRequest, query: Query[ListQuery]) -> dict[str, Any]:
             "last_id": data[-1]["id"] if data else None, "has_more": len(items) > query.limit}
 
 
-@router.get("/videos/{video_id}", response={200: VideoOut, **ERRORS}, summary="Retrieve a video")
-def video_retrieve(request: ApiRequest, video_id: str) -> dict[str, Any]:
+@router.get("/videos/{video_id}", response={200: VideoOut, 304: None, **ERRORS}, summary="Retrieve a video")
+def video_retrieve(request: ApiRequest, video_id: str) -> dict[str, Any] | HttpResponse:
+    if hit := _not_modified(request, video_id):
+        return hit
     return video_out(_video(request, video_id))
 
 
@@ -134,9 +147,11 @@ def video_delete(request: ApiRequest, video_id: str) -> dict[str, Any]:
     return {"id": video_id, "object": "video.deleted", "deleted": True}
 
 
-@router.get("/videos/{video_id}/content", response={200: None, **ERRORS}, openapi_extra=_CONTENT_DOC,
+@router.get("/videos/{video_id}/content", response={200: None, 304: None, **ERRORS}, openapi_extra=_CONTENT_DOC,
             summary="Download the MP4, its thumbnail or a spritesheet of its frames")
 def video_content(request: ApiRequest, video_id: str, query: Query[ContentQuery]) -> HttpResponse:
+    if hit := _not_modified(request, video_id):  # the file changes only with the video's row
+        return hit
     video = _video(request, video_id)
     if video.status != Video.Status.COMPLETED or not video.file:
         return openai_error(404, f"Video {video_id} is not ready (status {video_out(video)['status']}): poll "

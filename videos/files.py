@@ -12,12 +12,13 @@ import hmac
 import re
 import time
 from collections.abc import Iterator
+from functools import lru_cache
 from typing import Any
 from urllib.parse import quote, urlencode
 
 from django.conf import settings
 from django.core.files.base import ContentFile, File
-from django.core.files.storage import FileSystemStorage, default_storage
+from django.core.files.storage import FileSystemStorage, default_storage, storages
 from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
 from django.views.decorators.http import require_http_methods
 
@@ -26,8 +27,18 @@ _RANGE = re.compile(r"^bytes=(\d*)-(\d*)$")
 
 
 def _signature(name: str, expires: int) -> str:
-    key = hashlib.sha256(b"file-url:" + settings.SECRET_KEY.encode()).digest()
+    return _signed(settings.SECRET_KEY, name, expires)
+
+
+def _signed(secret: str, name: str, expires: int) -> str:
+    key = hashlib.sha256(b"file-url:" + secret.encode()).digest()
     return hmac.new(key, f"{name}\n{expires}".encode(), hashlib.sha256).hexdigest()
+
+
+def url_expiry(ttl: int | None = None) -> int:
+    """When links signed now expire: rounded up to the hour, so repeated polls return the same URL (browsers
+    can cache the file, and an answer's ETag changes only when its links are renewed)."""
+    return (int(time.time()) + (ttl or settings.FILE_URL_TTL)) // 3600 * 3600 + 3600
 
 
 def base_url(request: HttpRequest | None = None) -> str:
@@ -49,15 +60,20 @@ def file_url(name: str, *, base: str, ttl: int | None = None) -> str:
     if not name:
         return ""
     ttl = ttl or settings.FILE_URL_TTL
-    if not isinstance(default_storage, FileSystemStorage):
-        storage: Any = default_storage
+    storage: Any = storages["default"]  # what default_storage stands for, without its proxy on every access
+    if not isinstance(storage, FileSystemStorage):
         if hasattr(storage, "bucket_name"):  # S3-compatible: presigned by the storage for exactly `ttl`
             return str(storage.url(name, expire=min(ttl, MAX_PRESIGN_SECONDS)))
         return str(storage.url(name))
-    # Round the expiry up to the hour so repeated polls return the same URL (browsers can cache the file).
-    expires = (int(time.time()) + ttl) // 3600 * 3600 + 3600
-    query = urlencode({"expires": expires, "signature": _signature(name, expires)})
-    return f"{base}{settings.MEDIA_URL}{quote(name)}?{query}"
+    return _file_link(base, settings.MEDIA_URL, settings.SECRET_KEY, name, url_expiry(ttl))
+
+
+@lru_cache(maxsize=8192)
+def _file_link(base: str, media_url: str, secret: str, name: str, expires: int) -> str:
+    """Remembered: a poll links the same files with the same expiry (rounded to the hour) again and again, and
+    a page of 50 videos has 150 links."""
+    query = urlencode({"expires": expires, "signature": _signed(secret, name, expires)})
+    return f"{base}{media_url}{quote(name)}?{query}"
 
 
 def file_save(name: str, content: bytes | File) -> str:

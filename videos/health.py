@@ -166,18 +166,22 @@ def _eta(video: Video, position: int, health: VendorHealth | None, now: datetime
     return math.ceil(median * (waves + 1))
 
 
-def videos_queue(videos: Iterable[Video]) -> dict[int, QueueSpot]:
-    """Queue position and ETA for each video (by pk): one query for the queued ones, whatever their number."""
+def videos_queue(videos: Iterable[Video], *, ahead: dict[int, int] | None = None) -> dict[int, QueueSpot]:
+    """Queue position and ETA for each video (by pk): one query for the queued ones, whatever their number.
+    `ahead`: the queued videos ahead of each queued one, when the caller has read them already (no query)."""
     videos = list(videos)
     queued = [v.pk for v in videos if v.stage == Stage.QUEUED]
-    ahead: dict[int, int] = {}
-    if queued:
+    if ahead is not None:
+        ahead = {pk: n for pk, n in ahead.items() if n is not None}
+    elif queued:
         before = (Video.objects.filter(provider=OuterRef("provider"), stage=Stage.QUEUED)
                   .filter(Q(created_at__lt=OuterRef("created_at")) | Q(created_at=OuterRef("created_at"),
                                                                          id__lt=OuterRef("id")))
                   .order_by().values("provider").annotate(n=Count("id")).values("n"))
         ahead = dict(Video.objects.filter(pk__in=queued).annotate(ahead=Coalesce(Subquery(before), 0))
                      .values_list("pk", "ahead"))
+    else:
+        ahead = {}
     final = (Stage.DONE, Stage.FAILED, Stage.CANCELLED)
     health = vendors_health() if any(v.stage not in final for v in videos) else {}
     now = timezone.now()

@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 from decimal import Decimal
+from typing import Any, TypeVar
 
 from django.contrib.auth.models import AbstractBaseUser
-from django.db.models import Count, DecimalField, OuterRef, Q, QuerySet, Subquery, Sum, Value
+from django.db import connection
+from django.db.models import Count, Model, DecimalField, OuterRef, Q, QuerySet, Subquery, Sum, Value
 from django.db.models.functions import Coalesce
 
 from billing.models import CreditEntry
 from videos.exceptions import NotFound
 from videos.models import GenerationSession, Video, VideoModel
 
+M = TypeVar("M", bound=Model)
 _MONEY = DecimalField(max_digits=14, decimal_places=2)
 _SPENDING = (CreditEntry.Kind.CHARGE, CreditEntry.Kind.REFUND)
 
@@ -55,6 +58,97 @@ def session_get(*, user: AbstractBaseUser, public_id: str) -> GenerationSession:
 def session_videos(*, session: GenerationSession) -> QuerySet[Video]:
     return (session.videos.select_related("model", "session").annotate(credits_spent=_spent("video_id"))
             .order_by("sequence"))
+
+
+# The poll path's reads (GET /videos/sessions/{id}), written out: compiling the equivalent querysets (a join,
+# a ledger subquery, ordering) cost more CPU than everything else the poll does, and so did RawQuerySet's
+# reading of the cursor's description. Portable SQL (PostgreSQL and SQLite); each value is converted as the
+# ORM converts it (the backend's and the field's converters), and the columns not read are deferred.
+_V, _S, _M, _E = (Video._meta.db_table, GenerationSession._meta.db_table, VideoModel._meta.db_table,
+                  CreditEntry._meta.db_table)
+_NET = "(SELECT SUM(e.delta) FROM {e} e WHERE e.kind IN ('charge', 'refund') AND e.{column} = {row}.public_id)"
+_EXTRA = ("model_slug", "model_vendor", "credits_net")  # after the model's columns, in this order
+_SESSION_COLUMNS = tuple(f.attname for f in GenerationSession._meta.concrete_fields)
+# What a video object of the API shows and its queue estimate reads (videos.api.outputs.VideoOut.of, videos.health):
+# the other columns (the lease, the vendor's job, the operator's error text) are left unread.
+_PAGE_COLUMNS = tuple(f.attname for f in Video._meta.concrete_fields if f.attname in {  # in the model's order
+    "id", "public_id", "session_id", "owner_id", "model_id", "sequence", "status", "stage", "progress", "provider",
+    "simulated", "prompt", "params", "duration", "aspect_ratio", "resolution", "width", "height", "frame_rate",
+    "file", "thumbnail", "last_frame", "file_size", "processing_time", "error", "error_code", "previous_attempts",
+    "started_at", "completed_at", "created_at"})
+
+
+def _select(alias: str, columns: tuple[str, ...], column: str) -> str:
+    return (", ".join(f"{alias}.{c}" for c in columns) + ", m.model_id AS model_slug, m.provider AS model_vendor, "
+            + _NET.format(e=_E, column=column, row=alias) + " AS credits_net")
+
+
+_SESSION_SQL = (f"SELECT {_select('s', _SESSION_COLUMNS, 'session_id')} FROM {_S} s "
+                f"JOIN {_M} m ON m.id = s.model_id WHERE s.id = %s")
+_PAGE_SQL = (f"SELECT {_select('v', _PAGE_COLUMNS, 'video_id')} FROM {_V} v JOIN {_M} m ON m.id = v.model_id "
+             f"WHERE v.session_id = %s ORDER BY v.sequence LIMIT %s OFFSET %s")
+
+
+def _converters(model: type[Model], columns: tuple[str, ...]) -> list[tuple[int, list[Any]]]:
+    """Per column, what the ORM would apply to a value read from this connection (e.g. JSON text to objects,
+    SQLite's text to aware datetimes); remembered per model, columns and database vendor."""
+    key = (model, columns, connection.vendor)
+    if key not in _CONVERTERS:
+        by_attname = {f.attname: f for f in model._meta.concrete_fields}
+        found = []
+        for i, name in enumerate(columns):
+            col = by_attname[name].get_col(model._meta.db_table)
+            convs = connection.ops.get_db_converters(col) + col.get_db_converters(connection)
+            if convs:
+                found.append((i, convs))
+        _CONVERTERS[key] = found
+    return _CONVERTERS[key]
+
+
+_CONVERTERS: dict[tuple[Any, ...], list[tuple[int, list[Any]]]] = {}
+
+
+def _read(model: type[M], columns: tuple[str, ...], sql: str, params: list[Any]) -> list[M]:
+    """Instances of `model` with `columns` (in the model's field order) read, the rest deferred, and the
+    _EXTRA annotations set."""
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        rows = cursor.fetchall()
+    converters, n, out = _converters(model, columns), len(columns), []
+    for row in rows:
+        values = list(row[:n])
+        for i, convs in converters:
+            for conv in convs:
+                values[i] = conv(values[i], None, connection)
+        obj = model.from_db(connection.alias, columns, values)
+        obj.model_slug, obj.model_vendor = row[n], row[n + 1]  # type: ignore[attr-defined]
+        obj.credits_net = -Decimal(str(row[n + 2])) if row[n + 2] is not None else Decimal(0)  # type: ignore
+        out.append(obj)
+    return out
+
+
+def session_counted(*, pk: int, total_videos: int, completed_videos: int) -> GenerationSession:
+    """The session `pk` (its owner already checked by the caller's version read, videos.versions) with its
+    credits from the ledger, its model's id and vendor, and the counts that read gave: no GROUP BY over its
+    videos, no join of the model's row (`session.model` is not loaded: read model_slug and model_vendor)."""
+    found = _read(GenerationSession, _SESSION_COLUMNS, _SESSION_SQL, [pk])
+    if not found:  # deleted since
+        raise NotFound("No such session.", field="session_id")
+    session = found[0]
+    session.credits_total = session.credits_net  # type: ignore[attr-defined]
+    session.total_videos, session.completed_videos = total_videos, completed_videos  # type: ignore[attr-defined]
+    return session
+
+
+def session_page(*, session: GenerationSession, offset: int, limit: int) -> list[Video]:
+    """One page of a session's videos for the poll path: each row names its model in two columns (no join of
+    the model's or the session's row per video) and carries its credits from the ledger; `video.session` is
+    `session`, not read again."""
+    rows = _read(Video, _PAGE_COLUMNS, _PAGE_SQL, [session.pk, limit, offset])
+    for video in rows:
+        video.credits_spent = video.credits_net  # type: ignore[attr-defined]
+        video._state.fields_cache["session"] = session
+    return rows
 
 
 def session_stats(*, user: AbstractBaseUser, status: str | None = None, search: str | None = None,

@@ -5,12 +5,14 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated
 
+from django.http import HttpResponse
 from ninja import Router, Schema
 from ninja.responses import Status
 from pydantic import Field, StringConstraints
 
 from dashboard.http import ApiRequest
-from videos.api.errors import READ, READ_ONE, WRITE_ONE
+from dashboard.conditional import not_modified
+from videos.api.errors import POLL, POLL_ONE, READ, WRITE_ONE
 from videos.api.inputs import PublicId
 from videos.exceptions import NotFound
 from webhooks import selectors, services
@@ -113,8 +115,10 @@ class RedeliverOut(Schema):
     attempt: AttemptOut
 
 
-@router.get("/webhooks", response={200: EndpointListOut, **READ}, summary="Your webhook endpoints")
-def endpoint_list(request: ApiRequest) -> EndpointListOut:
+@router.get("/webhooks", response={200: EndpointListOut, **POLL}, summary="Your webhook endpoints")
+def endpoint_list(request: ApiRequest) -> EndpointListOut | HttpResponse:
+    if hit := not_modified(request, selectors.endpoints_version(user=request.auth.owner)):
+        return hit
     endpoints = selectors.endpoints_for_user(user=request.auth.owner)
     return EndpointListOut(endpoints=[EndpointOut.of(e) for e in endpoints])
 
@@ -126,13 +130,22 @@ def endpoint_create(request: ApiRequest, payload: EndpointIn) -> Status[Endpoint
     return Status(201, EndpointCreatedOut(**EndpointOut.of(endpoint).model_dump(), secret=endpoint.secret))
 
 
-@router.get("/webhooks/secret", response={200: SecretOut, **READ}, summary="The default secret that signs callback_url deliveries")
-def secret(request: ApiRequest) -> SecretOut:
+@router.get("/webhooks/secret", response={200: SecretOut, **POLL},
+            summary="The default secret that signs callback_url deliveries")
+def secret(request: ApiRequest) -> SecretOut | HttpResponse:
+    version = selectors.signing_secret_version(user=request.auth.owner)
+    if version is None:  # the first read makes it
+        services.signing_secret_get(user=request.auth.owner)
+        version = selectors.signing_secret_version(user=request.auth.owner)
+    if hit := not_modified(request, version or ()):
+        return hit
     return SecretOut(secret=services.signing_secret_get(user=request.auth.owner))
 
 
-@router.get("/webhooks/{webhook_id}", response={200: EndpointOut, **READ_ONE}, summary="One webhook endpoint")
-def endpoint_detail(request: ApiRequest, webhook_id: PublicId) -> EndpointOut:
+@router.get("/webhooks/{webhook_id}", response={200: EndpointOut, **POLL_ONE}, summary="One webhook endpoint")
+def endpoint_detail(request: ApiRequest, webhook_id: PublicId) -> EndpointOut | HttpResponse:
+    if hit := not_modified(request, selectors.endpoint_version(user=request.auth.owner, public_id=webhook_id)):
+        return hit
     return EndpointOut.of(selectors.endpoint_get(user=request.auth.owner, public_id=webhook_id))
 
 
@@ -157,9 +170,12 @@ def endpoint_secret_rotate(request: ApiRequest, webhook_id: PublicId) -> Endpoin
     return EndpointCreatedOut(**EndpointOut.of(endpoint).model_dump(), secret=endpoint.secret)
 
 
-@router.get("/webhooks/{webhook_id}/deliveries", response={200: DeliveryListOut, **READ_ONE}, summary="The endpoint's delivery log")
-def delivery_list(request: ApiRequest, webhook_id: PublicId) -> DeliveryListOut:
+@router.get("/webhooks/{webhook_id}/deliveries", response={200: DeliveryListOut, **POLL_ONE},
+            summary="The endpoint's delivery log")
+def delivery_list(request: ApiRequest, webhook_id: PublicId) -> DeliveryListOut | HttpResponse:
     endpoint = selectors.endpoint_get(user=request.auth.owner, public_id=webhook_id)
+    if hit := not_modified(request, selectors.deliveries_version(endpoint_pk=endpoint.pk)):
+        return hit
     return DeliveryListOut(deliveries=[DeliveryOut.of(d) for d in selectors.deliveries_for_endpoint(endpoint=endpoint)])
 
 

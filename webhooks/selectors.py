@@ -40,3 +40,34 @@ def delivery_get(*, user: AbstractBaseUser, public_id: str) -> Delivery:
     if delivery is None:
         raise NotFound("Delivery not found.", field="delivery_id")
     return delivery
+
+
+# Versions for conditional GETs (dashboard.conditional): read narrow columns, never the objects. Some writes of
+# these rows are QuerySet.update()s that leave updated_at alone, so the columns shown are read themselves.
+_ENDPOINT_SHOWN = ("pk", "url", "description", "events", "enabled", "disabled_reason", "failing_since", "updated_at")
+
+
+def endpoints_version(*, user: AbstractBaseUser) -> list[tuple[object, ...]]:
+    return list(endpoints_for_user(user=user).order_by("pk").values_list(*_ENDPOINT_SHOWN))
+
+
+def endpoint_version(*, user: AbstractBaseUser, public_id: str) -> tuple[object, ...]:
+    row = endpoints_for_user(user=user).filter(public_id=public_id).values_list(*_ENDPOINT_SHOWN).first()
+    if row is None:
+        raise NotFound("Webhook endpoint not found.", field="webhook_id")
+    return row
+
+
+def deliveries_version(*, endpoint_pk: int, limit: int = 50) -> tuple[object, ...]:
+    """The latest deliveries' shown state, and the newest attempt (attempts are only ever added)."""
+    rows = list(Delivery.objects.filter(endpoint_id=endpoint_pk).order_by("-created_at", "-id").values_list(
+        "pk", "status", "attempt_count", "next_attempt_at", "last_error")[:limit])
+    newest = Attempt.objects.filter(delivery__endpoint_id=endpoint_pk).order_by("-pk").values_list(
+        "pk", flat=True).first()
+    return (*rows, newest)
+
+
+def signing_secret_version(*, user: AbstractBaseUser) -> tuple[object, ...] | None:
+    from webhooks.models import SigningSecret
+
+    return SigningSecret.objects.filter(owner=user).values_list("pk", "created_at").first()

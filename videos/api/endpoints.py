@@ -16,8 +16,9 @@ from ninja.responses import Status
 from billing import services as billing
 from dashboard.api import rate_limit
 from dashboard.http import ApiRequest
-from videos import selectors, services
-from videos.api.errors import CREATE, PUBLIC, READ, READ_ONE, WRITE_ONE
+from dashboard.conditional import not_modified
+from videos import selectors, services, versions
+from videos.api.errors import CREATE, POLL, POLL_ONE, PUBLIC_POLL, WRITE_ONE
 from videos.api.inputs import (
     GenerateIn,
     HistoryQuery,
@@ -60,13 +61,19 @@ IdempotencyKey = Header(
 )
 
 
+def _pagination(query: PageQuery, total: int) -> Pagination:
+    pages = max(1, math.ceil(total / query.page_size))
+    return Pagination(page=query.page, page_size=query.page_size, total_count=total, total_pages=pages,
+                      has_next=query.page < pages, has_previous=query.page > 1)
+
+
 def _page(qs: Any, query: PageQuery) -> tuple[list[Any], Pagination]:
-    total = qs.count()
+    """One page and its pagination: the COUNT is read only when the page does not tell the total itself
+    (a first page that is not full holds every row)."""
     start = (query.page - 1) * query.page_size
     items = list(qs[start:start + query.page_size])
-    pages = max(1, math.ceil(total / query.page_size))
-    return items, Pagination(page=query.page, page_size=query.page_size, total_count=total, total_pages=pages,
-                             has_next=query.page < pages, has_previous=query.page > 1)
+    total = len(items) if query.page == 1 and len(items) < query.page_size else qs.count()
+    return items, _pagination(query, total)
 
 
 def _created(request: ApiRequest, session: GenerationSession) -> CreatedOut:
@@ -120,9 +127,13 @@ def session_create(request: ApiRequest, payload: SessionIn,
     return Status(201, _created(request, _create(request, payload, idempotency_key)))
 
 
-@router.get("/videos/sessions", response={200: SessionListOut, **READ}, summary="List your sessions")
-def session_list(request: ApiRequest, filters: Query[SessionListQuery]) -> SessionListOut:
+@router.get("/videos/sessions", response={200: SessionListOut, **POLL}, summary="List your sessions")
+def session_list(request: ApiRequest, filters: Query[SessionListQuery]) -> SessionListOut | HttpResponse:
     user = request.auth.owner
+    version = (versions.sessions_stamp(user_id=user.pk), versions.videos_stamp(user_id=user.pk),
+               versions.account_stamp(user_id=user.pk))
+    if hit := not_modified(request, version):
+        return hit
     qs = selectors.sessions_for_user(user=user, status=filters.status, search=filters.search)
     items, pagination = _page(qs, filters)
     stats: dict[str, Any] = selectors.session_stats(user=user, status=filters.status, search=filters.search)
@@ -131,15 +142,24 @@ def session_list(request: ApiRequest, filters: Query[SessionListQuery]) -> Sessi
     return SessionListOut(sessions=[SessionOut.of(s) for s in items], pagination=pagination, summary=summary)
 
 
-@router.get("/videos/sessions/{session_id}", response={200: SessionDetailOut, **READ_ONE},
+@router.get("/videos/sessions/{session_id}", response={200: SessionDetailOut, **POLL_ONE},
             summary="A session and its videos")
-def session_detail(request: ApiRequest, session_id: PublicId, paging: Query[SessionPageQuery]) -> SessionDetailOut:
-    user = request.auth.owner
-    session = selectors.session_get(user=user, public_id=session_id)
-    items, pagination = _page(selectors.session_videos(session=session), paging)
-    base, remaining, queue = base_url(request), billing.credit_balance(user=user), videos_queue(items)
-    return SessionDetailOut(session=SessionOut.of(session), pagination=pagination,
-                            videos=[VideoOut.of(v, base=base, remaining=remaining, queue=queue[v.pk]) for v in items])
+def session_detail(request: ApiRequest, session_id: PublicId, paging: Query[SessionPageQuery],
+                   ) -> SessionDetailOut | HttpResponse:
+    """The poll path: one read of the page's version (videos.versions) answers a 304; a 200 reads the session
+    and the page in two more queries, whatever the page size (no COUNT: the version read counted)."""
+    version = versions.SessionVersion(user_id=request.auth.owner_id, public_id=session_id, page=paging.page,
+                                      page_size=paging.page_size)
+    if hit := not_modified(request, version.parts, retry_after=version.retry_after):
+        return hit
+    session = selectors.session_counted(pk=version.session_pk, total_videos=version.total,
+                                        completed_videos=version.completed)
+    items = selectors.session_page(session=session, offset=(paging.page - 1) * paging.page_size,
+                                   limit=paging.page_size)
+    base, queue = base_url(request), videos_queue(items, ahead=version.ahead)
+    return SessionDetailOut(session=SessionOut.of(session), pagination=_pagination(paging, version.total),
+                            videos=[VideoOut.of(v, base=base, remaining=version.balance, queue=queue[v.pk])
+                                    for v in items])
 
 
 @router.post("/videos/sessions/{session_id}/stop", response={200: SessionStopOut, **WRITE_ONE},
@@ -160,9 +180,13 @@ def session_delete(request: ApiRequest, session_id: PublicId) -> SessionDeleteOu
                             session_id=session_id)
 
 
-@router.get("/videos/history", response={200: HistoryOut, **READ}, summary="Your videos, newest first")
-def history(request: ApiRequest, filters: Query[HistoryQuery]) -> HistoryOut:
+@router.get("/videos/history", response={200: HistoryOut, **POLL}, summary="Your videos, newest first")
+def history(request: ApiRequest, filters: Query[HistoryQuery]) -> HistoryOut | HttpResponse:
     user = request.auth.owner
+    version = (versions.videos_stamp(user_id=user.pk), versions.queued_ahead(user_id=user.pk),
+               versions.account_stamp(user_id=user.pk))
+    if hit := not_modified(request, version):
+        return hit
     qs = selectors.videos_for_user(user=user, status=filters.status, model=filters.model, search=filters.search)
     items, pagination = _page(qs, filters)
     base, remaining, queue = base_url(request), billing.credit_balance(user=user), videos_queue(items)
@@ -208,17 +232,22 @@ def session_events(request: ApiRequest, session_id: PublicId) -> HttpResponse:
     return HttpResponse(body, content_type="text/event-stream; charset=utf-8", headers={"Cache-Control": "no-cache"})
 
 
-@router.get("/videos/{video_id}", response={200: VideoDetailOut, **READ_ONE}, summary="One video")
-def video_detail(request: ApiRequest, video_id: PublicId, params: Query[WaitQuery]) -> VideoDetailOut:
-    user = request.auth.owner
-    video = selectors.video_get(user=user, public_id=video_id)
-    out = VideoOut.of(video, base=base_url(request), remaining=billing.credit_balance(user=user))
+@router.get("/videos/{video_id}", response={200: VideoDetailOut, **POLL_ONE}, summary="One video")
+def video_detail(request: ApiRequest, video_id: PublicId, params: Query[WaitQuery]) -> VideoDetailOut | HttpResponse:
+    version = versions.VideoVersion(user_id=request.auth.owner_id, public_id=video_id)
+    if hit := not_modified(request, version.parts, retry_after=version.retry_after):
+        return hit
+    video = selectors.video_get(user=request.auth.owner, public_id=video_id)
+    queue = videos_queue([video], ahead=version.ahead)[video.pk]
+    out = VideoOut.of(video, base=base_url(request), remaining=version.balance, queue=queue)
     return VideoDetailOut(**out.model_dump())
 
 
-@router.get("/media-pricing/models", response={200: ModelsOut, **PUBLIC}, auth=None,
+@router.get("/media-pricing/models", response={200: ModelsOut, **PUBLIC_POLL}, auth=None,
             summary="Every model and its price")
-def models(request: ApiRequest, query: Query[ModelsQuery]) -> ModelsOut:
+def models(request: ApiRequest, query: Query[ModelsQuery]) -> ModelsOut | HttpResponse:
+    if hit := not_modified(request, versions.catalog_stamp()):
+        return hit
     health = vendors_health()  # cached a few seconds: a handful of aggregate queries at most
     items = [ModelOut.of(m, health=health) for m in selectors.catalog()]
     return ModelsOut(media_type=query.media_type, models=items, count=len(items),

@@ -43,7 +43,9 @@ def test_every_operation_has_a_typed_success_and_the_error_envelope(document) ->
             assert body.get("properties") and body.get("additionalProperties") is not True, (path, method)
         assert {"400", "422", "500"} <= set(responses), (path, method)
         for code, answer in responses.items():
-            if not code.startswith("2"):
+            if code == "304":  # a conditional GET's Not Modified: no body (test_every_get_is_conditional)
+                assert method == "get" and "content" not in answer, (path, method)
+            elif not code.startswith("2"):
                 error = _resolve(document, answer["content"]["application/json"]["schema"])
                 assert set(error["properties"]) == {"success", "error"}, (path, method, code)
         if path != "/api/v3/media-pricing/models":
@@ -58,6 +60,20 @@ def test_the_polls_document_their_long_poll_wait(document) -> None:
         assert wait["in"] == "query" and not wait.get("required")
         schema = wait["schema"] if "minimum" in wait["schema"] else wait["schema"]["anyOf"][0]
         assert (schema["minimum"], schema["maximum"]) == (1, 60)
+def test_every_get_is_conditional(document) -> None:
+    """Each GET declares If-None-Match, its 304 (no body) and the ETag and Retry-After headers of its answers."""
+    gets = {path: item["get"] for path, item in document["paths"].items()
+            if "get" in item and not path.endswith("/events")}  # a live stream has no validator
+    assert len(gets) >= 10
+    for path, op in gets.items():
+        header = [p for p in op["parameters"] if p["name"] == "If-None-Match"]
+        assert header and header[0]["in"] == "header" and not header[0]["required"], path
+        responses = op["responses"]
+        assert "content" not in responses["304"], path
+        for code in ("200", "304"):
+            headers = responses[code]["headers"]
+            assert headers["ETag"]["required"] and headers["ETag"]["schema"]["type"] == "string", (path, code)
+            assert headers["Retry-After"]["schema"] == {"type": "integer", "minimum": 1}, (path, code)
 
 
 def test_the_create_operations_document_aliases_headers_and_statuses(document) -> None:
