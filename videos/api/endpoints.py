@@ -18,7 +18,7 @@ from dashboard.api import rate_limit
 from dashboard.http import ApiRequest
 from dashboard.conditional import not_modified
 from videos import selectors, services, versions
-from videos.api.errors import CREATE, POLL, POLL_ONE, PUBLIC_POLL, WRITE_ONE
+from videos.api.errors import CREATE, POLL, POLL_ONE, PUBLIC_POLL, READ_ONE, WRITE_ONE
 from videos.api.inputs import (
     GenerateIn,
     HistoryQuery,
