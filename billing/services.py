@@ -12,6 +12,7 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from billing.exceptions import InsufficientCredits
+from dashboard.db import rows_update
 from billing.models import ApiKey, CreditAccount, CreditEntry, RateCounter
 
 KEY_PREFIX = "mcp_"
@@ -118,7 +119,7 @@ def credits_charge_many(charges: Sequence[Charge]) -> list[CreditEntry | Insuffi
     results: list[CreditEntry | InsufficientCredits] = []
     if not charges:
         return results
-    with transaction.atomic():
+    with transaction.atomic(savepoint=False):  # nothing is written before the checks: no savepoint needed
         accounts = {a.user_id: a for a in CreditAccount.objects.select_for_update().filter(
             user_id__in={c.user_id for c in charges}).order_by("pk")}
         existing = {e.key: e for e in CreditEntry.objects.filter(key__in=[c.key for c in charges])}
@@ -145,7 +146,7 @@ def credits_charge_many(charges: Sequence[Charge]) -> list[CreditEntry | Insuffi
         now = timezone.now()
         for account in moved.values():
             account.updated_at = now
-        CreditAccount.objects.bulk_update(list(moved.values()), ["balance", "updated_at"])
+        rows_update(CreditAccount, ["balance", "updated_at"], list(moved.values()))
     return results
 
 

@@ -35,6 +35,7 @@ from django.utils import timezone
 
 from billing import services as billing
 from billing.exceptions import InsufficientCredits
+from dashboard.db import rows_update
 from videos.models import GenerationSession, Video
 from videos.providers import LIVE, availability
 from videos.services.failover import charge_key
@@ -124,7 +125,7 @@ def _tick_locked(sessions: list[GenerationSession], now: datetime) -> Ticked:
     done.videos = [video.pk for video, _ in made]
     for session in sessions:
         session.updated_at = created
-    GenerationSession.objects.bulk_update(sessions, UPDATED)
+    rows_update(GenerationSession, UPDATED, sessions)
     for session in refused:
         webhooks.event_emit(event="session.error", obj=session)
     done.errors = len(refused)

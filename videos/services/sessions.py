@@ -152,7 +152,9 @@ def budget_validate(value: float, *, request: VideoRequest) -> Decimal:
 
 
 def sessions_spent(public_ids: list[str]) -> dict[str, Decimal]:
-    """What each session has spent so far, from the ledger: its charges less its refunds (one query)."""
+    """What each session has spent so far, from the ledger: its charges less its refunds (one query, or none)."""
+    if not public_ids:
+        return {}
     rows = (CreditEntry.objects.filter(session_id__in=public_ids, kind__in=(CreditEntry.Kind.CHARGE,
                                                                             CreditEntry.Kind.REFUND))
             .order_by().values("session_id").annotate(net=Sum("delta")))
