@@ -12,8 +12,8 @@ Reported, over the slots due in the window (session s's n-th video is due at fir
 - lateness of video creation: `created_at` - due time, p50 / p95 / max; a slot with no video by the end counts
   as missed (and no slot is skipped by a scheduler that keeps up);
 - tick runs per needed tick: sessions the schedulers claimed / slots due in the window;
-- CPU seconds (utime + stime from /proc, pool children included) of the worker and of the scheduler(s), per
-  wall second;
+- CPU seconds (utime + stime from /proc, pool children included) of the worker, of the scheduler(s) and of the
+  PostgreSQL backends serving the bench database, per wall second and per tick;
 - database queries per tick: the schedulers' own statements (counted in-process) / sessions claimed, and every
   transaction the database committed (pg_stat_database, all clients) / slots due.
 
@@ -33,6 +33,7 @@ import signal
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from datetime import timedelta
 from pathlib import Path
@@ -90,6 +91,40 @@ def _cpu(pid: int) -> float:
         grew = bool(more)
         tree |= more
     return sum(cpu.get(p, 0.0) for p in tree)
+
+
+class _BackendCpu(threading.Thread):
+    """CPU seconds of the PostgreSQL backends serving the bench database (other databases on the server are other
+    people's): each backend's /proc counters, sampled every 0.5 s, so backends that come and go are counted too."""
+
+    def __init__(self) -> None:
+        super().__init__(daemon=True)
+        self.seen: dict[int, tuple[float, float]] = {}  # pid -> (first sample, last sample)
+        self.halt = threading.Event()
+
+    def run(self) -> None:
+        import psycopg
+
+        with psycopg.connect(f"{PG}/postgres", autocommit=True) as conn:
+            while not self.halt.is_set():
+                pids = [r[0] for r in conn.execute("SELECT pid FROM pg_stat_activity WHERE datname = %s", (DB_NAME,))]
+                for pid in pids:
+                    cpu = _own_cpu(pid)
+                    if cpu is not None:
+                        first = self.seen.get(pid, (cpu, cpu))[0]
+                        self.seen[pid] = (first, cpu)
+                self.halt.wait(0.5)
+
+    def total(self) -> float:
+        return sum(last - first for first, last in self.seen.values())
+
+
+def _own_cpu(pid: int) -> float | None:
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def _commits() -> int:
@@ -176,9 +211,12 @@ def main() -> None:
     end = t0 + timedelta(seconds=args.seconds)
     cpu0 = (_cpu(worker.pid), sum(_cpu(s.pid) for s in schedulers))
     commits0, wall0 = _commits(), time.monotonic()
+    database = _BackendCpu()
+    database.start()
     time.sleep(max(0.0, (end - timezone.now()).total_seconds()) + 2.0)  # the last slots' videos, if late
     cpu1 = (_cpu(worker.pid), sum(_cpu(s.pid) for s in schedulers))
     commits1, wall = _commits(), time.monotonic() - wall0
+    database.halt.set()
     for s in schedulers:
         s.send_signal(signal.SIGTERM)
     for s in schedulers:
@@ -221,7 +259,11 @@ def main() -> None:
           f"slots skipped: "
           f"{sum(s.get('slots_skipped', 0) for s in stats)})")
     print(f"CPU per wall second: worker {(cpu1[0] - cpu0[0]) / wall:.3f}, scheduler(s) {(cpu1[1] - cpu0[1]) / wall:.3f}"
-          f" ({wall:.0f} s window; worker {cpu1[0] - cpu0[0]:.1f} s, scheduler {cpu1[1] - cpu0[1]:.1f} s CPU)")
+          f", database backends {database.total() / wall:.3f} ({wall:.0f} s window; worker {cpu1[0] - cpu0[0]:.1f} s, "
+          f"scheduler {cpu1[1] - cpu0[1]:.1f} s, database {database.total():.1f} s CPU)")
+    print(f"CPU per tick (ms): scheduler {1000 * (cpu1[1] - cpu0[1]) / max(claimed, 1):.2f}, database backends "
+          f"{1000 * database.total() / max(claimed, 1):.2f} (all of the bench database's clients), worker "
+          f"{1000 * (cpu1[0] - cpu0[0]) / max(claimed, 1):.2f}")
     print(f"database queries per tick: scheduler {queries / max(claimed, 1):.2f} ({queries} statements, "
           f"{queries / max(batches, 1):.1f} per batch incl. the idle next-due read); all clients "
           f"{(commits1 - commits0) / max(needed, 1):.2f} commits per slot")

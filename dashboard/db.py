@@ -17,26 +17,34 @@ def rows_update(model: type[models.Model], fields: Sequence[str], objs: Sequence
     """
     if not objs:
         return
-    meta = model._meta
-    table = connection.ops.quote_name(meta.db_table)
-    pk = meta.pk
+    table = connection.ops.quote_name(model._meta.db_table)
+    pk = model._meta.pk
     assert pk is not None
-    columns = [meta.get_field(name) for name in fields]
+    columns = [_concrete(model, name) for name in fields]
     quote = connection.ops.quote_name
     values = [[field.get_db_prep_save(getattr(obj, field.attname), connection) for obj in objs]
               for field in columns]
     keys = [pk.get_db_prep_save(obj.pk, connection) for obj in objs]
+    names = [quote(str(f.column)) for f in columns]
+    key = quote(str(pk.column))
     with connection.cursor() as cursor:
         if connection.vendor == "postgresql":
             arrays = ", ".join(f"%s::{_array_type(f)}" for f in [pk, *columns])
-            names = ", ".join(["k", *(f"c{i}" for i in range(len(columns)))])
-            sets = ", ".join(f"{quote(f.column)} = v.c{i}" for i, f in enumerate(columns))
-            cursor.execute(f"UPDATE {table} SET {sets} FROM unnest({arrays}) AS v({names}) "
-                           f"WHERE {table}.{quote(pk.column)} = v.k", [keys, *values])
+            aliases = ", ".join(["k", *(f"c{i}" for i in range(len(columns)))])
+            sets = ", ".join(f"{name} = v.c{i}" for i, name in enumerate(names))
+            cursor.execute(f"UPDATE {table} SET {sets} FROM unnest({arrays}) AS v({aliases}) "
+                           f"WHERE {table}.{key} = v.k", [keys, *values])
         else:
-            sets = ", ".join(f"{quote(f.column)} = %s" for f in columns)
+            sets = ", ".join(f"{name} = %s" for name in names)
             rows: list[Any] = [[*(column[i] for column in values), keys[i]] for i in range(len(objs))]
-            cursor.executemany(f"UPDATE {table} SET {sets} WHERE {quote(pk.column)} = %s", rows)
+            cursor.executemany(f"UPDATE {table} SET {sets} WHERE {key} = %s", rows)
+
+
+def _concrete(model: type[models.Model], name: str) -> models.Field:
+    field = model._meta.get_field(name)
+    if not isinstance(field, models.Field) or not field.concrete:
+        raise TypeError(f"{model.__name__}.{name} is not a column")
+    return field
 
 
 def _array_type(field: models.Field) -> str:

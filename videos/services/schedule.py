@@ -77,6 +77,7 @@ def _tick_locked(sessions: list[GenerationSession], now: datetime) -> Ticked:
     making: list[tuple[GenerationSession, Video, datetime]] = []
     for session in sessions:
         slot, skipped = _slot(session, now)
+        due = session.next_run_at
         price = session.model.price_for(session.params["duration"])
         if session.videos_created >= session.max_videos or (session.ends_at is not None and slot >= session.ends_at):
             session.next_run_at = None
@@ -94,7 +95,7 @@ def _tick_locked(sessions: list[GenerationSession], now: datetime) -> Ticked:
             if skipped:
                 done.skipped += skipped
                 log.warning("session.slots_skipped", extra={"session_id": session.public_id, "skipped": skipped,
-                                                            "due": session.next_run_at.isoformat()})
+                                                            "due": str(due)})
             continue
         done.ended.append(session.pk)
     charged = billing.credits_charge_many([
