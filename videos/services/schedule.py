@@ -98,21 +98,13 @@ def _tick_locked(sessions: list[GenerationSession], now: datetime) -> Ticked:
                                                             "due": str(due)})
             continue
         done.ended.append(session.pk)
-    charged = billing.credits_charge_many([
-        billing.Charge(user_id=session.owner_id, amount=video.credits_used, key=charge_key(video.public_id, 0),
-                       video_id=video.public_id, session_id=session.public_id, note=charge_note(video))
-        for session, video, _ in making])
-    made: list[tuple[Video, datetime]] = []
-    refused: list[GenerationSession] = []
-    for (session, video, slot), outcome in zip(making, charged, strict=True):
-        if isinstance(outcome, InsufficientCredits):
-            session.status = GenerationSession.Status.ERROR
-            session.error = f"Stopped: out of credits. {outcome}"
-            session.finished_at = now
-            session.next_run_at = None
-            refused.append(session)
-            continue
-        made.append((video, slot))
+    # The videos and the sessions' new times are written first, as if every charge will pass (it nearly always
+    # does); the owners' accounts are locked last, so two batches that share owners overlap in everything but the
+    # charge itself (and the lock order is every writer's: session, video, credit account).
+    made = [(video, slot) for _, video, slot in making]
+    Video.objects.bulk_create([video for video, _ in made])
+    created = timezone.now()
+    for session, _, slot in making:
         session.videos_created += 1
         following = slot + timedelta(seconds=session.interval_seconds)
         if session.videos_created >= session.max_videos or (session.ends_at and following >= session.ends_at):
@@ -120,15 +112,32 @@ def _tick_locked(sessions: list[GenerationSession], now: datetime) -> Ticked:
             done.ended.append(session.pk)
         else:
             session.next_run_at = following
-    Video.objects.bulk_create([video for video, _ in made])
-    created = timezone.now()
-    done.late = [(created - slot).total_seconds() for _, slot in made]
-    done.videos = [video.pk for video, _ in made]
     for session in sessions:
         session.updated_at = created
     rows_update(GenerationSession, UPDATED, sessions)
-    for session in refused:
-        webhooks.event_emit(event="session.error", obj=session)
+    charged = billing.credits_charge_many([
+        billing.Charge(user_id=session.owner_id, amount=video.credits_used, key=charge_key(video.public_id, 0),
+                       video_id=video.public_id, session_id=session.public_id, note=charge_note(video))
+        for session, video, _ in making])
+    refused = [(session, video, outcome) for (session, video, _), outcome in zip(making, charged, strict=True)
+               if isinstance(outcome, InsufficientCredits)]
+    if refused:  # the owner cannot pay: that video never was (deleted before anyone saw it), the session ends
+        Video.objects.filter(pk__in=[video.pk for _, video, _ in refused]).delete()
+        for session, _, outcome in refused:
+            session.videos_created -= 1
+            session.status = GenerationSession.Status.ERROR
+            session.error = f"Stopped: out of credits. {outcome}"
+            session.finished_at = now
+            session.next_run_at = None
+            if session.pk in done.ended:
+                done.ended.remove(session.pk)
+        rows_update(GenerationSession, UPDATED, [session for session, _, _ in refused])
+        for session, _, _ in refused:
+            webhooks.event_emit(event="session.error", obj=session)
+        gone = {video.pk for _, video, _ in refused}
+        made = [(video, slot) for video, slot in made if video.pk not in gone]
+    done.late = [(created - slot).total_seconds() for _, slot in made]
+    done.videos = [video.pk for video, _ in made]
     done.errors = len(refused)
     if done.videos:
         transaction.on_commit(lambda: videos_start(done.videos))
@@ -188,7 +197,8 @@ def next_due() -> datetime | None:
 class SchedulerStats:
     """Counters of one scheduler process (logged every minute and when it stops)."""
 
-    batches: int = 0
+    loops: int = 0
+    batches: int = 0  # loops that claimed something
     claimed: int = 0
     videos: int = 0
     ended: int = 0
@@ -198,7 +208,8 @@ class SchedulerStats:
     late: deque[float] = field(default_factory=lambda: deque(maxlen=100_000))  # the last videos' lateness
 
     def add(self, ticked: Ticked) -> None:
-        self.batches += 1
+        self.loops += 1
+        self.batches += bool(ticked.claimed)
         self.claimed += ticked.claimed
         self.videos += len(ticked.videos)
         self.ended += len(ticked.ended)
@@ -209,7 +220,7 @@ class SchedulerStats:
     def fields(self) -> dict[str, Any]:
         late = sorted(self.late)
         pick = (lambda q: round(late[min(len(late) - 1, int(q * len(late)))], 3)) if late else (lambda q: None)
-        return {"batches": self.batches, "claimed": self.claimed, "videos": self.videos, "ended": self.ended,
+        return {"loops": self.loops, "batches": self.batches, "claimed": self.claimed, "videos": self.videos, "ended": self.ended,
                 "errors": self.errors, "slots_skipped": self.skipped, "queries": self.queries,
                 "late_p50": pick(0.5), "late_p95": pick(0.95), "late_max": late[-1] if late else None}
 
