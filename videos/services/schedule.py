@@ -145,12 +145,16 @@ def _tick_locked(sessions: list[GenerationSession], now: datetime) -> Ticked:
 
 
 def videos_start(pks: Iterable[int]) -> None:
-    """Send one start message per video made (after the commit), over one broker connection."""
+    """Send one start message per video made (after the commit), over one broker connection. A broker outage
+    loses nothing: the videos are queued in the database, and the sweep starts those whose message never came."""
     from videos.tasks import video_start_task
 
-    with video_start_task.app.producer_or_acquire() as producer:
-        for pk in pks:
-            video_start_task.apply_async((pk,), producer=producer)
+    try:
+        with video_start_task.app.producer_or_acquire() as producer:
+            for pk in pks:
+                video_start_task.apply_async((pk,), producer=producer)
+    except Exception:
+        log.exception("sessions.scheduler could not send start messages; the sweep will start those videos")
 
 
 def _finish(ticked: Ticked) -> Ticked:
@@ -237,9 +241,11 @@ def scheduler_run(*, stop: threading.Event, batch: int = 200, idle: float = 1.0,
         stats.queries += 1
         return execute(sql, params, many, context)
 
-    reported = time.monotonic()
+    reported = checked = time.monotonic()
     while not stop.is_set():
-        close_old_connections()  # a long-running process: honour CONN_MAX_AGE and drop broken connections
+        if time.monotonic() - checked > 5:  # a long-running process: honour CONN_MAX_AGE, drop broken connections
+            close_old_connections()
+            checked = time.monotonic()
         wait = gap
         try:
             with connection.execute_wrapper(count):
@@ -254,6 +260,9 @@ def scheduler_run(*, stop: threading.Event, batch: int = 200, idle: float = 1.0,
         except (DatabaseError, InterfaceError):
             log.exception("sessions.scheduler database error; retrying")
             connection.close()
+            wait = idle
+        except Exception:  # a bug or an outage must not end the process (`serve` stops everything when one ends)
+            log.exception("sessions.scheduler batch failed; retrying")
             wait = idle
         if time.monotonic() - reported >= report_every:
             log.info("sessions.scheduler", extra=stats.fields())

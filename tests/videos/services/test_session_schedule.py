@@ -213,3 +213,20 @@ def test_session_tick_of_one_session_waits_for_it_and_ticks_only_if_due(alice, s
         session_tick(session.pk)
         session_tick(session.pk)  # a redelivered old countdown message: the slot is taken, nothing more
     assert _sequences(session) == [0, 1] and len(started) == 1
+
+
+def test_a_broker_outage_after_the_commit_loses_no_video(alice, monkeypatch, django_capture_on_commit_callbacks,
+                                                         caplog) -> None:
+    """The start message cannot be sent: the video is queued all the same (the sweep starts it), the loop lives."""
+    from kombu.exceptions import OperationalError
+
+    def down(*args: Any, **kwargs: Any) -> None:
+        raise OperationalError("connection refused")
+
+    monkeypatch.setattr(tasks.video_start_task, "apply_async", down)
+    session = make_session(owner=alice, timed=True, max_videos=5, interval_seconds=10)
+    _due(session, 1)
+    with django_capture_on_commit_callbacks(execute=True):
+        ticked = sessions_tick_due()
+    assert len(ticked.videos) == 1 and Video.objects.get(pk=ticked.videos[0]).stage == Video.Stage.QUEUED
+    assert "could not send start messages" in caplog.text
