@@ -61,6 +61,9 @@ def _args() -> argparse.Namespace:
     p.add_argument("--mode", choices=("vendor", "ticks"), default="vendor")
     p.add_argument("--burst", action="store_true", help="every session due at the same instant")
     p.add_argument("--sweep-interval", type=int, default=15, help="SWEEP_INTERVAL (the production default)")
+    p.add_argument("--scaling", default="", help="instead of the window: counts of schedulers, e.g. 1,2,1,2,1,2; "
+                   "each round makes every session due at once and times how long those schedulers take to tick "
+                   "them all (no worker runs)")
     return p.parse_args()
 
 
@@ -194,6 +197,8 @@ def main() -> None:
           f"{args.interval} s, window {args.seconds:.0f} s, {args.schedulers} scheduler(s), worker concurrency "
           f"{args.concurrency}, {args.users} owners", flush=True)
     redis.Redis.from_url(REDIS).flushdb()  # the first videos' start messages: not part of the measurement
+    if args.scaling:
+        return _scaling(args, env, data_dir, pks)
 
     GenerationSession.objects.filter(pk__in=pks).update(next_run_at=timezone.now() + timedelta(hours=1))
     worker_log = data_dir / "worker.log"
@@ -282,6 +287,41 @@ def main() -> None:
           f"all clients "
           f"{(commits1 - commits0) / max(needed, 1):.2f} commits per slot")
     connection.close()
+
+
+def _scaling(args: argparse.Namespace, env: dict[str, str], data_dir: Path, pks: list[int]) -> None:
+    """Drain rounds: all sessions due at the same instant, ticked by K schedulers; medians per K."""
+    from django.db.models import Max
+    from django.utils import timezone
+
+    from tests.e2e.workers import scheduler_start, worker_stop
+    from videos.models import GenerationSession, Video
+
+    rates: dict[int, list[float]] = {}
+    for n, k in enumerate(int(x) for x in args.scaling.split(",")):
+        GenerationSession.objects.filter(pk__in=pks).update(next_run_at=timezone.now() + timedelta(hours=1))
+        schedulers = [scheduler_start(env, data_dir / f"scaling{n}-{i}.log", "--report-every", "3600")
+                      for i in range(k)]
+        t0 = timezone.now() + timedelta(seconds=1)
+        GenerationSession.objects.filter(pk__in=pks).update(next_run_at=t0)
+        cpu0 = sum(_cpu(s.pid) for s in schedulers)
+        deadline = time.monotonic() + 600
+        while GenerationSession.objects.filter(pk__in=pks, next_run_at__lte=t0).exists():
+            if time.monotonic() > deadline:
+                raise RuntimeError("not drained in 600 s")
+            time.sleep(0.1)
+        cpu = sum(_cpu(s.pid) for s in schedulers) - cpu0
+        for scheduler in schedulers:
+            worker_stop(scheduler)
+        last = Video.objects.filter(session_id__in=pks, created_at__gte=t0).aggregate(Max("created_at"))
+        seconds = (last["created_at__max"] - t0).total_seconds()
+        rates.setdefault(k, []).append(len(pks) / seconds)
+        print(f"  round {n + 1}: {k} scheduler(s) ticked {len(pks)} sessions due at once in {seconds:.2f} s = "
+              f"{len(pks) / seconds:.0f} ticks/s ({1000 * cpu / len(pks):.2f} ms scheduler CPU a tick); "
+              f"load {os.getloadavg()[0]:.1f}", flush=True)
+    for k, values in sorted(rates.items()):
+        print(f"{k} scheduler(s): median {sorted(values)[len(values) // 2]:.0f} ticks/s over {len(values)} rounds "
+              f"({', '.join(f'{v:.0f}' for v in values)})")
 
 
 def _worker(start: Any, env: dict[str, str], log: Path, concurrency: int, queues: list[str]) -> subprocess.Popen:
