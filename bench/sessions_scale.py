@@ -355,8 +355,8 @@ def _set_due(model: Any, first_due: dict[int, Any]) -> None:
 def _stopped(log: Path) -> dict[str, Any]:
     """The totals a scheduler logged when it stopped."""
     for line in reversed(log.read_text(errors="replace").splitlines()):
-        if '"sessions.scheduler.stopped"' in line:
-            return json.loads(line)
+        if line.startswith("ticksessions: stopped "):
+            return json.loads(line.removeprefix("ticksessions: stopped "))
     raise RuntimeError(f"no totals in {log}: {log.read_text(errors='replace')[-2000:]}")
 
 

@@ -103,7 +103,7 @@ def test_a_scheduler_killed_mid_batch_loses_nothing_and_duplicates_nothing(env: 
     assert set(charges.values_list("video_id", flat=True)) == set(videos.values_list("public_id", flat=True))
     assert credit_balance(user=user) == Decimal(100_000) - 2 * SESSIONS * Decimal("20.00")
     text = log.read_text(errors="replace")
-    assert "Traceback" not in text and text.count("sessions.scheduler.stopped") == 2
+    assert "Traceback" not in text and text.count("ticksessions: stopped") == 2
 
 
 def test_a_scheduler_with_nothing_due_sends_nothing(env: dict[str, str], tmp_path: Path) -> None:

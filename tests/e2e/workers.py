@@ -77,7 +77,7 @@ def scheduler_start(env: dict[str, str], log_path: Path, *args: str, timeout: fl
         scheduler = subprocess.Popen([sys.executable, "manage.py", "ticksessions", *args], cwd=ROOT, env=env,
                                      stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
     deadline = time.monotonic() + timeout
-    while b"sessions.scheduler.started" not in log_path.read_bytes()[start:]:
+    while b"ticksessions: started" not in log_path.read_bytes()[start:]:
         if scheduler.poll() is not None or time.monotonic() > deadline:
             worker_kill(scheduler)
             raise RuntimeError("scheduler did not start: " + log_path.read_text()[-3000:])

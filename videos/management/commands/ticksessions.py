@@ -6,6 +6,7 @@ SKIP LOCKED on PostgreSQL (serialised by SQLite's write lock on a local install)
 in hand, log the totals and exit; a SIGKILL mid-batch rolls the batch back for the next claimer.
 """
 
+import json
 import signal
 import threading
 from typing import Any
@@ -33,5 +34,8 @@ class Command(BaseCommand):
         signal.signal(signal.SIGINT, lambda *_: stop.set())
         stats = SchedulerStats()
         log.info("sessions.scheduler.started", extra={"batch": batch})
+        self.stdout.write(f"ticksessions: started, batches of {batch}", ending="\n")
+        self.stdout.flush()
         scheduler_run(stop=stop, batch=max(1, batch), idle=idle, stats=stats, report_every=report_every)
         log.info("sessions.scheduler.stopped", extra=stats.fields())
+        self.stdout.write(f"ticksessions: stopped {json.dumps(stats.fields())}")  # whatever LOG_LEVEL says
