@@ -313,11 +313,15 @@ def _scaling(args: argparse.Namespace, env: dict[str, str], data_dir: Path, pks:
         cpu = sum(_cpu(s.pid) for s in schedulers) - cpu0
         for scheduler in schedulers:
             worker_stop(scheduler)
+        totals = [_stopped(data_dir / f"scaling{n}-{i}.log") for i in range(k)]
+        in_batches = sum(t["batch_seconds"] for t in totals)
+        locked = sum(t["accounts_locked_seconds"] for t in totals)
         last = Video.objects.filter(session_id__in=pks, created_at__gte=t0).aggregate(Max("created_at"))
         seconds = (last["created_at__max"] - t0).total_seconds()
         rates.setdefault(k, []).append(len(pks) / seconds)
         print(f"  round {n + 1}: {k} scheduler(s) ticked {len(pks)} sessions due at once in {seconds:.2f} s = "
-              f"{len(pks) / seconds:.0f} ticks/s ({1000 * cpu / len(pks):.2f} ms scheduler CPU a tick); "
+              f"{len(pks) / seconds:.0f} ticks/s ({1000 * cpu / len(pks):.2f} ms scheduler CPU a tick; owners' "
+              f"accounts locked {100 * locked / max(in_batches, 1e-9):.0f} % of the batches' time); "
               f"load {os.getloadavg()[0]:.1f}", flush=True)
     for k, values in sorted(rates.items()):
         print(f"{k} scheduler(s): median {sorted(values)[len(values) // 2]:.0f} ticks/s over {len(values)} rounds "

@@ -57,6 +57,9 @@ class Ticked:
     errors: int = 0  # sessions ended for want of credits
     skipped: int = 0  # slots skipped (more than an interval behind)
     late: list[float] = field(default_factory=list)
+    seconds: float = 0.0  # the batch's transaction, claim to commit
+    locked: float = 0.0  # of which the owners' accounts were locked (from the charge to the commit)
+    charged_at: float = 0.0
 
 
 def _slot(session: GenerationSession, now: datetime) -> tuple[datetime, int]:
@@ -115,6 +118,7 @@ def _tick_locked(sessions: list[GenerationSession], now: datetime) -> Ticked:
     for session in sessions:
         session.updated_at = created
     rows_update(GenerationSession, UPDATED, sessions)
+    done.charged_at = time.monotonic()
     charged = billing.credits_charge_many([
         billing.Charge(user_id=session.owner_id, amount=video.credits_used, key=charge_key(video.public_id, 0),
                        video_id=video.public_id, session_id=session.public_id, note=charge_note(video))
@@ -172,11 +176,14 @@ def sessions_tick_due(*, limit: int = 200, overdue: float = 0.0) -> Ticked:
     if connection.vendor == "sqlite" and not GenerationSession.objects.filter(
             status=Running, next_run_at__lte=cutoff).exists():
         return Ticked()  # a plain read first: SQLite's IMMEDIATE transaction would take the write lock for nothing
+    began = time.monotonic()
     with transaction.atomic():
         sessions = list(GenerationSession.objects.select_for_update(skip_locked=True, of=("self",))
                         .select_related("model").filter(status=Running, next_run_at__lte=cutoff)
                         .order_by("next_run_at")[:limit])
         ticked = _tick_locked(sessions, timezone.now())
+    ended = time.monotonic()
+    ticked.seconds, ticked.locked = ended - began, (ended - ticked.charged_at) if ticked.charged_at else 0.0
     return _finish(ticked)
 
 
@@ -209,6 +216,8 @@ class SchedulerStats:
     errors: int = 0
     skipped: int = 0
     queries: int = 0
+    seconds: float = 0.0  # in batch transactions
+    locked: float = 0.0  # of which with the owners' accounts locked
     late: deque[float] = field(default_factory=lambda: deque(maxlen=100_000))  # the last videos' lateness
 
     def add(self, ticked: Ticked) -> None:
@@ -219,6 +228,8 @@ class SchedulerStats:
         self.ended += len(ticked.ended)
         self.errors += ticked.errors
         self.skipped += ticked.skipped
+        self.seconds += ticked.seconds
+        self.locked += ticked.locked
         self.late.extend(ticked.late)
 
     def fields(self) -> dict[str, Any]:
@@ -226,6 +237,7 @@ class SchedulerStats:
         pick = (lambda q: round(late[min(len(late) - 1, int(q * len(late)))], 3)) if late else (lambda q: None)
         return {"loops": self.loops, "batches": self.batches, "claimed": self.claimed, "videos": self.videos, "ended": self.ended,
                 "errors": self.errors, "slots_skipped": self.skipped, "queries": self.queries,
+                "batch_seconds": round(self.seconds, 3), "accounts_locked_seconds": round(self.locked, 3),
                 "late_p50": pick(0.5), "late_p95": pick(0.95), "late_max": late[-1] if late else None}
 
 
