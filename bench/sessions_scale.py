@@ -64,6 +64,8 @@ def _args() -> argparse.Namespace:
     p.add_argument("--scaling", default="", help="instead of the window: counts of schedulers, e.g. 1,2,1,2,1,2; "
                    "each round makes every session due at once and times how long those schedulers take to tick "
                    "them all (no worker runs)")
+    p.add_argument("--partitioned", action="store_true",
+                   help="with --scaling: K schedulers get --partition 0/K .. K-1/K (owners split between them)")
     return p.parse_args()
 
 
@@ -300,7 +302,8 @@ def _scaling(args: argparse.Namespace, env: dict[str, str], data_dir: Path, pks:
     rates: dict[int, list[float]] = {}
     for n, k in enumerate(int(x) for x in args.scaling.split(",")):
         GenerationSession.objects.filter(pk__in=pks).update(next_run_at=timezone.now() + timedelta(hours=1))
-        schedulers = [scheduler_start(env, data_dir / f"scaling{n}-{i}.log", "--report-every", "3600")
+        schedulers = [scheduler_start(env, data_dir / f"scaling{n}-{i}.log", "--report-every", "3600",
+                                      *(["--partition", f"{i}/{k}"] if args.partitioned and k > 1 else []))
                       for i in range(k)]
         t0 = timezone.now() + timedelta(seconds=1)
         GenerationSession.objects.filter(pk__in=pks).update(next_run_at=t0)

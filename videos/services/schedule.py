@@ -30,6 +30,8 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from django.db import close_old_connections, connection, transaction
+from django.db.models import Value
+from django.db.models.functions import Mod
 from django.db.utils import DatabaseError, InterfaceError
 from django.utils import timezone
 
@@ -167,19 +169,21 @@ def _finish(ticked: Ticked) -> Ticked:
     return ticked
 
 
-def sessions_tick_due(*, limit: int = 200, overdue: float = 0.0) -> Ticked:
+def sessions_tick_due(*, limit: int = 200, overdue: float = 0.0, partition: tuple[int, int] | None = None) -> Ticked:
     """Claim up to `limit` running sessions due (at least `overdue` seconds ago) and tick them: one transaction.
 
     Sessions another transaction holds (another scheduler's batch, a stop, a delete) are skipped, not waited for.
+    `partition` (k, n): only sessions whose owner id is k modulo n, so n schedulers never share an owner's account.
     """
     cutoff = timezone.now() - timedelta(seconds=overdue)
-    if connection.vendor == "sqlite" and not GenerationSession.objects.filter(
-            status=Running, next_run_at__lte=cutoff).exists():
+    due = GenerationSession.objects.filter(status=Running, next_run_at__lte=cutoff)
+    if partition is not None:
+        due = due.alias(part=Mod("owner_id", Value(partition[1]))).filter(part=partition[0])
+    if connection.vendor == "sqlite" and not due.exists():
         return Ticked()  # a plain read first: SQLite's IMMEDIATE transaction would take the write lock for nothing
     began = time.monotonic()
     with transaction.atomic():
-        sessions = list(GenerationSession.objects.select_for_update(skip_locked=True, of=("self",))
-                        .select_related("model").filter(status=Running, next_run_at__lte=cutoff)
+        sessions = list(due.select_for_update(skip_locked=True, of=("self",)).select_related("model")
                         .order_by("next_run_at")[:limit])
         ticked = _tick_locked(sessions, timezone.now())
     ended = time.monotonic()
@@ -198,10 +202,12 @@ def session_tick(session_pk: int) -> Ticked:
     return _finish(ticked)
 
 
-def next_due() -> datetime | None:
-    """When the earliest running session is next due (None: no timed session is running)."""
-    return (GenerationSession.objects.filter(status=Running, next_run_at__isnull=False).order_by("next_run_at")
-            .values_list("next_run_at", flat=True).first())
+def next_due(partition: tuple[int, int] | None = None) -> datetime | None:
+    """When the earliest running session (of `partition`) is next due (None: no timed session is running)."""
+    rows = GenerationSession.objects.filter(status=Running, next_run_at__isnull=False)
+    if partition is not None:
+        rows = rows.alias(part=Mod("owner_id", Value(partition[1]))).filter(part=partition[0])
+    return rows.order_by("next_run_at").values_list("next_run_at", flat=True).first()
 
 
 @dataclass
@@ -242,10 +248,12 @@ class SchedulerStats:
 
 
 def scheduler_run(*, stop: threading.Event, batch: int = 200, idle: float = 1.0, gap: float = 0.05,
-                  stats: SchedulerStats | None = None, report_every: float = 60.0) -> SchedulerStats:
+                  stats: SchedulerStats | None = None, report_every: float = 60.0,
+                  partition: tuple[int, int] | None = None) -> SchedulerStats:
     """Tick due sessions until `stop` is set: a full batch is followed at once by the next; otherwise sleep until
     the earliest session is due (at least `gap`, so a busy database is not spun on; at most `idle`, so a session
     changed by hand is seen). Database errors (a restart, a lost connection) are logged and retried after `idle`.
+    `partition`: see sessions_tick_due.
     """
     stats = stats or SchedulerStats()
 
@@ -261,10 +269,10 @@ def scheduler_run(*, stop: threading.Event, batch: int = 200, idle: float = 1.0,
         wait = gap
         try:
             with connection.execute_wrapper(count):
-                ticked = sessions_tick_due(limit=batch)
+                ticked = sessions_tick_due(limit=batch, partition=partition)
                 stats.add(ticked)
                 if ticked.claimed < batch:
-                    due = next_due()
+                    due = next_due(partition)
                     ahead = (due - timezone.now()).total_seconds() if due is not None else idle
                     wait = min(idle, max(gap, ahead))
                 else:

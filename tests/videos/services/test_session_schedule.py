@@ -230,3 +230,17 @@ def test_a_broker_outage_after_the_commit_loses_no_video(alice, monkeypatch, dja
         ticked = sessions_tick_due()
     assert len(ticked.videos) == 1 and Video.objects.get(pk=ticked.videos[0]).stage == Video.Stage.QUEUED
     assert "could not send start messages" in caplog.text
+
+
+def test_a_partition_ticks_only_its_owners_sessions(alice, bob, started) -> None:
+    """`ticksessions --partition K/N`: N schedulers that never share an owner's credit account."""
+    mine = [make_session(owner=alice, timed=True, max_videos=5, interval_seconds=10) for _ in range(2)]
+    theirs = make_session(owner=bob, timed=True, max_videos=5, interval_seconds=10)
+    for session in [*mine, theirs]:
+        _due(session, 1)
+    assert alice.pk % 2 != bob.pk % 2
+    ticked = sessions_tick_due(partition=(alice.pk % 2, 2))
+    assert ticked.claimed == 2 and {v.session_id for v in Video.objects.filter(pk__in=ticked.videos)} == {
+        s.pk for s in mine}
+    assert _sequences(theirs) == [0]
+    assert sessions_tick_due(partition=(bob.pk % 2, 2)).claimed == 1 and _sequences(theirs) == [0, 1]
