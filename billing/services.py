@@ -1,8 +1,11 @@
-"""Writes for keys and credits. Every balance change goes through `_post`, under a row lock."""
+"""Writes for keys and credits. Every balance change goes through `_post` (or, for a batch of charges,
+`credits_charge_many`), under a row lock."""
 
 import hmac
 import secrets
 from datetime import UTC, datetime, timedelta
+from collections.abc import Sequence
+from dataclasses import dataclass
 from decimal import Decimal
 
 from django.contrib.auth.models import AbstractBaseUser, User
@@ -10,6 +13,7 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from billing.exceptions import InsufficientCredits
+from dashboard.db import rows_update
 from billing.models import ApiKey, CreditAccount, CreditEntry, RateCounter
 
 KEY_PREFIX = "mcp_"
@@ -112,6 +116,61 @@ def credits_charge(
         user=user, kind=CreditEntry.Kind.CHARGE, delta=-Decimal(amount), key=key,
         video_id=video_id, session_id=session_id, note=note,
     )[0]
+
+
+@dataclass(frozen=True)
+class Charge:
+    """One debit of a batch (credits_charge_many): the same fields as credits_charge."""
+
+    user_id: int
+    amount: Decimal
+    key: str
+    video_id: str = ""
+    session_id: str = ""
+    note: str = ""
+
+
+def credits_charge_many(charges: Sequence[Charge]) -> list[CreditEntry | InsufficientCredits]:
+    """Debit each of `charges`, in order, as one step: the result at the same index is its ledger row, or the
+    InsufficientCredits it met (that charge wrote nothing; later ones of the same account may still pass).
+
+    The same rules as credits_charge: a key already in the ledger returns its row and charges nothing again; the
+    accounts are locked (SELECT … FOR UPDATE, in primary-key order, so two batches sharing accounts queue instead
+    of deadlocking) until the caller's transaction ends; the balance never goes below zero. The rows are written
+    with one INSERT and the balances with one UPDATE, whatever the batch size.
+    """
+    results: list[CreditEntry | InsufficientCredits] = []
+    if not charges:
+        return results
+    with transaction.atomic(savepoint=False):  # nothing is written before the checks: no savepoint needed
+        accounts = {a.user_id: a for a in CreditAccount.objects.select_for_update().filter(
+            user_id__in={c.user_id for c in charges}).order_by("pk")}
+        existing = {e.key: e for e in CreditEntry.objects.filter(key__in=[c.key for c in charges])}
+        new: list[CreditEntry] = []
+        moved: dict[int, CreditAccount] = {}
+        for charge in charges:
+            if charge.key in existing:
+                results.append(existing[charge.key])
+                continue
+            account = accounts.get(charge.user_id)
+            balance = account.balance if account is not None else Decimal(0)
+            if account is None or balance < charge.amount:
+                results.append(InsufficientCredits(required=Decimal(charge.amount), available=balance))
+                continue
+            account.balance = balance - Decimal(charge.amount)
+            moved[account.pk] = account
+            entry = CreditEntry(account=account, kind=CreditEntry.Kind.CHARGE, delta=-Decimal(charge.amount),
+                                balance_after=account.balance, key=charge.key, video_id=charge.video_id,
+                                session_id=charge.session_id, note=charge.note)
+            existing[charge.key] = entry  # the same key twice in one batch: charged once
+            new.append(entry)
+            results.append(entry)
+        CreditEntry.objects.bulk_create(new)
+        now = timezone.now()
+        for account in moved.values():
+            account.updated_at = now
+        rows_update(CreditAccount, ["balance", "updated_at"], list(moved.values()))
+    return results
 
 
 def credits_refund(

@@ -214,8 +214,14 @@ OUTBOUND_ALLOW_HOSTS = [h.lower() for h in env_list("OUTBOUND_ALLOW_HOSTS")]
 WEBHOOK_TIMEOUT = env_int("WEBHOOK_TIMEOUT", 10, minimum=1)  # seconds per connect/read; 2x for a whole attempt
 CELERY_BEAT_SCHEDULE["webhooks-due"] = {"task": "webhooks.tasks.deliveries_due_task", "schedule": 30.0}
 # Webhook tasks get their own queue: a worker without -Q consumes both; a deployment may give it its own worker.
-CELERY_TASK_QUEUES = (Queue("celery"), Queue("webhooks"))
+CELERY_TASK_QUEUES: tuple[Queue, ...] = (Queue("celery"), Queue("webhooks"))
 CELERY_TASK_ROUTES = {"webhooks.tasks.*": {"queue": "webhooks"}}
+# Timed sessions: `manage.py ticksessions` claims due sessions in batches of this many (videos.services.schedule);
+# its fallback sweep and the sweep of old countdown messages run on a queue of their own, never behind renders.
+SESSIONS_TICK_BATCH = env_int("SESSIONS_TICK_BATCH", 200, minimum=1)
+CELERY_TASK_QUEUES += (Queue("sessions"),)
+CELERY_TASK_ROUTES["videos.tasks.session_tick_task"] = {"queue": "sessions"}
+CELERY_TASK_ROUTES["videos.tasks.sessions_tick_due_task"] = {"queue": "sessions"}
 SIMULATE_MISSING_PROVIDERS = env_bool("SIMULATE_MISSING_PROVIDERS", True)
 RATE_LIMIT_PER_MINUTE = env_int("RATE_LIMIT_PER_MINUTE", 60, minimum=0)  # generate/session creations per key
 VIDEO_DEADLINE_SECONDS = env_int("VIDEO_DEADLINE_SECONDS", 30 * 60, minimum=30)  # then failed + refunded

@@ -7,6 +7,7 @@ The periodic sweeps re-send work whose message was lost, so the database stays t
 from __future__ import annotations
 
 import logging
+import time
 from datetime import timedelta
 
 from celery import shared_task
@@ -72,6 +73,8 @@ def vendor_dispatch_task(vendor: str) -> int:
 
 @shared_task(acks_late=True)
 def session_tick_task(session_id: int) -> None:
+    """Tick one session if it is due. Nothing sends it any more (the scheduler claims due sessions in batches):
+    it drains the countdown messages that earlier versions left in the broker."""
     from videos import services
 
     services.session_tick(session_id)
@@ -79,14 +82,20 @@ def session_tick_task(session_id: int) -> None:
 
 @shared_task
 def sessions_tick_due_task() -> int:
-    """Tick running sessions whose next video is overdue (their scheduled message was lost)."""
-    grace = timezone.now() - timedelta(seconds=settings.SWEEP_INTERVAL)
-    due = list(GenerationSession.objects.filter(
-        status=GenerationSession.Status.RUNNING, next_run_at__lte=grace).values_list("pk", flat=True)[:500])
-    for pk in due:
-        session_tick_task.delay(pk)
+    """The fallback driver of timed sessions: tick those the scheduler process (`manage.py ticksessions`) has left
+    more than a sweep overdue, because it is down or behind. The same batches, claimed the same way (SKIP LOCKED),
+    so both may run at once; it stops after a sweep interval's work, the next sweep goes on."""
+    from videos.services.schedule import sessions_tick_due
+
+    until = time.monotonic() + settings.SWEEP_INTERVAL
+    ticked = 0
+    while True:
+        batch = sessions_tick_due(limit=settings.SESSIONS_TICK_BATCH, overdue=settings.SWEEP_INTERVAL)
+        ticked += batch.claimed
+        if batch.claimed < settings.SESSIONS_TICK_BATCH or time.monotonic() > until:
+            break
     sweep_done("sessions_tick_due")
-    return len(due)
+    return ticked
 
 
 @shared_task

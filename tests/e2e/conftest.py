@@ -14,6 +14,8 @@ import pytest
 from django.conf import settings as django_settings
 from django.db import connection
 
+from tests.e2e.workers import scheduler_start, worker_stop
+
 ROOT = Path(__file__).resolve().parents[2]
 
 
@@ -32,7 +34,8 @@ def worker_concurrency() -> int:
 @pytest.fixture
 def celery_worker_process(transactional_db: None, live_server: Any, settings: Any, tmp_path: Path,
                           worker_env: dict[str, str], worker_concurrency: int) -> Iterator[str]:
-    """Start `celery worker --beat` against the test DB; yields the live server's URL."""
+    """Start `celery worker --beat` and the sessions scheduler (as `serve` does) against the test DB; yields the
+    live server's URL."""
     if connection.vendor != "postgresql" or django_settings.CELERY_BROKER_URL.startswith("filesystem"):
         pytest.skip("the worker test needs PostgreSQL and a broker server (make test sets both)")
     from dashboard.celery import app
@@ -57,14 +60,18 @@ def celery_worker_process(transactional_db: None, live_server: Any, settings: An
          "--schedule", str(tmp_path / "beat")],
         cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
     )
+    scheduler = None
     try:
         deadline = time.monotonic() + 30
         while b"ready." not in (tmp_path / "worker.log").read_bytes():
             assert worker.poll() is None, (tmp_path / "worker.log").read_text()[-3000:]
             assert time.monotonic() < deadline, "worker did not start"
             time.sleep(0.2)
+        scheduler = scheduler_start(env, tmp_path / "scheduler.log")
         yield live_server.url
     finally:
+        if scheduler is not None:
+            worker_stop(scheduler)
         worker.terminate()
         try:
             worker.wait(timeout=20)

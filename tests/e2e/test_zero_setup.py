@@ -68,6 +68,18 @@ def test_serve_runs_the_quick_start_on_sqlite_and_the_file_broker(tmp_path: Path
         assert video["status"] == "completed", data
         with av.open(io.BytesIO(requests.get(video["video_url"]).content)) as container:
             assert (container.streams.video[0].width, container.streams.video[0].height) == (640, 360)
+        # A timed session: its second video comes from serve's sessions scheduler (ticksessions) on SQLite.
+        timed = requests.post(f"{base}/api/v3/videos/sessions", headers=headers,
+                              json={"prompt": "Clouds over a hill", "model": "luma-ray-2.0-flash-5s-t2v",
+                                    "width": 256, "height": 144, "max_videos": 2, "interval_seconds": 10}).json()
+        deadline = time.monotonic() + 300
+        while time.monotonic() < deadline:
+            made = requests.get(f"{base}/api/v3/videos/sessions/{timed['session_id']}", headers=headers,
+                                params={"page": 1, "page_size": 50}, timeout=60).json()
+            if len(made["videos"]) == 2:
+                break
+            time.sleep(0.5)
+        assert len(made["videos"]) == 2 and made["session"]["credits_used"] == 40.0, made
         login = requests.Session()
         page = login.get(f"{base}/accounts/login/")
         token = login.cookies["csrftoken"]

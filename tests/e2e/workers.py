@@ -68,3 +68,18 @@ def worker_environ(*, database: dict, media_root: str, data_dir: str, public_bas
         # killed worker's processes are gone, within a couple of sweeps, not from the lease running out.
         "SWEEP_INTERVAL": "2", "VIDEO_LEASE_SECONDS": "600", **extra,
     }
+
+
+def scheduler_start(env: dict[str, str], log_path: Path, *args: str, timeout: float = 60) -> subprocess.Popen:
+    """A `manage.py ticksessions` (the timed sessions' scheduler) in its own process group, once it has started."""
+    start = log_path.stat().st_size if log_path.exists() else 0
+    with open(log_path, "ab") as log:
+        scheduler = subprocess.Popen([sys.executable, "manage.py", "ticksessions", *args], cwd=ROOT, env=env,
+                                     stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    deadline = time.monotonic() + timeout
+    while b"ticksessions: started" not in log_path.read_bytes()[start:]:
+        if scheduler.poll() is not None or time.monotonic() > deadline:
+            worker_kill(scheduler)
+            raise RuntimeError("scheduler did not start: " + log_path.read_text()[-3000:])
+        time.sleep(0.1)
+    return scheduler

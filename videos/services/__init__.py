@@ -2,6 +2,7 @@
 
 from videos.services.intake import VideoRequest, job_for, model_get, request_validate
 from videos.services.results import WORDS
+from videos.services.schedule import session_tick, sessions_tick_due
 from videos.services.sessions import (
     session_create,
     session_delete,
@@ -9,7 +10,6 @@ from videos.services.sessions import (
     session_replay,
     session_start,
     session_stop,
-    session_tick,
 )
 from videos.services.work import (
     Retry,
@@ -38,6 +38,7 @@ __all__ = [
     "session_start",
     "session_stop",
     "session_tick",
+    "sessions_tick_due",
     "vendor_cancel",
     "vendor_dispatch",
     "vendor_fail",

@@ -15,7 +15,6 @@ from django.utils import timezone
 
 from billing import services as billing
 from billing.models import ApiKey, CreditEntry
-from billing.exceptions import InsufficientCredits
 from videos import files, live
 from videos.exceptions import InvalidInput, UnsupportedValue
 from videos.models import GenerationSession, Video
@@ -43,25 +42,35 @@ def video_seed(session: GenerationSession, sequence: int) -> int | None:
     return zlib.crc32(f"{base}:{sequence}".encode()) & 0x7FFFFFFF
 
 
-def _video_create(session: GenerationSession, *, sequence: int) -> Video:
-    """Create the session's n-th video and charge for it (InsufficientCredits: nothing is written)."""
+def video_new(session: GenerationSession, *, sequence: int, at_vendor: bool | None = None) -> Video:
+    """The session's n-th video, not saved yet (`at_vendor`: whether its vendor is configured, if already known)."""
     model = session.model
     params = dict(session.params)
     if (seed := video_seed(session, sequence)) is not None:
         params["seed"] = seed
-    at_vendor = availability(model.provider) == LIVE
+    if at_vendor is None:
+        at_vendor = availability(model.provider) == LIVE
+    return Video(
+        session=session, owner_id=session.owner_id, model=model, sequence=sequence,
+        provider=model.provider if at_vendor else "local", simulated=not at_vendor, prompt=session.prompt,
+        params=params, duration=params["duration"], aspect_ratio=params["aspect_ratio"],
+        resolution=params["resolution"], width=params["width"], height=params["height"],
+        frame_rate=params["frame_rate"], credits_used=model.price_for(params["duration"]),
+        deadline_at=timezone.now() + timedelta(seconds=settings.VIDEO_DEADLINE_SECONDS),
+    )
+
+
+def charge_note(video: Video) -> str:
+    return f"{video.model.model_id}, {video.duration}s"
+
+
+def _video_create(session: GenerationSession, *, sequence: int) -> Video:
+    """Create the session's n-th video and charge for it (InsufficientCredits: nothing is written)."""
     with transaction.atomic():
-        video = Video.objects.create(
-            session=session, owner_id=session.owner_id, model=model, sequence=sequence,
-            provider=model.provider if at_vendor else "local", simulated=not at_vendor, prompt=session.prompt,
-            params=params, duration=params["duration"], aspect_ratio=params["aspect_ratio"],
-            resolution=params["resolution"], width=params["width"], height=params["height"],
-            frame_rate=params["frame_rate"], credits_used=model.price_for(params["duration"]),
-            deadline_at=timezone.now() + timedelta(seconds=settings.VIDEO_DEADLINE_SECONDS),
-        )
+        video = video_new(session, sequence=sequence)
+        video.save(force_insert=True)
         billing.credits_charge(user=session.owner, amount=video.credits_used, key=charge_key(video.public_id, 0),
-                               video_id=video.public_id, session_id=session.public_id,
-                               note=f"{model.model_id}, {video.duration}s")
+                               video_id=video.public_id, session_id=session.public_id, note=charge_note(video))
     live.changed(session.pk)  # a new video: long-polls of the session answer
     enqueue_start(video)
     return video
@@ -71,15 +80,6 @@ def enqueue_start(video: Video) -> None:
     from videos.tasks import video_start_task
 
     video_start_task.delay_on_commit(video.pk)
-
-
-def _enqueue_tick(session: GenerationSession) -> None:
-    from videos.tasks import session_tick_task
-
-    if session.next_run_at is None:
-        return
-    countdown = max(0.0, (session.next_run_at - timezone.now()).total_seconds())
-    transaction.on_commit(lambda: session_tick_task.apply_async((session.pk,), countdown=countdown))
 
 
 @transaction.atomic
@@ -117,8 +117,7 @@ def session_create(
     except BaseException:
         files.files_delete(*stored)  # the transaction rolls back; don't leave its files behind
         raise
-    _enqueue_tick(session)
-    return session
+    return session  # its next video is the scheduler's (videos.services.schedule): no message per session
 
 
 def session_start(*, user: AbstractBaseUser, payload: GenerateIn, idempotency_key: str = "",
@@ -153,71 +152,20 @@ def budget_validate(value: float, *, request: VideoRequest) -> Decimal:
     return budget
 
 
-def session_spent(session: GenerationSession) -> Decimal:
-    """What the session has spent so far, from the ledger: its charges less its refunds."""
-    net = (CreditEntry.objects.filter(session_id=session.public_id, kind__in=(CreditEntry.Kind.CHARGE,
-                                                                              CreditEntry.Kind.REFUND))
-           .order_by().aggregate(net=Sum("delta"))["net"])
-    return -(net or Decimal(0))
+def sessions_spent(public_ids: list[str]) -> dict[str, Decimal]:
+    """What each session has spent so far, from the ledger: its charges less its refunds (one query, or none)."""
+    if not public_ids:
+        return {}
+    rows = (CreditEntry.objects.filter(session_id__in=public_ids, kind__in=(CreditEntry.Kind.CHARGE,
+                                                                            CreditEntry.Kind.REFUND))
+            .order_by().values("session_id").annotate(net=Sum("delta")))
+    spent = {row["session_id"]: -row["net"] for row in rows}
+    return {pk: spent.get(pk, Decimal(0)) for pk in public_ids}
 
 
 def budget_words(budget: Decimal) -> str:
     amount = f"{budget:.2f}".removesuffix(".00")
     return f"Stopped: budget of {amount} credits reached."
-
-
-def _over_budget(session: GenerationSession) -> bool:
-    """Would the next video take the session's spend over its budget? (Under the session's row lock: only
-    ticks charge a running session, so the sum cannot grow behind our back; a refund only lowers it.)"""
-    if session.budget_credits is None:
-        return False
-    price = session.model.price_for(session.params["duration"])
-    return session_spent(session) + price > session.budget_credits
-
-
-def session_tick(session_pk: int) -> None:
-    """Make the session's next video if it is due; finish it when no more will come. Idempotent.
-
-    The session row is locked, and (session, sequence) is unique, so a redelivered or duplicated tick
-    cannot make a second video for the same slot or charge twice.
-    """
-    with transaction.atomic():
-        # Lock the session row only: joined owner/model rows locked too deadlock with session creation.
-        session = GenerationSession.objects.select_for_update(of=("self",)).select_related("owner", "model").filter(
-            pk=session_pk).first()
-        if session is None or session.is_final:
-            return
-        now = timezone.now()
-        more = session.videos_created < session.max_videos and (session.ends_at is None or now < session.ends_at)
-        if not more:
-            if session.next_run_at is not None:
-                session.next_run_at = None
-                session.save(update_fields=["next_run_at", "updated_at"])
-        elif session.next_run_at is not None and session.next_run_at <= now and _over_budget(session):
-            # Like reaching max_videos: no more videos; it completes once those made have finished.
-            session.error = budget_words(session.budget_credits)
-            session.next_run_at = None
-            session.save(update_fields=["error", "next_run_at", "updated_at"])
-        elif session.next_run_at is not None and session.next_run_at <= now:
-            try:
-                _video_create(session, sequence=session.videos_created)
-            except InsufficientCredits as e:
-                session.status = GenerationSession.Status.ERROR
-                session.error = f"Stopped: out of credits. {e}"
-                session.finished_at = now
-                session.next_run_at = None
-                session.save(update_fields=["status", "error", "finished_at", "next_run_at", "updated_at"])
-                live.changed(session.pk)
-                webhooks.event_emit(event="session.error", obj=session)
-                return
-            session.videos_created += 1
-            done = session.videos_created >= session.max_videos
-            session.next_run_at = None if done else now + timedelta(seconds=session.interval_seconds)
-            if session.next_run_at and session.ends_at and session.next_run_at >= session.ends_at:
-                session.next_run_at = None
-            session.save(update_fields=["videos_created", "next_run_at", "updated_at"])
-        _enqueue_tick(session)
-    session_finish_if_done(session_pk)
 
 
 def session_finish_if_done(session_pk: int) -> None:

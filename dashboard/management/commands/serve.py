@@ -16,7 +16,8 @@ from dashboard.management.commands.demo import banner, demo_credentials
 
 class Command(BaseCommand):
     help = ("Run the whole service on 127.0.0.1:PORT: gunicorn (uvicorn workers: long-polls and live streams wait "
-            "without a thread each), a Celery worker and the beat scheduler.")
+            "without a thread each), a Celery worker with the beat scheduler, and the timed sessions' scheduler "
+            "(ticksessions).")
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--port", type=int, default=settings.PORT)
@@ -35,6 +36,8 @@ class Command(BaseCommand):
             [os.path.join(bin_dir, "celery"), "-A", "dashboard", "worker", "--beat", "--loglevel", "INFO",
              "--concurrency", str(concurrency), "--without-gossip", "--without-mingle",
              "--schedule", settings.CELERY_BEAT_SCHEDULE_FILENAME],
+            # Timed sessions' scheduler, its own process: renders in the worker never hold a session back.
+            [sys.executable, str(settings.BASE_DIR / "manage.py"), "ticksessions"],
         ]
         children = [subprocess.Popen(cmd, env=env) for cmd in commands]
         self.stdout.write(banner(creds, port))
