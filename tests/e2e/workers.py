@@ -68,3 +68,19 @@ def worker_environ(*, database: dict, media_root: str, data_dir: str, public_bas
         # killed worker's processes are gone, within a couple of sweeps, not from the lease running out.
         "SWEEP_INTERVAL": "2", "VIDEO_LEASE_SECONDS": "600", **extra,
     }
+
+
+def poller_start(env: dict[str, str], log_path: Path, *, timeout: float = 60) -> subprocess.Popen:
+    """A `manage.py pollvendors` process in its own process group (started beside workers that run with
+    POLLER_IN_WORKER=false, so the test decides how many pollers there are and which one dies)."""
+    start = log_path.stat().st_size if log_path.exists() else 0
+    with open(log_path, "ab") as log:
+        poller = subprocess.Popen([sys.executable, str(ROOT / "manage.py"), "pollvendors"], cwd=ROOT, env=env,
+                                  stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    deadline = time.monotonic() + timeout
+    while b"vendor poller" not in log_path.read_bytes()[start:]:
+        if poller.poll() is not None or time.monotonic() > deadline:
+            worker_kill(poller)
+            raise RuntimeError("poller did not start: " + log_path.read_text()[-3000:])
+        time.sleep(0.2)
+    return poller

@@ -148,3 +148,33 @@ def test_a_lease_held_by_another_run_is_not_polled(alice, luma) -> None:
     assert _polls(luma) == [f"/dream-machine/v1/generations/{free.vendor_task_id}"]
     Video.objects.filter(pk=held.pk).update(lease_until=timezone.now() - timedelta(seconds=1))  # it died
     assert _drain().polls == 1  # an expired lease is taken by the next batch
+
+
+@pytest.mark.django_db(transaction=True)
+def test_pollers_claiming_at_the_same_moment_get_disjoint_batches(luma) -> None:
+    from django.db import connection
+
+    from tests.factories import make_user
+
+    videos = _submitted(make_user("claims", credits=2000), 60)
+    pollers = [Poller() for _ in range(3)]
+    claimed: list[list[int]] = [[] for _ in pollers]
+    barrier = threading.Barrier(len(pollers))
+
+    def claim(i: int) -> None:
+        try:
+            barrier.wait()
+            for _ in range(4):
+                claimed[i] += [item.pk for item in pollers[i].claim("luma", 10)]
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=claim, args=(i,)) for i in range(len(pollers))]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    every = [pk for batch in claimed for pk in batch]
+    assert len(every) == len(set(every)) == 60 and set(every) == {v.pk for v in videos}
+    for poller, pks in zip(pollers, claimed, strict=True):
+        assert set(Video.objects.filter(lease_owner=poller.owner).values_list("pk", flat=True)) == set(pks)

@@ -35,7 +35,8 @@ class Command(BaseCommand):
         if parent:
             threading.Thread(target=_watch_parent, args=(parent, stop), daemon=True).start()
         poller = Poller()
-        log.info("vendor poller %s started", poller.owner)
+        self.stdout.write(f"vendor poller {poller.owner} started")
+        self.stdout.flush()
         try:
             while not stop.is_set():
                 try:
@@ -46,7 +47,8 @@ class Command(BaseCommand):
                     stop.wait(2)
         finally:
             poller.close()
-            log.info("vendor poller %s stopped after %d polls", poller.owner, poller.polls)
+            self.stdout.write(f"vendor poller {poller.owner} stopped after {poller.polls} polls")
+            self.stdout.flush()
 
 
 def _watch_parent(pid: int, stop: threading.Event) -> None:
