@@ -26,16 +26,17 @@ only about 9 requests in flight, which a few threads per vendor carry with the G
 from __future__ import annotations
 
 import logging
+import queue
 import threading
 import time
 from collections import defaultdict
 from collections.abc import Callable
-from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass
 from datetime import datetime, timedelta
 
 from django.conf import settings
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import Q
 from django.utils import timezone
 
@@ -88,6 +89,13 @@ class Answer:
     code: str = ""
     detail: str = ""
     retry_after: float | None = None  # the vendor asked us to wait (429/503 Retry-After)
+    at: datetime | None = None  # when the answer came: the next poll counts from here, never from the write
+
+
+def _ceil(when: datetime) -> datetime:
+    """`when` rounded up to the next tenth of a second."""
+    extra = when.microsecond % 100_000
+    return when + timedelta(microseconds=100_000 - extra) if extra else when
 
 
 def _due(now: datetime) -> Q:
@@ -96,15 +104,21 @@ def _due(now: datetime) -> Q:
 
 
 class Poller:
-    """Polls due vendor jobs until `stop` is set. Several at once (threads, processes, hosts) are safe."""
+    """Polls due vendor jobs until `stop` is set. Several at once (threads, processes, hosts) are safe.
+
+    Three kinds of thread, so that no database wait ever idles the vendor connections: the caller's claims
+    (and renews leases), each vendor's pool polls (HTTP only), and one writer writes the answers in batches.
+    """
 
     def __init__(self, *, owner: str | None = None, on_answer: Callable[[Answer], None] | None = None) -> None:
         self.owner = owner or lifecycle.new_owner()
         self.on_answer = on_answer  # tests and the bench watch answers here
         self._pools: dict[str, ThreadPoolExecutor] = {}
-        self._in_hand: dict[int, tuple[Claimed, Future[Answer]]] = {}
+        self._in_hand: dict[int, Claimed] = {}
+        self._lock = threading.Lock()  # _in_hand and polls
+        self._freed = threading.Event()  # a poll was answered: there is room to claim
+        self._answers: queue.Queue[Answer] = queue.Queue()
         self._pending: list[Answer] = []
-        self._pending_since = 0.0
         self._paused: dict[str, tuple[float, datetime]] = {}  # vendor -> (monotonic, wall) end of Retry-After
         self._paused_lock = threading.Lock()
         self._vendors: list[str] = []
@@ -118,25 +132,37 @@ class Poller:
         """Poll until `stop` is set (or, with `drain`, until nothing is due; `until`: a time.monotonic() end).
         Returns the polls made. On the way out every poll in hand is answered and written."""
         start = self.polls
+        done = threading.Event()
+        writer = threading.Thread(target=self._write_loop, args=(done,), name="poll-writer", daemon=True)
+        writer.start()
         try:
             while not stop.is_set() and (until is None or time.monotonic() < until):
                 claimed = self.fill()
-                self.collect(timeout=0.05 if self._in_hand else 0)
-                self.flush()
                 self.renew()
-                if not self._in_hand and not claimed:
+                busy = self._held()
+                if not busy and not claimed:
                     if drain:
                         break
                     stop.wait(self.idle_wait())
+                elif not claimed:
+                    self._freed.wait(0.05)
+                self._freed.clear()
         finally:
-            self.collect(timeout=None)
-            self.flush(force=True)
+            while self._held():
+                self._freed.wait(0.05)
+                self._freed.clear()
+            done.set()
+            writer.join()
         return self.polls - start
 
     def close(self) -> None:
         for pool in self._pools.values():
             pool.shutdown(wait=True)
         self._pools.clear()
+
+    def _held(self) -> int:
+        with self._lock:
+            return len(self._in_hand)
 
     def idle_wait(self) -> float:
         """Seconds until the earliest next poll (at most 1 s; a new job may be submitted any time)."""
@@ -156,15 +182,17 @@ class Poller:
         return self._vendors
 
     def fill(self) -> int:
-        """Claim due videos for every vendor with room (twice its concurrency in hand keeps its threads busy)."""
+        """Claim due videos for every vendor with room (three times its concurrency in hand keeps its threads
+        busy; a claim waits until it can take at least one concurrency's worth, so batches stay large)."""
         held: dict[str, int] = defaultdict(int)
-        for item, _ in self._in_hand.values():
-            held[item.vendor] += 1
+        with self._lock:
+            for item in self._in_hand.values():
+                held[item.vendor] += 1
         claimed = 0
         now = time.monotonic()
         for vendor in self.active_vendors():
-            room = 2 * poll_concurrency(vendor) - held[vendor]
-            if room < max(1, poll_concurrency(vendor) // 2) or self._paused_until(vendor) or \
+            room = 3 * poll_concurrency(vendor) - held[vendor]
+            if room < poll_concurrency(vendor) or self._paused_until(vendor) or \
                     self._dry.get(vendor, 0) > now:
                 continue
             items = self.claim(vendor, room)
@@ -179,7 +207,9 @@ class Poller:
         """Take the lease on up to `limit` due videos of `vendor`, oldest due first; skip rows another poller
         is claiming. Past-deadline ones are failed (and refunded) here instead of polled."""
         now = timezone.now()
-        due = Video.objects.filter(_due(now), provider=vendor).exclude(pk__in=list(self._in_hand))
+        with self._lock:
+            mine = list(self._in_hand)
+        due = Video.objects.filter(_due(now), provider=vendor).exclude(pk__in=mine)
         with transaction.atomic():
             pks = list(due.select_for_update(skip_locked=True).order_by("next_poll_at", "pk")
                        .values_list("pk", flat=True)[:limit])
@@ -208,7 +238,9 @@ class Poller:
         if pool is None:
             pool = self._pools[item.vendor] = ThreadPoolExecutor(
                 poll_concurrency(item.vendor), thread_name_prefix=f"poll-{item.vendor}")
-        self._in_hand[item.pk] = (item, pool.submit(self._poll, item))
+        with self._lock:
+            self._in_hand[item.pk] = item
+        pool.submit(self._poll, item)
 
     # --- one poll (on a vendor thread: HTTP only, no database) --------------------------------------------
     def _paused_until(self, vendor: str) -> datetime | None:
@@ -224,7 +256,22 @@ class Poller:
             if vendor not in self._paused or self._paused[vendor][0] < end:
                 self._paused[vendor] = (end, timezone.now() + timedelta(seconds=seconds))
 
-    def _poll(self, item: Claimed) -> Answer:
+    def _poll(self, item: Claimed) -> None:
+        try:
+            answer = self._ask(item)
+        except BaseException as e:  # noqa: BLE001 - never lose track of a video in hand
+            answer = Answer(item, "later", delay=item.interval, code="vendor_unavailable", detail=repr(e)[:200])
+        answer.at = timezone.now()
+        self._answers.put(answer)
+        with self._lock:
+            del self._in_hand[item.pk]
+            if answer.kind != "deferred":
+                self.polls += 1
+        self._freed.set()
+        if self.on_answer is not None:
+            self.on_answer(answer)
+
+    def _ask(self, item: Claimed) -> Answer:
         if (pause := self._paused_until(item.vendor)) is not None:
             return Answer(item, "deferred", delay=max(0.0, (pause - timezone.now()).total_seconds()))
         provider = get_provider(item.vendor)
@@ -250,50 +297,49 @@ class Poller:
             return Answer(item, "completed", status=status)
         return Answer(item, "progress", status=status, delay=status.poll_after or item.interval)
 
-    # --- answers ---------------------------------------------------------------------------------------
-    def collect(self, *, timeout: float | None) -> None:
-        """Take the answers that are in (waiting up to `timeout` for one; None: for all in hand)."""
-        if not self._in_hand:
-            return
-        futures = [f for _, f in self._in_hand.values()]
-        if timeout is None:
-            wait(futures)
-        elif timeout > 0:
-            wait(futures, timeout=timeout, return_when=FIRST_COMPLETED)
-        for pk, (_, future) in list(self._in_hand.items()):
-            if future.done():
-                del self._in_hand[pk]
-                answer = future.result()
-                if answer.kind != "deferred":
-                    self.polls += 1
-                if not self._pending:
-                    self._pending_since = time.monotonic()
-                self._pending.append(answer)
-                if self.on_answer is not None:
-                    self.on_answer(answer)
+    # --- answers (on the writer thread) -------------------------------------------------------------------
+    def _write_loop(self, done: threading.Event) -> None:
+        """Take answers as they come and write them in batches (every FLUSH_AFTER s, or FLUSH_AT answers)."""
+        try:
+            while True:
+                first = time.monotonic()
+                while len(self._pending) < FLUSH_AT:
+                    left = FLUSH_AFTER - (time.monotonic() - first)
+                    try:
+                        self._pending.append(self._answers.get(timeout=max(0.0, left)) if left > 0
+                                             else self._answers.get_nowait())
+                    except queue.Empty:
+                        break
+                if self._pending:
+                    try:
+                        self.flush()
+                    except Exception:  # a database outage: these answers are asked again once their leases end
+                        log.exception("vendor poller: %d answers not written", len(self._pending))
+                        self._pending = []
+                        connection.close()
+                elif done.is_set():
+                    return
+        finally:
+            connection.close()  # this thread's own connection
 
-    def flush(self, *, force: bool = False) -> None:
+    def flush(self) -> None:
         """Write the pending answers: a few UPDATEs for the many that only move the next poll, one step each
         for those that complete or fail."""
-        if not self._pending or not (force or len(self._pending) >= FLUSH_AT or not self._in_hand
-                                     or time.monotonic() - self._pending_since >= FLUSH_AFTER):
-            return
         answers, self._pending = self._pending, []
         now = timezone.now()
+        # Rows that get the same values share one UPDATE, only where the lease is still this poller's. The next
+        # poll is rounded UP to a tenth of a second (never sooner than asked), so a batch has a few groups.
         groups: dict[tuple, list[int]] = defaultdict(list)
         for a in answers:
+            if a.kind not in ("progress", "later", "deferred"):
+                continue
+            fields: tuple = (("next_poll_at", _ceil((a.at or now) + timedelta(seconds=a.delay))),)
             if a.kind == "progress":
                 assert a.status is not None
-                fields = (("vendor_status", a.status.vendor_status[:64]),
-                          ("progress", min(99, a.status.progress or a.item.progress)), ("attempts", 0),
-                          ("next_poll_at", now + timedelta(seconds=a.delay)))
+                fields += (("vendor_status", a.status.vendor_status[:64]),
+                           ("progress", min(99, a.status.progress or a.item.progress)), ("attempts", 0))
             elif a.kind == "later":
-                fields = (("attempts", a.item.attempts + 1), ("error_detail", a.detail[:4000]),
-                          ("next_poll_at", now + timedelta(seconds=a.delay)))
-            elif a.kind == "deferred":
-                fields = (("next_poll_at", now + timedelta(seconds=a.delay)),)
-            else:
-                continue
+                fields += (("attempts", a.item.attempts + 1), ("error_detail", a.detail[:4000]))
             groups[fields].append(a.item.pk)
         for fields, pks in groups.items():
             Video.objects.filter(pk__in=pks, lease_owner=self.owner, stage=Stage.SUBMITTED).update(
@@ -337,16 +383,17 @@ class Poller:
         """Keep the leases of polls in hand (a slow vendor): renewed in one UPDATE every third of a lease."""
         now = time.monotonic()
         third = lifecycle.lease_seconds() / 3
-        if now - self._renewed < min(third, 10.0) or not self._in_hand:
+        if now - self._renewed < min(third, 10.0):
             return
         self._renewed = now
-        old = [pk for pk, (item, _) in self._in_hand.items() if now - item.taken >= third]
+        with self._lock:
+            old = [item for item in self._in_hand.values() if now - item.taken >= third]
         if old:
             at = timezone.now()
-            Video.objects.filter(pk__in=old, lease_owner=self.owner).update(
+            Video.objects.filter(pk__in=[item.pk for item in old], lease_owner=self.owner).update(
                 lease_until=at + timedelta(seconds=lifecycle.lease_seconds()), updated_at=at)
-            for pk in old:
-                self._in_hand[pk][0].taken = now
+            for item in old:
+                item.taken = now
 
 
 def vendor_poll_due(*, seconds: float) -> int:
