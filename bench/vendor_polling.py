@@ -50,7 +50,7 @@ def _args() -> argparse.Namespace:
     p.add_argument("--videos", type=int, default=600, help="jobs in flight (LUMA_MAX_CONCURRENT, baseline threads)")
     p.add_argument("--poll-interval", type=float, default=1.0, help="LUMA_POLL_INTERVAL, seconds")
     p.add_argument("--latency", type=float, default=0.05, help="the fake vendor's answer time, seconds")
-    p.add_argument("--poll-concurrency", type=int, default=16, help="LUMA_POLL_CONCURRENCY of the poller")
+    p.add_argument("--poll-concurrency", type=int, default=32, help="LUMA_POLL_CONCURRENCY of the poller")
     p.add_argument("--window", type=float, default=30.0, help="seconds over which polls are counted")
     p.add_argument("--timeout", type=float, default=900.0, help="give up waiting for a phase after this long")
     return p.parse_args()

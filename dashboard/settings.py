@@ -234,7 +234,7 @@ PROVIDER_SETTINGS: dict[str, dict[str, Any]] = {
         "max_concurrent": env_int(f"{name.upper()}_MAX_CONCURRENT", 5, minimum=1),
         "poll_interval": _env_seconds(f"{name.upper()}_POLL_INTERVAL"),  # None: the adapter's own interval
         # Status requests at once from one poller (services.poller), each on a kept-alive connection.
-        "poll_concurrency": env_int(f"{name.upper()}_POLL_CONCURRENCY", 16, minimum=1),
+        "poll_concurrency": env_int(f"{name.upper()}_POLL_CONCURRENCY", 32, minimum=1),
     }
     for name in VENDORS
 }

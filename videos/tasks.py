@@ -41,11 +41,11 @@ def video_poll_task(video_id: int) -> None:
 
 
 @shared_task(acks_late=True)
-def video_fetch_task(video_id: int, handoff: str = "", status: dict | None = None) -> None:
+def video_fetch_task(video_id: int, handoff: str = "") -> None:
     """Download and store a job the poller found completed (or, sent by the sweep, one whose fetch died)."""
     from videos import services
 
-    services.video_fetch(video_id, handoff=handoff, status=status)
+    services.video_fetch(video_id, handoff=handoff)
 
 
 @shared_task

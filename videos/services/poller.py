@@ -8,7 +8,7 @@ process's one provider (so one requests.Session and its kept-alive connections):
 polls at once than that, however many videos are due. Answers are written back in batches: one UPDATE per
 group of identical values (progress, vendor status, next poll), each conditional on the lease still being
 ours. A completed job is moved to `storing` under a hand-off lease and given to a Celery task
-(`video_fetch_task`) that downloads and stores it; a failed one goes through vendor_fail (failover, or the
+(`video_fetch_task`: asks the vendor once more for a fresh result link, downloads, stores); a failed one goes through vendor_fail (failover, or the
 failure and its one refund).
 
 Retry-After: the answer's delay is the video's next poll (never sooner), and the vendor is paused in this
@@ -32,7 +32,7 @@ import time
 from collections import defaultdict
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from django.conf import settings
@@ -51,7 +51,7 @@ from videos.services.results import WORDS, vendor_fail, video_fail
 log = logging.getLogger(__name__)
 Stage = Video.Stage
 
-DEFAULT_POLL_CONCURRENCY = 16
+DEFAULT_POLL_CONCURRENCY = 32
 FLUSH_AFTER = 0.1  # seconds an answer may wait to be written with others
 FLUSH_AT = 100  # answers that are written at once without waiting
 VENDORS_REFRESH = 2.0  # seconds between looks for which vendors have jobs in flight
@@ -376,8 +376,8 @@ class Poller:
         with transaction.atomic():
             if lifecycle.move(answer.item.pk, Stage.STORING, frm=(Stage.SUBMITTED,), owner=self.owner,
                               lease_owner=handoff, vendor_status=status.vendor_status[:64], next_poll_at=None):
-                pk, fields = answer.item.pk, asdict(status)
-                transaction.on_commit(lambda: video_fetch_task.delay(pk, handoff, fields))
+                pk = answer.item.pk
+                transaction.on_commit(lambda: video_fetch_task.delay(pk, handoff))
 
     def renew(self) -> None:
         """Keep the leases of polls in hand (a slow vendor): renewed in one UPDATE every third of a lease."""
