@@ -249,9 +249,14 @@ PROVIDER_SETTINGS: dict[str, dict[str, Any]] = {
         "base_url": env_str(f"{name.upper()}_BASE_URL").rstrip("/"),
         "max_concurrent": env_int(f"{name.upper()}_MAX_CONCURRENT", 5, minimum=1),
         "poll_interval": _env_seconds(f"{name.upper()}_POLL_INTERVAL"),  # None: the adapter's own interval
+        # Status requests at once from one poller (services.poller), each on a kept-alive connection.
+        "poll_concurrency": env_int(f"{name.upper()}_POLL_CONCURRENCY", 32, minimum=1),
     }
     for name in VENDORS
 }
+# Every `celery worker` starts one vendor poller process beside it (`manage.py pollvendors`); a deployment that
+# runs pollers of its own (docker-compose's `poller`) turns this off for its workers.
+POLLER_IN_WORKER = env_bool("POLLER_IN_WORKER", True)
 PROVIDER_SETTINGS["kling"]["api_key"] = env_str("KLING_ACCESS_KEY")
 PROVIDER_SETTINGS["kling"]["secret_key"] = env_str("KLING_SECRET_KEY")
 

@@ -10,6 +10,7 @@ class VideosConfig(AppConfig):
 
     def ready(self) -> None:
         post_migrate.connect(_sync_catalog_after_migrate, sender=self, dispatch_uid="videos.sync_catalog")
+        from videos import pollerd  # noqa: F401 - a vendor poller beside each Celery worker (its signals)
 
 
 def _sync_catalog_after_migrate(sender: AppConfig, *, using: str, verbosity: int = 1, apps: Any = None,

@@ -184,8 +184,8 @@ def lease_renew(pk: int, *, owner: str, **fields: object) -> bool:
 def lease_release(pk: int, *, owner: str, **fields: object) -> bool:
     """Give the lease back (after one poll) and write `fields`; False if it was no longer ours.
 
-    The owner's name stays, without a lease: this process scheduled the next poll (a message its worker holds
-    until the countdown ends), so if the process is gone the sweep re-sends that poll at once.
+    The owner's name stays, without a lease (the poller, services.poller, takes any due video without a live
+    lease, whoever's name it bears; its own batch writes clear the name).
     """
     released = bool(Video.objects.filter(pk=pk, lease_owner=owner).update(
         lease_until=None, updated_at=timezone.now(), **fields))

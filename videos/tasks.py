@@ -1,6 +1,7 @@
 """Thin Celery tasks: they take ids and call idempotent services (STYLE §8).
 
-Polling never sleeps in a worker: a task polls once and schedules its next run with a countdown.
+Vendor jobs are polled by the poller process (services.poller, `manage.py pollvendors`, started beside each
+worker), not by a task per poll; a finished job comes back here as `video_fetch_task` (download, store).
 The periodic sweeps re-send work whose message was lost, so the database stays the source of truth.
 """
 
@@ -27,21 +28,33 @@ def video_start_task(video_id: int) -> None:
     from videos import services
 
     try:
-        next_poll = services.video_start(video_id)
+        services.video_start(video_id)  # a submitted job's next_poll_at is set: the poller takes it from there
     except services.Retry as retry:
         video_start_task.apply_async((video_id,), countdown=retry.countdown)
-        return
-    if next_poll is not None:
-        video_poll_task.apply_async((video_id,), countdown=next_poll)
 
 
 @shared_task(acks_late=True)
 def video_poll_task(video_id: int) -> None:
+    """Poll one video once, if due (messages sent before the poller existed); the poller does the next polls."""
     from videos import services
 
-    delay = services.video_poll(video_id)
-    if delay is not None:
-        video_poll_task.apply_async((video_id,), countdown=delay)
+    services.video_poll(video_id)
+
+
+@shared_task(acks_late=True)
+def video_fetch_task(video_id: int, handoff: str = "") -> None:
+    """Download and store a job the poller found completed (or, sent by the sweep, one whose fetch died)."""
+    from videos import services
+
+    services.video_fetch(video_id, handoff=handoff)
+
+
+@shared_task
+def vendor_poll_due_task() -> int:
+    """Poll what is overdue, for at most one sweep interval: the sweep's fallback when no poller keeps up."""
+    from videos import services
+
+    return services.vendor_poll_due(seconds=settings.SWEEP_INTERVAL)
 
 
 @shared_task(acks_late=True)
@@ -102,8 +115,9 @@ def sessions_tick_due_task() -> int:
 def videos_poll_due_task() -> int:
     """Re-send work whose message was lost or whose worker died: the database is the source of truth.
 
-    - vendor jobs whose next poll is overdue and nobody holds (or a dead run held) the lease;
-    - work in hand (rendering, submitting, storing) whose lease expired: the run holding it is gone;
+    - vendor jobs whose next poll is well overdue (no poller keeps up): one bounded poll pass;
+    - fetches whose lease expired (the run holding it is gone): fetched again;
+    - work in hand (rendering, submitting) whose lease expired: the run holding it is gone;
     - starts whose message is stale (queued local renders, dispatched vendor slots).
     """
     from videos import lifecycle
@@ -114,15 +128,16 @@ def videos_poll_due_task() -> int:
     now = timezone.now()
     expired = Q(lease_until__lt=now)
     unleased = Q(lease_until__isnull=True) | expired
-    # A poll chain is only re-sent when well overdue (its scheduled message may just be late under load); a
-    # poll or a store whose lease expired is re-sent at once (the run holding it died).
+    # Polls are the poller's (it claims what is due, and expired leases); only when they are well overdue does
+    # the sweep run a bounded pass itself. A fetch whose lease expired is re-sent at once (its run died).
     late = now - timedelta(seconds=max(30, 2 * settings.SWEEP_INTERVAL))
-    polls = list(Video.objects.filter(
-        Q(stage=Stage.SUBMITTED, next_poll_at__lte=late) & unleased
-        | Q(stage__in=[Stage.SUBMITTED, Stage.STORING]) & expired & ~Q(vendor_task_id=""))
-        .values_list("pk", flat=True)[:500])
+    overdue = Video.objects.filter(Q(stage=Stage.SUBMITTED, next_poll_at__lte=late) & unleased).exists()
+    if overdue:
+        vendor_poll_due_task.delay()
+    polls = list(Video.objects.filter(Q(stage=Stage.STORING) & expired & ~Q(vendor_task_id=""))
+                 .values_list("pk", flat=True)[:500])
     for pk in polls:
-        video_poll_task.delay(pk)
+        video_fetch_task.delay(pk)
     starts = list(Video.objects.filter(
         Q(stage__in=[Stage.RENDERING, Stage.SUBMITTING]) & expired
         | Q(stage=Stage.STORING, vendor_task_id="") & expired).values_list("pk", flat=True)[:500])
@@ -138,7 +153,7 @@ def videos_poll_due_task() -> int:
     for vendor in sorted(vendors):
         vendor_dispatch_task.delay(vendor)
     sweep_done("videos_poll_due")
-    return len(polls) + len(starts) + len(vendors)
+    return int(overdue) + len(polls) + len(starts) + len(vendors)
 
 
 @shared_task

@@ -16,7 +16,7 @@ from django.core.management import get_commands
 from django.urls import resolve
 
 ROOT = Path(__file__).resolve().parents[2]
-APP_SERVICES = ("migrate", "web", "worker", "scheduler")
+APP_SERVICES = ("migrate", "web", "worker", "scheduler", "poller")
 LONG_RUNNING = ("web", "worker", "scheduler", "postgres", "redis")
 
 
@@ -55,7 +55,7 @@ def test_start_order_waits_for_health_not_just_for_start(compose: dict[str, Any]
     services = compose["services"]
     infra = {"postgres": {"condition": "service_healthy"}, "redis": {"condition": "service_healthy"}}
     assert services["migrate"]["depends_on"] == infra
-    for name in ("web", "worker", "scheduler"):  # a merge (<<) once replaced these with migrate alone
+    for name in ("web", "worker", "scheduler", "poller"):  # a merge (<<) once replaced these with migrate alone
         assert services[name]["depends_on"] == {**infra,
                                                 "migrate": {"condition": "service_completed_successfully"}}
     assert services["migrate"]["restart"] == "no"

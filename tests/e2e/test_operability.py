@@ -100,7 +100,7 @@ def test_a_live_vendor_video_on_s3_shows_in_metrics_readyz_and_logs(
     lines = [json.loads(line) for line in (tmp_path / "worker.log").read_text().splitlines()
              if line.startswith("{")]
     assert lines, (tmp_path / "worker.log").read_text()[-2000:]
-    assert any(line.get("task", "").endswith("video_poll_task") and line.get("task_id") for line in lines)
+    assert any(line.get("task", "").endswith("video_fetch_task") and line.get("task_id") for line in lines)
     # The start task was sent by the API request: its lines carry that request's id.
     assert any(line.get("task", "").endswith("video_start_task") and line.get("request_id") == "e2e-request-1"
                for line in lines), [line for line in lines if "start" in line.get("task", "")][:3]

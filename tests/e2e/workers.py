@@ -70,16 +70,28 @@ def worker_environ(*, database: dict, media_root: str, data_dir: str, public_bas
     }
 
 
-def scheduler_start(env: dict[str, str], log_path: Path, *args: str, timeout: float = 60) -> subprocess.Popen:
-    """A `manage.py ticksessions` (the timed sessions' scheduler) in its own process group, once it has started."""
+def command_start(env: dict[str, str], log_path: Path, command: list[str], *, ready: bytes,
+                  timeout: float = 60) -> subprocess.Popen:
+    """A `manage.py <command>` in its own process group, once its log shows `ready`."""
     start = log_path.stat().st_size if log_path.exists() else 0
     with open(log_path, "ab") as log:
-        scheduler = subprocess.Popen([sys.executable, "manage.py", "ticksessions", *args], cwd=ROOT, env=env,
-                                     stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+        process = subprocess.Popen([sys.executable, str(ROOT / "manage.py"), *command], cwd=ROOT, env=env,
+                                   stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
     deadline = time.monotonic() + timeout
-    while b"ticksessions: started" not in log_path.read_bytes()[start:]:
-        if scheduler.poll() is not None or time.monotonic() > deadline:
-            worker_kill(scheduler)
-            raise RuntimeError("scheduler did not start: " + log_path.read_text()[-3000:])
+    while ready not in log_path.read_bytes()[start:]:
+        if process.poll() is not None or time.monotonic() > deadline:
+            worker_kill(process)
+            raise RuntimeError(f"{command[0]} did not start: " + log_path.read_text()[-3000:])
         time.sleep(0.1)
-    return scheduler
+    return process
+
+
+def scheduler_start(env: dict[str, str], log_path: Path, *args: str, timeout: float = 60) -> subprocess.Popen:
+    """A `manage.py ticksessions` (the timed sessions' scheduler), once it has started."""
+    return command_start(env, log_path, ["ticksessions", *args], ready=b"ticksessions: started", timeout=timeout)
+
+
+def poller_start(env: dict[str, str], log_path: Path, *, timeout: float = 60) -> subprocess.Popen:
+    """A `manage.py pollvendors` process (started beside workers that run with POLLER_IN_WORKER=false, so the
+    test decides how many pollers there are and which one dies)."""
+    return command_start(env, log_path, ["pollvendors"], ready=b"vendor poller", timeout=timeout)

@@ -12,6 +12,8 @@ Tests script it:
 - `fake.expire_results = True`: result downloads answer 404 (Runway-style presigned URLs expired).
 - `fake.in_flight` / `fake.max_in_flight`: tasks created and not yet answered with a final stage (now / at most
   at once), for concurrency caps.
+- `fake.latency`: seconds every answer waits (a vendor's think time); `fake.busy` / `fake.max_busy`: requests
+  being answered now / at most at once; `fake.connections`: TCP connections accepted (keep-alive reuses them).
 
 Each vendor module subclasses FakeVendor with its routes (`route(method, regex)`), its own rendering of the
 stages, and the checks of PROTOCOLS.md. `running(FakeCls, settings, ...)` is the fixture body.
@@ -136,11 +138,16 @@ class FakeVendor:
         self.cancelled: list[str] = []  # task ids cancelled through the vendor's cancel call
         self.in_flight = 0  # tasks created and not yet answered with a final stage
         self.max_in_flight = 0
+        self.latency = 0.0
+        self.busy = 0  # requests being answered right now
+        self.max_busy = 0
+        self.connections = 0
         self._ids = 0
         self._lock = threading.Lock()
         self._routes = [getattr(self, n).route + (getattr(self, n),) for n in dir(type(self))
                         if hasattr(getattr(type(self), n), "route")]
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), _make_handler(self))
+        self.server = _CountingServer(("127.0.0.1", 0), _make_handler(self))
+        self.server.vendor = self
         self.server.daemon_threads = True
         self.server.block_on_close = False  # slow handlers must not hold up teardown
         self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
@@ -252,18 +259,38 @@ class FakeVendor:
         return Reply(404, {"error": "not found"})
 
 
+class _CountingServer(ThreadingHTTPServer):
+    vendor: FakeVendor
+
+    def get_request(self) -> Any:
+        conn = super().get_request()
+        with self.vendor._lock:
+            self.vendor.connections += 1
+        return conn
+
+
 def _make_handler(vendor: FakeVendor) -> type[BaseHTTPRequestHandler]:
     class _Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
 
         def _serve(self) -> None:
+            with vendor._lock:
+                vendor.busy += 1
+                vendor.max_busy = max(vendor.max_busy, vendor.busy)
+            try:
+                self._answer()
+            finally:
+                with vendor._lock:
+                    vendor.busy -= 1
+
+        def _answer(self) -> None:
             split = urlsplit(self.path)
             length = int(self.headers.get("Content-Length") or 0)
             request = Request(self.command, split.path, dict(parse_qsl(split.query)),
                               {k.lower(): v for k, v in self.headers.items()}, self.rfile.read(length))
             reply = vendor.handle(request)
-            if reply.delay:
-                time.sleep(reply.delay)
+            if reply.delay or vendor.latency:
+                time.sleep(reply.delay or vendor.latency)
             body = reply.body
             if isinstance(body, (dict, list)):
                 body, ctype = json.dumps(body).encode(), "application/json"

@@ -12,19 +12,23 @@ from videos.services.sessions import (
     session_stop,
 )
 from videos.services.work import (
+    Poller,
     Retry,
     job_for_video,
     vendor_cancel,
     vendor_dispatch,
     vendor_fail,
     vendor_job_cancel,
+    vendor_poll_due,
     video_fail,
+    video_fetch,
     video_poll,
     video_start,
 )
 
 __all__ = [
     "WORDS",
+    "Poller",
     "Retry",
     "VideoRequest",
     "job_for",
@@ -43,7 +47,9 @@ __all__ = [
     "vendor_dispatch",
     "vendor_fail",
     "vendor_job_cancel",
+    "vendor_poll_due",
     "video_fail",
+    "video_fetch",
     "video_poll",
     "video_start",
 ]

@@ -148,10 +148,54 @@ def video_poll(video_pk: int) -> float | None:
             return _poll_later(video, owner, provider.poll_interval, e)
         return None
     delay = status.poll_after or provider.poll_interval
+    if video.stage == Stage.STORING:  # refetching after a dead run, and the vendor says it is not done: poll on
+        lifecycle.move(video.pk, Stage.SUBMITTED, frm=(Stage.STORING,), owner=owner, lease_owner=owner)
     lifecycle.lease_release(video.pk, owner=owner, vendor_status=status.vendor_status[:64],
                             progress=min(99, status.progress or video.progress), attempts=0,
                             next_poll_at=timezone.now() + timedelta(seconds=delay))
     return delay
+
+
+def video_fetch(video_pk: int, *, handoff: str = "") -> None:
+    """Download and store a job the poller found completed (services.poller hands it over in stage storing,
+    under a lease named `handoff`). The lease is adopted by its name, once: a duplicate delivery finds it taken
+    and does nothing. The vendor is asked once more for the result (a fresh link; no result URL travels
+    through the broker or its logs). Without a hand-off (the sweep re-sends a storing video whose lease
+    expired: its run died) the video is reclaimed, polled once and fetched again."""
+    if not handoff:
+        video_poll(video_pk)
+        return
+    video = _load(video_pk)
+    if video is None or video.stage != Stage.STORING or video.lease_owner != handoff:
+        return
+    owner = lifecycle.new_owner()
+    now = timezone.now()
+    if not Video.objects.filter(pk=video.pk, stage=Stage.STORING, lease_owner=handoff).update(
+            lease_owner=owner, lease_until=now + timedelta(seconds=lifecycle.lease_seconds()), updated_at=now):
+        return  # another delivery (or the sweep's reclaim) took it
+    video.lease_owner = owner
+    provider = get_provider(video.provider)
+    job = job_for_video(video, images=False)
+    try:
+        status = provider.poll(video.vendor_task_id, job)
+        if status.state == JobStatus.COMPLETED:
+            _download(video, owner, provider, status, job)
+            return
+    except ProviderUnavailable as e:  # the vendor or its CDN hiccuped: the result is still there; poll again
+        lifecycle.move(video.pk, Stage.SUBMITTED, frm=(Stage.STORING,), owner=owner, lease_owner=owner)
+        _poll_later(video, owner, provider.poll_interval, e)
+        return
+    except ProviderError as e:
+        vendor_fail(video.pk, task_id=video.vendor_task_id, code=e.code, detail=e.message)
+        return
+    if status.state == JobStatus.FAILED:
+        vendor_fail(video.pk, task_id=video.vendor_task_id, code=status.error_code or "vendor_error",
+                    detail=status.error or "failed")
+        return
+    # Not done after all (a vendor that went back on its word): poll on.
+    lifecycle.move(video.pk, Stage.SUBMITTED, frm=(Stage.STORING,), owner=owner, lease_owner=owner)
+    lifecycle.lease_release(video.pk, owner=owner, vendor_status=status.vendor_status[:64],
+                            next_poll_at=timezone.now() + timedelta(seconds=provider.poll_interval))
 
 
 def _poll_later(video: Video, owner: str, interval: float, error: ProviderUnavailable) -> float:

@@ -11,7 +11,8 @@ This module keeps the names the rest of the code imports.
 from videos.services.dispatch import vendor_dispatch, video_start
 from videos.services.job import job_for_video
 from videos.services.results import vendor_fail, video_fail
-from videos.services.vendor import Retry, vendor_cancel, vendor_job_cancel, video_poll
+from videos.services.poller import Poller, vendor_poll_due
+from videos.services.vendor import Retry, vendor_cancel, vendor_job_cancel, video_fetch, video_poll
 
-__all__ = ["Retry", "job_for_video", "vendor_cancel", "vendor_dispatch", "vendor_fail", "vendor_job_cancel", "video_fail", "video_poll",
-           "video_start"]
+__all__ = ["Poller", "Retry", "job_for_video", "vendor_cancel", "vendor_dispatch", "vendor_fail", "vendor_job_cancel",
+           "vendor_poll_due", "video_fail", "video_fetch", "video_poll", "video_start"]
