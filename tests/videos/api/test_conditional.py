@@ -16,7 +16,7 @@ from billing import services as billing
 from tests.factories import make_key, make_session
 from videos import lifecycle
 from videos.models import GenerationSession, Video
-from videos.services.sessions import session_tick
+from videos.services.schedule import session_tick
 from videos.services.work import video_start
 from webhooks import services as webhooks
 
