@@ -28,7 +28,10 @@ def mix(a: RGB | np.ndarray, b: RGB | np.ndarray, t: float | np.ndarray) -> np.n
 
 def to_u8(a: np.ndarray) -> np.ndarray:
     """0..1 floats to 0..255 bytes, rounded."""
-    return (np.clip(a, 0, 1) * 255 + 0.5).astype(np.uint8)
+    x = np.clip(a, 0, 1, dtype=np.float32)
+    x *= 255
+    x += 0.5
+    return x.astype(np.uint8)
 
 
 def sky(theme: Theme, size: tuple[int, int], horizon: int, sun: tuple[float, float] | None) -> np.ndarray:
@@ -39,17 +42,28 @@ def sky(theme: Theme, size: tuple[int, int], horizon: int, sun: tuple[float, flo
     y = np.clip(y, 0, 1)[..., None]
     upper = mix(light.sky_top, light.sky_mid, smoothstep(0.0, 0.6, y))
     rgb = mix(upper, light.horizon, smoothstep(0.45, 1.0, y))
-    rgb = np.broadcast_to(rgb, (h, w, 3)).copy()
-    if light.sun_size > 0 and sun is not None:
-        sx, sy = sun
-        yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)
-        d = np.hypot(xx - sx, (yy - sy) * 1.15) / h  # a slightly wide halo, as haze spreads it
-        r = light.sun_size
-        halo = light.glow * (0.55 * np.exp(-(d / (r * 4)) ** 2) + 0.45 * np.exp(-(d / (r * 14)) ** 2))
-        rgb += halo[..., None] * np.asarray(light.sun, np.float32) * 0.8
-        disc = smoothstep(r, r * 0.85, d)[..., None]
-        rgb = mix(rgb, light.sun, disc)
-    return np.clip(rgb, 0, 1)
+    if not (light.sun_size > 0 and sun is not None):
+        return np.broadcast_to(np.clip(rgb, 0, 1), (h, w, 3)).copy()
+    sx, sy = sun
+    # Distance from the sun, in frame heights, rows stretched a little: a slightly wide halo, as
+    # haze spreads it. The halo's Gaussians are separable (exp(-(x² + y²)) = exp(-x²)·exp(-y²)),
+    # so each is an outer product of a row and a column of exponentials: no per-pixel exp.
+    dx = (np.arange(w, dtype=np.float32) - np.float32(sx)) / h
+    dy = (np.arange(h, dtype=np.float32) - np.float32(sy)) * np.float32(1.15 / h)
+    r = light.sun_size
+    halo = np.zeros((h, w), np.float32)
+    for weight, spread in ((0.55, r * 4), (0.45, r * 14)):
+        k = np.float32(-1 / spread ** 2)
+        halo += np.outer(np.float32(light.glow * weight) * np.exp(dy * dy * k), np.exp(dx * dx * k))
+    out = rgb + halo[..., None] * (np.asarray(light.sun, np.float32) * np.float32(0.8))
+    # The disc only where it is (d < r): a small box around the sun.
+    rows = np.nonzero(np.abs(dy) < r)[0]
+    cols = np.nonzero(np.abs(dx) < r)[0]
+    if rows.size and cols.size:
+        box = np.s_[rows[0]:rows[-1] + 1, cols[0]:cols[-1] + 1]
+        d = np.hypot(dx[None, box[1]], dy[box[0], None])
+        out[box] = mix(out[box], light.sun, smoothstep(r, r * 0.85, d)[..., None])
+    return np.clip(out, 0, 1, out=out)
 
 
 _ROCK = (0.36, 0.38, 0.44)
@@ -168,8 +182,14 @@ def _aerial(layer: Layer, air: np.ndarray, rows: np.ndarray, below: np.ndarray, 
     if far <= 0:
         return
     mist = smoothstep(0.0, h * 0.2, below)
-    amount = np.clip(0.55 * far ** 1.2 + 0.35 * far * mist, 0, 0.92)[..., None]
-    layer.rgb = layer.rgb * (1 - amount) + air[rows[:, 0].astype(int)][:, None, :] * amount
+    keep = np.clip(0.55 * far ** 1.2 + 0.35 * far * mist, 0, 0.92)
+    np.subtract(1, keep, out=keep)  # 1 - the haze's share
+    # rgb·(1 - a) + air·a, as (rgb - air)·(1 - a) + air: in place, no full-size temporaries.
+    tint = air[rows[:, 0].astype(int)][:, None, :].astype(np.float32)
+    rgb = layer.rgb
+    rgb -= tint
+    rgb *= keep[..., None]
+    rgb += tint
 
 
 def tree_line(theme: Theme, size: tuple[int, int], horizon: int, margin: int, rng: np.random.Generator,
