@@ -186,7 +186,7 @@ class Scene:
         """Frame `index` (0-based) as the encoder's yuv420p at the output size: the canvas, in
         planes or RGB, cut out through the camera's box and scaled up by swscale in one pass."""
         source = self.canvas_planes(index) if self.planar else np.asarray(self.canvas(index))
-        out = av.VideoFrame(self.size[0], self.size[1], "yuv420p")
+        out = view.frames.take(self.size)
         planes = view.planes_of(out)
         for dst, src in zip(planes, view.look(source, self.cuts[index]), strict=True):
             dst[...] = src

@@ -75,9 +75,9 @@ class StillMotion:
         Y, U and V planes (converted once) by swscale (view.py): background and foreground each
         once, only over their own rows, blended through the ramp between them."""
         if index == 0:
-            return view.frame_of(self.picture_planes)
+            return view.frame_of(self.picture_planes, view.frames)
         w, h = self.size
-        out = av.VideoFrame(w, h, "yuv420p")
+        out = view.frames.take(self.size)
         planes = view.planes_of(out)
         if len(self.cuts[index]) == 1:
             for dst, src in zip(planes, view.look(self.planes, self.cuts[index][0]), strict=True):
