@@ -177,6 +177,11 @@ def look(source: Sequence[np.ndarray] | np.ndarray, cut: Cut) -> list[np.ndarray
         frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(source[y0:y0 + ch, x0:x0 + cw]), format="rgb24")
     else:
         frame = frame_of([p[y0 // s:(y0 + ch) // s, x0 // s:(x0 + cw) // s] for p, s in zip(source, (1, 2, 2))])
+    return cut_out(frame, cut)
+
+
+def cut_out(frame: av.VideoFrame, cut: Cut) -> list[np.ndarray]:
+    """`look` for a yuv420p `frame` that already is the source's crop `cut.crop`."""
     ox, oy = cut.offset
     n, w = cut.rows[1] - cut.rows[0], cut.width
     return [p[oy // s:oy // s + n // s, ox // s:ox // s + w // s]
