@@ -72,7 +72,10 @@ def sky(theme: Theme, size: tuple[int, int], horizon: int, sun: tuple[float, flo
     for weight, spread in ((0.55, r * 4), (0.45, r * 14)):
         k = np.float32(-1 / spread ** 2)
         halo += np.outer(np.float32(light.glow * weight) * np.exp(dy * dy * k), np.exp(dx * dx * k))
-    out = rgb + halo[..., None] * (np.asarray(light.sun, np.float32) * np.float32(0.8))
+    out = np.empty((h, w, 3), np.float32)
+    for c, v in enumerate(np.asarray(light.sun, np.float32) * np.float32(0.8)):  # a channel at a time (see mix)
+        np.multiply(halo, v, out=out[..., c])
+        out[..., c] += rgb[:, :, c]
     # The disc only where it is (d < r): a small box around the sun.
     rows = np.nonzero(np.abs(dy) < r)[0]
     cols = np.nonzero(np.abs(dx) < r)[0]
