@@ -223,12 +223,12 @@ class Scene:
             for element in self.behind:
                 element.draw_planes(planes, t, dx, origin=(x0, y0))
             self._merged_layers(self.offsets[index]).draw_planes(planes, -x0, origin=y0)
-            for dst, src in zip(out, planes, strict=True):
-                dst[:src.height] = np.asarray(src)
-        for k, (dst, src) in enumerate(zip(out, body, strict=True)):
+            for dst, image in zip(out, planes, strict=True):
+                dst[:image.height] = np.asarray(image)
+        first = max(y0, row)  # the first canvas row taken from the body
+        for k, (dst, rows) in enumerate(zip(out, body, strict=True)):
             s = 1 + (k > 0)
-            first = max(y0, row)  # canvas row
-            dst[(first - y0) // s:] = src[(first - row) // s:(y0 + h - row) // s, x0 // s:(x0 + w) // s]
+            dst[(first - y0) // s:] = rows[(first - row) // s:(y0 + h - row) // s, x0 // s:(x0 + w) // s]
         return frame
 
     def video_frame(self, index: int) -> av.VideoFrame:
