@@ -196,7 +196,8 @@ class Scene:
             body = self._bodies.get(offsets)
         if body is None:
             merged = self._merged_layers(offsets)
-            row = merged.top + merged.solid  # even (see _Sprite)
+            row = merged.top + merged.solid
+            row += row % 2  # even, so chroma rows line up (it is, unless the layer has no edge at all)
             cw, ch = self.canvas_size
             planes = [Image.new("L", (cw, ch - row), 16), Image.new("L", (cw // 2, (ch - row) // 2), 128),
                       Image.new("L", (cw // 2, (ch - row) // 2), 128)]
