@@ -50,8 +50,9 @@ class Clouds:
         canvas.paste(self.rgb, (-self._shift(t, dx), 0), self.alpha)  # clipped to the canvas: no crop copies
         return canvas
 
-    def draw_planes(self, planes: list[Image.Image], t: float, dx: float) -> None:
-        self.sprite.paste(planes, -self._shift(t, dx), 0)
+    def draw_planes(self, planes: list[Image.Image], t: float, dx: float, origin: tuple[int, int] = (0, 0)) -> None:
+        """On Y, U, V plane images whose top-left is canvas pixel `origin` (even)."""
+        self.sprite.paste(planes, -self._shift(t, dx) - origin[0], -origin[1])
 
 
 class Stars:

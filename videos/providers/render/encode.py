@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import contextlib
 import os
+import struct
+import zlib
 from collections.abc import Callable
 from fractions import Fraction
+from pathlib import Path
 
 import av
 import numpy as np
@@ -101,20 +104,29 @@ def save_thumbnail(image: Image.Image, path: str) -> None:
 
 
 def save_png(image: Image.Image, path: str) -> None:
-    """Lossless still (the last frame, used to chain the next clip), by libavcodec's PNG encoder
-    with the "up" row filter at zlib level 1: the same pixels as Pillow's, in about half the time
-    (Pillow tries every row filter) and a similar size."""
-    codec = av.CodecContext.create("png", "w")
-    codec.width, codec.height, codec.pix_fmt = image.width, image.height, "rgb24"
-    codec.options = {"pred": "up", "compression_level": "1"}
-    packets = codec.encode(av.VideoFrame.from_image(image.convert("RGB"))) + codec.encode(None)
+    """Lossless still (the last frame, used to chain the next clip): 8-bit RGB, every row "up"
+    filtered (its difference from the row above, in numpy) and deflated by zlib with the RLE
+    strategy, which only looks for runs: about 60% of libavcodec's level-1 time on a photo (Pillow
+    tries every row filter and is slower still) for files ~5% larger. Any PNG reader decodes it."""
+    _save_atomically(path, lambda tmp: Path(tmp).write_bytes(png_bytes(np.asarray(image.convert("RGB")))))
 
-    def write(tmp: str) -> None:
-        with open(tmp, "wb") as f:
-            for packet in packets:
-                f.write(bytes(packet))
 
-    _save_atomically(path, write)
+def png_bytes(rgb: np.ndarray) -> bytes:
+    """An (h, w, 3) uint8 array as a PNG file's bytes (see save_png)."""
+    h, w, _ = rgb.shape
+    rows = np.empty((h, 1 + 3 * w), np.uint8)
+    rows[:, 0] = 2  # filter type "up"
+    flat = rgb.reshape(h, 3 * w)
+    rows[0, 1:] = flat[0]  # the row above the first is zeros
+    np.subtract(flat[1:], flat[:-1], out=rows[1:, 1:])  # modulo 256, as PNG wants
+    deflate = zlib.compressobj(1, zlib.DEFLATED, 15, 9, zlib.Z_RLE)
+    data = deflate.compress(rows.data) + deflate.flush()
+
+    def chunk(kind: bytes, body: bytes) -> bytes:
+        return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body))
+
+    header = struct.pack(">IIBBBBB", w, h, 8, 2, 0, 0, 0)  # 8-bit truecolour, no interlace
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", data) + chunk(b"IEND", b"")
 
 
 def _save_atomically(path: str, write: Callable[[str], None]) -> None:

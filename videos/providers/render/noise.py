@@ -29,8 +29,10 @@ def fractal2d(shape: tuple[int, int], cells: tuple[int, int], octaves: int, rng:
     total /= norm
     # Percentiles of every third row and column: the noise is smooth, so they are the same to a
     # fraction of a percent, for a ninth of the sorting.
-    lo, hi = np.percentile(total[::3, ::3], (1, 99))
-    return np.clip((total - lo) / max(hi - lo, 1e-6), 0, 1)
+    lo, hi = (float(v) for v in np.percentile(total[::3, ::3], (1, 99)))  # Python floats: stays float32
+    total -= lo
+    total *= 1 / max(hi - lo, 1e-6)
+    return np.clip(total, 0, 1, out=total)
 
 
 def fractal1d(length: int, cells: int, octaves: int, rng: np.random.Generator,

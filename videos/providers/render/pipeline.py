@@ -156,7 +156,8 @@ def render(spec: RenderSpec, *, video_path: str, thumbnail_path: str, last_frame
         last: Image.Image | None = None
         for index in range(total):
             item, full = _next(producer, is_cancelled)
-            writer.write(item)
+            writer.write(item)  # libx264 has copied the picture: the frame can be filled again
+            view.frames.give(item)
             if index == thumb_index:
                 save_thumbnail(full, thumbnail_path)
             if full is not None:
@@ -175,6 +176,7 @@ def render(spec: RenderSpec, *, video_path: str, thumbnail_path: str, last_frame
     finally:
         producer.stop.set()
         producer.join(timeout=2)
+        view.frames.clear()  # no idle frames kept between renders
     report(100, force=True)
     return RenderResult(frames=total, width=spec.width, height=spec.height, frame_rate=spec.frame_rate,
                         duration=total / spec.frame_rate)

@@ -89,6 +89,13 @@ class Scene:
         self.still = {k for k, n in Counter(self.offsets).items() if n >= _MERGE_AFTER and k}
         self._merged: dict[tuple[int, ...], _Sprite] = {}
         self._merging = threading.Lock()
+        # Frames whose layers hold still, with nothing in front of them and only clouds behind,
+        # change only above the merged layers' opaque body: below it every such frame is the same
+        # body. Those frames are composed over the camera's box only, down to that row; the rest
+        # is copied from the body, composed once (see _boxed_planes).
+        self.boxed = (self.planar and strategy is None and not self.front
+                      and all(isinstance(e, Clouds) for e in self.behind))
+        self._bodies: dict[tuple[int, ...], tuple[int, list[np.ndarray]]] = {}
 
     def _layers(self, theme: Theme, size: tuple[int, int], rng: np.random.Generator) -> list[Layer]:
         hy, m = self.horizon, self.margin
@@ -182,13 +189,60 @@ class Scene:
             planes[0] = self.grade.grain_luma(planes[0], index)
         return [np.asarray(p) for p in planes]
 
+    def _body(self, offsets: tuple[int, ...]) -> tuple[int, list[np.ndarray]]:
+        """(row, planes): the canvas row from which the merged layers at `offsets` are opaque
+        (even: chroma rows line up), and Y, U, V of the canvas from there down."""
+        with self._merging:
+            body = self._bodies.get(offsets)
+        if body is None:
+            merged = self._merged_layers(offsets)
+            row = merged.top + merged.solid
+            row += row % 2  # even, so chroma rows line up (it is, unless the layer has no edge at all)
+            cw, ch = self.canvas_size
+            planes = [Image.new("L", (cw, ch - row), 16), Image.new("L", (cw // 2, (ch - row) // 2), 128),
+                      Image.new("L", (cw // 2, (ch - row) // 2), 128)]
+            merged.draw_planes(planes, 0, origin=row)
+            body = (row, [np.asarray(p) for p in planes])
+            with self._merging:
+                self._bodies[offsets] = body
+        return body
+
+    def _boxed_planes(self, index: int) -> av.VideoFrame:
+        """The camera's box of the canvas (`cuts[index].crop`) as a yuv420p frame: composed like
+        `canvas_planes` above the layers' opaque body, copied from it below. Only when `boxed`
+        and the layers hold still in this frame."""
+        t, dx, sky_shift = self._travel(index)
+        x0, y0, w, h = self.cuts[index].crop  # even
+        row, body = self._body(self.offsets[index])
+        frame = av.VideoFrame(w, h, "yuv420p")
+        out = view.planes_of(frame)
+        top = max(0, min(row, y0 + h) - y0)  # the box's rows composed per frame
+        if top:
+            planes = [Image.new("L", (w, top), 16), Image.new("L", (w // 2, top // 2), 128),
+                      Image.new("L", (w // 2, top // 2), 128)]
+            self.sky_sprite.paste(planes, sky_shift - self.margin - x0, -y0)
+            for element in self.behind:
+                element.draw_planes(planes, t, dx, origin=(x0, y0))
+            self._merged_layers(self.offsets[index]).draw_planes(planes, -x0, origin=y0)
+            for dst, image in zip(out, planes, strict=True):
+                dst[:image.height] = np.asarray(image)
+        first = max(y0, row)  # the first canvas row taken from the body
+        for k, (dst, rows) in enumerate(zip(out, body, strict=True)):
+            s = 1 + (k > 0)
+            dst[(first - y0) // s:] = rows[(first - row) // s:(y0 + h - row) // s, x0 // s:(x0 + w) // s]
+        return frame
+
     def video_frame(self, index: int) -> av.VideoFrame:
         """Frame `index` (0-based) as the encoder's yuv420p at the output size: the canvas, in
         planes or RGB, cut out through the camera's box and scaled up by swscale in one pass."""
-        source = self.canvas_planes(index) if self.planar else np.asarray(self.canvas(index))
-        out = av.VideoFrame(self.size[0], self.size[1], "yuv420p")
+        cut = self.cuts[index]
+        if self.boxed and self.offsets[index] in self.still:
+            looked = view.cut_out(self._boxed_planes(index), cut)
+        else:
+            looked = view.look(self.canvas_planes(index) if self.planar else np.asarray(self.canvas(index)), cut)
+        out = view.frames.take(self.size)
         planes = view.planes_of(out)
-        for dst, src in zip(planes, view.look(source, self.cuts[index]), strict=True):
+        for dst, src in zip(planes, looked, strict=True):
             dst[...] = src
         self.grade.bars(planes)
         return out
@@ -256,13 +310,13 @@ class _Sprite:
         if self.body is not None:
             frame.paste(self.body, (x, self.top + self.solid))
 
-    def draw_planes(self, planes: list[Image.Image], x: int) -> None:
-        """`draw` on Y, U, V plane images."""
+    def draw_planes(self, planes: list[Image.Image], x: int, origin: int = 0) -> None:
+        """`draw` on Y, U, V plane images whose first row is canvas row `origin` (even)."""
         edge, body = self.sprites
         if edge is not None:
-            edge.paste(planes, x, self.top)
+            edge.paste(planes, x, self.top - origin)
         if body is not None:
-            body.paste(planes, x, self.top + self.solid)
+            body.paste(planes, x, self.top + self.solid - origin)
 
 
 def _neon_signs(layer: Layer, rng: np.random.Generator, near: float) -> None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import threading
+
 import av
 import numpy as np
 from PIL import Image
@@ -46,6 +48,10 @@ class StillMotion:
         ramp = ramp[:self.y1 - self.y0]
         self.mask = Image.fromarray(np.repeat((255 - (ramp * 255).astype(np.uint8))[:, None], w, axis=1), "L")
         self.masks = (self.mask, self.mask.resize((w // 2, self.mask.height // 2), Image.Resampling.BILINEAR))
+        # The ramp is the same along each row: one background weight per row, in 256ths, for the
+        # blend in numpy (uint16 products, no image copies): out = (b·a + f·(256 - a)) >> 8.
+        self.weights = tuple(np.asarray(m, np.uint16)[:, :1] * 256 // 255 for m in self.masks)
+        self._scratch = threading.local()
         # The encoder's Y, U, V of the (padded) picture, as arrays.
         self.planes = [np.asarray(p) for p in yuv.planes(self.source)]
         self.picture_planes = self.planes if self.source is picture else [np.asarray(p) for p in yuv.planes(picture)]
@@ -69,9 +75,9 @@ class StillMotion:
         Y, U and V planes (converted once) by swscale (view.py): background and foreground each
         once, only over their own rows, blended through the ramp between them."""
         if index == 0:
-            return view.frame_of(self.picture_planes)
+            return view.frame_of(self.picture_planes, view.frames)
         w, h = self.size
-        out = av.VideoFrame(w, h, "yuv420p")
+        out = view.frames.take(self.size)
         planes = view.planes_of(out)
         if len(self.cuts[index]) == 1:
             for dst, src in zip(planes, view.look(self.planes, self.cuts[index][0]), strict=True):
@@ -83,9 +89,23 @@ class StillMotion:
             y0, y1 = self.y0 // s, self.y1 // s
             dst[:y0] = b[:y0]
             dst[y1:] = f[y1 - y0:]
-            ramp = Image.composite(Image.fromarray(b[y0:]), Image.fromarray(f[:y1 - y0]), self.masks[i > 0])
-            dst[y0:y1] = np.asarray(ramp)
+            self._blend(dst[y0:y1], b[y0:], f[:y1 - y0], self.weights[i > 0])
         return out
+
+    def _blend(self, dst: np.ndarray, b: np.ndarray, f: np.ndarray, a: np.ndarray) -> None:
+        """dst = b·a + f·(1 - a), `a` a column of per-row weights in 256ths, through this thread's
+        uint16 scratch arrays (frames are made on two threads)."""
+        key = dst.shape
+        scratch = getattr(self._scratch, "arrays", {})
+        if key not in scratch:
+            scratch[key] = (np.empty(key, np.uint16), np.empty(key, np.uint16))
+            self._scratch.arrays = scratch
+        x, y = scratch[key]
+        np.multiply(b, a, out=x)
+        np.multiply(f, 256 - a, out=y)
+        x += y
+        np.right_shift(x, 8, out=x)
+        dst[...] = x
 
     def _box(self, move: View) -> tuple[float, float, float, float]:
         """The part of the (padded) picture the camera sees through `move`."""

@@ -23,12 +23,32 @@ class Layer:
 
 
 def mix(a: RGB | np.ndarray, b: RGB | np.ndarray, t: float | np.ndarray) -> np.ndarray:
-    return np.asarray(a, np.float32) * (1 - t) + np.asarray(b, np.float32) * t
+    a, b = np.asarray(a, np.float32), np.asarray(b, np.float32)
+    if isinstance(t, np.ndarray) and t.ndim >= 2 and t.shape[-1] == 1 and a.shape == b.shape == (3,):
+        # Two colours over a map: a channel at a time. Broadcasting (..., 1) against (3,) runs
+        # numpy's inner loop three elements long, ~4x slower.
+        t2 = t[..., 0]
+        out = np.empty((*t2.shape, 3), np.result_type(t2.dtype, np.float32))
+        for c in range(3):
+            np.multiply(t2, b[c] - a[c], out=out[..., c])
+            out[..., c] += a[c]
+        return out
+    return a * (1 - t) + b * t
+
+
+def scale_channels(rgb: np.ndarray, k: np.ndarray) -> np.ndarray:
+    """rgb[..., c] *= k for each channel, in place (k: rgb's shape less the channels)."""
+    for c in range(rgb.shape[-1]):
+        rgb[..., c] *= k
+    return rgb
 
 
 def to_u8(a: np.ndarray) -> np.ndarray:
     """0..1 floats to 0..255 bytes, rounded."""
-    return (np.clip(a, 0, 1) * 255 + 0.5).astype(np.uint8)
+    x = np.clip(a, 0, 1, dtype=np.float32)
+    x *= 255
+    x += 0.5
+    return x.astype(np.uint8)
 
 
 def sky(theme: Theme, size: tuple[int, int], horizon: int, sun: tuple[float, float] | None) -> np.ndarray:
@@ -39,17 +59,31 @@ def sky(theme: Theme, size: tuple[int, int], horizon: int, sun: tuple[float, flo
     y = np.clip(y, 0, 1)[..., None]
     upper = mix(light.sky_top, light.sky_mid, smoothstep(0.0, 0.6, y))
     rgb = mix(upper, light.horizon, smoothstep(0.45, 1.0, y))
-    rgb = np.broadcast_to(rgb, (h, w, 3)).copy()
-    if light.sun_size > 0 and sun is not None:
-        sx, sy = sun
-        yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)
-        d = np.hypot(xx - sx, (yy - sy) * 1.15) / h  # a slightly wide halo, as haze spreads it
-        r = light.sun_size
-        halo = light.glow * (0.55 * np.exp(-(d / (r * 4)) ** 2) + 0.45 * np.exp(-(d / (r * 14)) ** 2))
-        rgb += halo[..., None] * np.asarray(light.sun, np.float32) * 0.8
-        disc = smoothstep(r, r * 0.85, d)[..., None]
-        rgb = mix(rgb, light.sun, disc)
-    return np.clip(rgb, 0, 1)
+    if not (light.sun_size > 0 and sun is not None):
+        return np.broadcast_to(np.clip(rgb, 0, 1), (h, w, 3)).copy()
+    sx, sy = sun
+    # Distance from the sun, in frame heights, rows stretched a little: a slightly wide halo, as
+    # haze spreads it. The halo's Gaussians are separable (exp(-(x² + y²)) = exp(-x²)·exp(-y²)),
+    # so each is an outer product of a row and a column of exponentials: no per-pixel exp.
+    dx = (np.arange(w, dtype=np.float32) - np.float32(sx)) / h
+    dy = (np.arange(h, dtype=np.float32) - np.float32(sy)) * np.float32(1.15 / h)
+    r = light.sun_size
+    halo = np.zeros((h, w), np.float32)
+    for weight, spread in ((0.55, r * 4), (0.45, r * 14)):
+        k = np.float32(-1 / spread ** 2)
+        halo += np.outer(np.float32(light.glow * weight) * np.exp(dy * dy * k), np.exp(dx * dx * k))
+    out = np.empty((h, w, 3), np.float32)
+    for c, v in enumerate(np.asarray(light.sun, np.float32) * np.float32(0.8)):  # a channel at a time (see mix)
+        np.multiply(halo, v, out=out[..., c])
+        out[..., c] += rgb[:, :, c]
+    # The disc only where it is (d < r): a small box around the sun.
+    rows = np.nonzero(np.abs(dy) < r)[0]
+    cols = np.nonzero(np.abs(dx) < r)[0]
+    if rows.size and cols.size:
+        box = np.s_[rows[0]:rows[-1] + 1, cols[0]:cols[-1] + 1]
+        d = np.hypot(dx[None, box[1]], dy[box[0], None])
+        out[box] = mix(out[box], light.sun, smoothstep(r, r * 0.85, d)[..., None])
+    return np.clip(out, 0, 1, out=out)
 
 
 _ROCK = (0.36, 0.38, 0.44)
@@ -73,7 +107,9 @@ def _band(top: np.ndarray, colour: np.ndarray, depth: float, height: int, shade:
     tex = fractal2d((height - y0, top.size), (6, 14), 3, rng)
     # One light factor per pixel, then the colour: a single pass over the three channels.
     light = (1 - np.float32(shade) * fall) * (np.float32(1 - grain / 2) + np.float32(grain) * tex)
-    rgb = light[..., None] * np.asarray(colour, np.float32)
+    rgb = np.empty((*light.shape, 3), np.float32)
+    for c, v in enumerate(np.asarray(colour, np.float32)):
+        np.multiply(light, v, out=rgb[..., c])
     return Layer(y0, rgb, alpha[..., None], depth)
 
 
@@ -118,11 +154,11 @@ def ridges(theme: Theme, size: tuple[int, int], horizon: int, margin: int, rng: 
             # The crease between them runs down and sideways from each peak, as the faces do.
             cols = np.minimum(np.arange(width)[None, :] + (below * 0.7).astype(np.int32), width - 1)
             slope = slope[0][cols]
-            layer.rgb *= (1 + 0.2 * slope * np.exp(-below / (h * 0.08)))[..., None]
+            scale_channels(layer.rgb, 1 + 0.2 * slope * np.exp(-below / (h * 0.08)))
             if not snowfield and i < (2 if theme.setting == "snow" else 1) and count > 1:
                 _snow_caps(layer, theme, top, below, slope, rng)
         if theme.setting == "desert":
-            layer.rgb *= (1.0 + 0.25 * slope)[..., None]  # lit and shaded flanks of each dune
+            scale_channels(layer.rgb, np.broadcast_to(1.0 + 0.25 * slope, layer.rgb.shape[:2]))  # lit and shaded dune flanks
         _aerial(layer, air, rows, np.clip(rows - _smooth(top, w // 12)[None, :], 0, None), near, h)
         layers.append(layer)
     return layers
@@ -168,8 +204,16 @@ def _aerial(layer: Layer, air: np.ndarray, rows: np.ndarray, below: np.ndarray, 
     if far <= 0:
         return
     mist = smoothstep(0.0, h * 0.2, below)
-    amount = np.clip(0.55 * far ** 1.2 + 0.35 * far * mist, 0, 0.92)[..., None]
-    layer.rgb = layer.rgb * (1 - amount) + air[rows[:, 0].astype(int)][:, None, :] * amount
+    keep = np.clip(0.55 * far ** 1.2 + 0.35 * far * mist, 0, 0.92)
+    np.subtract(1, keep, out=keep)  # 1 - the haze's share
+    # rgb·(1 - a) + air·a, as (rgb - air)·(1 - a) + air: in place, no full-size temporaries.
+    tint = air[rows[:, 0].astype(int)].astype(np.float32)  # (rows, 3): the air's colour at each row
+    rgb = layer.rgb
+    for c in range(3):
+        channel = rgb[..., c]
+        channel -= tint[:, c:c + 1]
+        channel *= keep
+        channel += tint[:, c:c + 1]
 
 
 def tree_line(theme: Theme, size: tuple[int, int], horizon: int, margin: int, rng: np.random.Generator,

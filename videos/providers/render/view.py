@@ -56,10 +56,47 @@ def planes_of(frame: av.VideoFrame) -> list[np.ndarray]:
     return out
 
 
-def frame_of(planes: Sequence[np.ndarray]) -> av.VideoFrame:
-    """A new yuv420p frame holding a copy of `planes` (Y, then U and V at half size)."""
+class FramePool:
+    """Output frames handed back once encoded, to be filled again: a 720p frame is 1.4 MB, and a
+    fresh one costs page faults and zeroing every time. libx264 copies each picture into its own
+    buffers while `encode` runs, so a frame is free once written. Thread-safe; keeps at most
+    `limit` idle frames of each size."""
+
+    def __init__(self, limit: int = 8) -> None:
+        self.limit = limit
+        self._idle: dict[tuple[int, int], list[av.VideoFrame]] = {}
+        self._lock = threading.Lock()
+
+    def take(self, size: tuple[int, int]) -> av.VideoFrame:
+        """A yuv420p frame of `size`, contents undefined (every pixel is to be written)."""
+        with self._lock:
+            idle = self._idle.get(size)
+            if idle:
+                return idle.pop()
+        return av.VideoFrame(size[0], size[1], "yuv420p")
+
+    def give(self, frame: av.VideoFrame) -> None:
+        """Hand back a frame nobody reads or writes any more (e.g. just encoded)."""
+        if frame.format.name != "yuv420p":
+            return
+        with self._lock:
+            idle = self._idle.setdefault((frame.width, frame.height), [])
+            if len(idle) < self.limit:
+                idle.append(frame)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._idle.clear()
+
+
+frames = FramePool()  # the process's; the pipeline hands frames back after encoding them
+
+
+def frame_of(planes: Sequence[np.ndarray], pool: FramePool | None = None) -> av.VideoFrame:
+    """A yuv420p frame holding a copy of `planes` (Y, then U and V at half size): a new one, or
+    one from `pool`."""
     h, w = planes[0].shape[:2]
-    frame = av.VideoFrame(w, h, "yuv420p")
+    frame = pool.take((w, h)) if pool is not None else av.VideoFrame(w, h, "yuv420p")
     for dst, src in zip(planes_of(frame), planes, strict=True):
         dst[...] = src
     return frame
@@ -140,6 +177,11 @@ def look(source: Sequence[np.ndarray] | np.ndarray, cut: Cut) -> list[np.ndarray
         frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(source[y0:y0 + ch, x0:x0 + cw]), format="rgb24")
     else:
         frame = frame_of([p[y0 // s:(y0 + ch) // s, x0 // s:(x0 + cw) // s] for p, s in zip(source, (1, 2, 2))])
+    return cut_out(frame, cut)
+
+
+def cut_out(frame: av.VideoFrame, cut: Cut) -> list[np.ndarray]:
+    """`look` for a yuv420p `frame` that already is the source's crop `cut.crop`."""
     ox, oy = cut.offset
     n, w = cut.rows[1] - cut.rows[0], cut.width
     return [p[oy // s:oy // s + n // s, ox // s:ox // s + w // s]

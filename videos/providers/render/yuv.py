@@ -27,8 +27,8 @@ def planes(image: Image.Image, size: tuple[int, int] | None = None) -> list[Imag
 
 
 def video_frame(planes: list[Image.Image]) -> av.VideoFrame:
-    """A yuv420p frame from Y, U and V planes (a new frame: the encoder may keep it a while)."""
-    return view.frame_of([np.asarray(p) for p in planes])
+    """A yuv420p frame from Y, U and V planes (from the output pool: see view.FramePool)."""
+    return view.frame_of([np.asarray(p) for p in planes], view.frames)
 
 
 def to_planes(rgb: np.ndarray) -> np.ndarray:
