@@ -9,6 +9,9 @@ durations.
 
 from __future__ import annotations
 
+import os
+import signal
+import subprocess
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -93,16 +96,27 @@ def _assert_each_video_ended_once(media_root: str) -> dict[str, int]:
     return outcome
 
 
+def _freeze_mid_render(worker: subprocess.Popen) -> list[str]:
+    """Freeze the worker's processes (SIGSTOP) while a render is under way and return the videos rendering then.
+
+    Renders are quick, so one seen rendering may finish before a signal lands: then the worker goes on and the
+    next render is caught. Frozen processes cannot move a row on, so what is rendering now is what a kill hits."""
+    while True:
+        _wait(lambda: Video.objects.filter(stage="rendering", progress__gte=5).exists(), "a render under way")
+        os.killpg(worker.pid, signal.SIGSTOP)
+        if rendering := list(Video.objects.filter(stage="rendering").values_list("public_id", flat=True)):
+            return rendering
+        os.killpg(worker.pid, signal.SIGCONT)
+
+
 def test_a_worker_killed_mid_render_loses_nothing(worker_env, workers, settings, tmp_path: Path) -> None:
     user = make_user("crash", credits=1000)
     for i in range(4):
         make_session(owner=user, prompt=f"A lighthouse in a storm, take {i}", width=640, height=360)
     log = tmp_path / "worker.log"
     workers.append(worker_start(worker_env, log))
-    _wait(lambda: Video.objects.filter(stage="rendering", progress__gte=5).exists(), "a render under way")
-    worker_kill(workers[-1])
-    interrupted = list(Video.objects.filter(stage="rendering").values_list("public_id", flat=True))
-    assert interrupted  # the kill landed mid-render
+    interrupted = _freeze_mid_render(workers[-1])
+    worker_kill(workers[-1])  # the kill lands mid-render: the frozen processes could not move those rows on
 
     workers.append(worker_start(worker_env, log))
     _wait(lambda: not Video.objects.exclude(status__in=Video.FINAL).exists(), "every video final")
