@@ -40,7 +40,7 @@ from django.db import connection, transaction
 from django.db.models import Q
 from django.utils import timezone
 
-from videos import lifecycle
+from videos import lifecycle, live
 from videos.models import Video
 from videos.providers import get_provider
 from videos.providers.base import Job, JobStatus, ProviderError, ProviderUnavailable
@@ -344,6 +344,9 @@ class Poller:
         for fields, pks in groups.items():
             Video.objects.filter(pk__in=pks, lease_owner=self.owner, stage=Stage.SUBMITTED).update(
                 lease_owner="", lease_until=None, updated_at=now, **dict(fields))
+        # Progress a client can see moved: its long-polls and live streams (dashboard cards too) answer.
+        live.changed_videos([a.item.pk for a in answers if a.kind == "progress" and a.status is not None
+                             and min(99, a.status.progress or a.item.progress) != a.item.progress])
         waits: dict[str, float] = {}
         for a in answers:
             if a.retry_after is not None:

@@ -9,13 +9,15 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
+from django.conf import settings as django_settings
 from django.utils import timezone
 
 from billing.models import CreditEntry
 from tests.factories import make_session
 from tests.fakevendors import running
 from tests.fakevendors.luma import FakeLuma
-from videos import tasks
+from tests.fakevendors.runway import FakeRunway
+from videos import live, tasks
 from videos.models import Video
 from videos.services.poller import Poller
 
@@ -29,11 +31,11 @@ def luma(settings):
     yield from running(FakeLuma, settings, max_concurrent=100, poll_interval=30, poll_concurrency=4)
 
 
-def _submitted(user: Any, n: int) -> list[Video]:
-    """`n` Luma videos accepted by the vendor, each due for its first poll now."""
+def _submitted(user: Any, n: int, model: str = MODEL) -> list[Video]:
+    """`n` videos (Luma's unless `model` says) accepted by the vendor, each due for its first poll now."""
     pks = []
     for i in range(n):
-        video = make_session(owner=user, model=MODEL, prompt=f"wave {i} on the shore").videos.get()
+        video = make_session(owner=user, model=model, prompt=f"wave {i} on the shore").videos.get()
         tasks.video_start_task.apply(args=(video.pk,))
         pks.append(video.pk)
     Video.objects.filter(pk__in=pks).update(next_poll_at=timezone.now() - timedelta(seconds=1))
@@ -175,3 +177,27 @@ def test_pollers_claiming_at_the_same_moment_get_disjoint_batches(luma) -> None:
     assert len(every) == len(set(every)) == 60 and set(every) == {v.pk for v in videos}
     for poller, pks in zip(pollers, claimed, strict=True):
         assert set(Video.objects.filter(lease_owner=poller.owner).values_list("pk", flat=True)) == set(pks)
+
+
+@pytest.fixture
+def runway(settings):
+    yield from running(FakeRunway, settings, max_concurrent=100, poll_interval=30)  # it reports progress
+
+
+def test_progress_a_poll_moves_wakes_the_sessions_long_polls(alice, runway, monkeypatch) -> None:
+    """The poller's grouped writes signal the sessions whose videos' progress moved (dashboard.live wakes their
+    long-polls and streams); a poll that learns nothing new signals nothing."""
+    if not django_settings.LIVE_REDIS_URL:
+        pytest.skip("needs Redis (make test sets REDIS_URL)")
+    published: list[list[int]] = []
+    monkeypatch.setattr(live, "publish", lambda pks: published.append(sorted(pks)))
+    runway.script = ["running:40", "running:40", "succeeded"]
+    videos = _submitted(alice, 3, model="runway-gen-4.5")
+    published.clear()  # the submits' own signals
+    _drain()
+    assert sorted(pk for pks in published for pk in pks) == sorted(v.session_id for v in videos)
+    assert set(Video.objects.filter(pk__in=[v.pk for v in videos]).values_list("progress", flat=True)) == {40}
+    published.clear()
+    Video.objects.filter(pk__in=[v.pk for v in videos]).update(next_poll_at=timezone.now() - timedelta(seconds=1))
+    _drain()  # 40 again: nothing a client sees moved
+    assert published == []
