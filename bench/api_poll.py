@@ -17,10 +17,10 @@ requests/s does.
 
     apt-get install -y wrk                        # Debian/Ubuntu; brew install wrk on macOS
     .venv/bin/python bench/api_poll.py            # PostgreSQL at 127.0.0.1:5432 (database `benchapi`), Redis
-    BENCH_REDIS_URL=redis://127.0.0.1:6379/7 .venv/bin/python bench/api_poll.py --server asgi --seconds 10
+    BENCH_REDIS_URL=redis://127.0.0.1:6379/7 .venv/bin/python bench/api_poll.py --server wsgi --seconds 10
 
-`--server wsgi` (default) runs gunicorn's threaded workers on dashboard.wsgi; `--server asgi` runs
-gunicorn with uvicorn workers on dashboard.asgi (BENCH_SERVER sets the default too).
+`--server asgi` (default, as production) runs gunicorn with uvicorn workers on dashboard.asgi; `--server wsgi`
+runs gunicorn's former threaded workers on dashboard.wsgi (BENCH_SERVER sets the default too).
 """
 
 from __future__ import annotations
@@ -43,8 +43,8 @@ REDIS = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/0")
 WRK_INSTALL = "wrk is not installed: `apt-get install -y wrk` (Debian/Ubuntu) or `brew install wrk` (macOS)"
 GUNICORN = [str(Path(sys.executable).parent / "gunicorn"), "-c", str(ROOT / "dashboard" / "gunicorn.conf.py")]
 SERVERS = {
-    "wsgi": [*GUNICORN, "dashboard.wsgi"],
-    "asgi": [*GUNICORN, "-k", "uvicorn_worker.UvicornWorker", "dashboard.asgi"],
+    "asgi": [*GUNICORN, "dashboard.asgi:application"],  # production: uvicorn workers (gunicorn.conf.py)
+    "wsgi": [*GUNICORN, "-k", "gthread", "dashboard.wsgi"],  # the former threaded workers, to compare
 }
 # wrk counts the answers whose status is not the one expected (a 304 case must get 304s, every other 200s).
 STATUS_CHECK = """
@@ -194,7 +194,7 @@ def _etag(base: str, path: str, key: str) -> str:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--server", choices=sorted(SERVERS), default=os.environ.get("BENCH_SERVER", "wsgi"))
+    parser.add_argument("--server", choices=sorted(SERVERS), default=os.environ.get("BENCH_SERVER", "asgi"))
     parser.add_argument("--seconds", type=int, default=5, help="per wrk run")
     parser.add_argument("--rounds", type=int, default=3, help="each figure is the median of this many runs")
     parser.add_argument("--connections", default="8,32", help="comma-separated wrk connection counts")
