@@ -100,7 +100,8 @@ def test_a_long_poll_answers_each_change_of_the_video_until_it_is_completed(stac
             break
     assert seen[-1] == ("completed", 100) and body["video_url"], seen
     assert [p for _, p in seen] == sorted(p for _, p in seen)  # progress only moves forward
-    assert len(seen) >= 3, seen  # processing with progress on the way, not just the end
+    # Processing on the way, not just the end (how many steps a waiter sees depends on how fast the render runs).
+    assert len(seen) >= 2 and seen[0][0] == "processing" and seen[0][1] < 100, seen
 
     # A final resource answers at once with its state (it will not change again).
     again = requests.get(f"{stack.url}/api/v3/videos/{video_id}", params={"wait": 60}, headers={"X-API-Key": key},
