@@ -7,6 +7,8 @@
   number of web and worker processes: videos by vendor/status/error code, sessions, vendor in-flight against
   its cap and credits charged/refunded (the database), queue depths (the broker), sweep ages and vendor
   request latency (the shared cache, written by the workers).
+- The session scheduler's and vendor poller's lag (how late the most overdue due session / status poll is, and
+  how many are due: one aggregate query each, from the database) and their processes' heartbeats (the cache).
 """
 
 from __future__ import annotations
@@ -110,7 +112,8 @@ class StateCollector:
     """Reads the database, broker and cache at scrape time."""
 
     def collect(self) -> Iterator[Metric]:
-        for part in (self._videos, self._credits, self._queues, self._sweeps, _vendor_latency):
+        for part in (self._videos, self._credits, self._queues, self._sweeps, _vendor_latency, self._lag,
+                     self._heartbeats):
             try:
                 yield from part()
             except Exception:
@@ -184,6 +187,40 @@ class StateCollector:
         for name, at in sweep_times().items():
             if at is not None:
                 age.add_metric([name], max(0.0, now - at))
+        yield age
+
+
+    @staticmethod
+    def _lag() -> Iterable[Metric]:
+        from videos import backlog
+
+        for overdue, lag_name, due_name, what in (
+                (backlog.sessions_overdue(), "sessions_lag_seconds", "sessions_due", "timed sessions' next videos"),
+                (backlog.polls_overdue(), "vendor_poll_lag_seconds", "vendor_polls_due", "vendor status polls")):
+            lag = GaugeMetricFamily(f"mcphub_{lag_name}", f"Seconds the most overdue of the {what} is late "
+                                    "(0: none due), read from the database.")
+            lag.add_metric([], overdue.lag_seconds)
+            yield lag
+            due = GaugeMetricFamily(f"mcphub_{due_name}", f"How many {what} are due now.")
+            due.add_metric([], overdue.due)
+            yield due
+
+    @staticmethod
+    def _heartbeats() -> Iterable[Metric]:
+        from dashboard import heartbeat
+
+        alive = GaugeMetricFamily("mcphub_background_processes_alive", "Session schedulers (ticksessions) and "
+                                  "vendor pollers (pollvendors) with a fresh heartbeat.", labels=["kind"])
+        age = GaugeMetricFamily("mcphub_heartbeat_age_seconds", "Seconds since each scheduler/poller process last "
+                                "recorded its heartbeat (listed for an hour after it stops).",
+                                labels=["kind", "process", "partition"])
+        now = time.time()
+        for kind in heartbeat.KINDS:
+            beats = heartbeat.beats(kind)
+            alive.add_metric([kind], sum(b.alive(now) for b in beats))
+            for b in beats:
+                age.add_metric([kind, b.id, b.partition], b.age(now))
+        yield alive
         yield age
 
 

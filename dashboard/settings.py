@@ -279,3 +279,16 @@ LOGGING = logging_config(fmt=LOG_FORMAT, level=env_str("LOG_LEVEL", "INFO").uppe
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False  # workers log through LOGGING too (JSON, request/task context)
 METRICS_TOKEN = env_str("METRICS_TOKEN")  # /metrics for non-loopback clients: Authorization: Bearer <token>
 SWEEP_STALE_SECONDS = env_int("SWEEP_STALE_SECONDS", max(120, 4 * SWEEP_INTERVAL), minimum=1)
+# The long-running processes (ticksessions, pollvendors) record a heartbeat in the shared cache every
+# HEARTBEAT_INTERVAL seconds (dashboard.heartbeat); one older than HEARTBEAT_STALE_SECONDS is gone.
+HEARTBEAT_INTERVAL = env_float("HEARTBEAT_INTERVAL", 5.0, minimum=0.05)
+HEARTBEAT_STALE_SECONDS = env_float("HEARTBEAT_STALE_SECONDS", max(30.0, 6 * HEARTBEAT_INTERVAL), minimum=0.1)
+# /readyz fails when the most overdue due session (vendor poll) is later than this, read from the database, and
+# no scheduler (poller) that covers it has a fresh heartbeat. Without one the sweeps still tick sessions more
+# than SWEEP_INTERVAL overdue (poll jobs more than 2 x SWEEP_INTERVAL), so the limits sit above that.
+SESSIONS_LAG_LIMIT = env_float("SESSIONS_LAG_LIMIT", max(60.0, 4 * SWEEP_INTERVAL), minimum=0.1)
+VENDOR_POLL_LAG_LIMIT = env_float("VENDOR_POLL_LAG_LIMIT", max(120.0, 8 * SWEEP_INTERVAL), minimum=0.1)
+# false: no `ticksessions` (`pollvendors`) process is run here, the sweeps alone do the work; /readyz still shows
+# the lag but does not fail for want of one.
+SESSIONS_SCHEDULER_EXPECTED = env_bool("SESSIONS_SCHEDULER_EXPECTED", True)
+VENDOR_POLLER_EXPECTED = env_bool("VENDOR_POLLER_EXPECTED", True)

@@ -24,7 +24,8 @@ def healthz(request: HttpRequest) -> JsonResponse:
 
 @require_GET
 def readyz(request: HttpRequest) -> JsonResponse:
-    """Readiness: database, cache, broker, storage and the age of the last periodic sweep; 503 when any fails.
+    """Readiness: database, cache, broker, storage, the age of the last periodic sweep, and the session scheduler's
+    and vendor poller's lag against their heartbeats; 503 when any fails.
     Only a named check can be asked for: /readyz?check=database&check=broker."""
     only = [c for c in request.GET.getlist("check") if c in health.CHECKS] or None
     ok, checks = health.readiness(only)

@@ -15,9 +15,11 @@ import yaml
 from django.core.management import get_commands
 from django.urls import resolve
 
+from dashboard import health
+
 ROOT = Path(__file__).resolve().parents[2]
-APP_SERVICES = ("migrate", "web", "worker", "scheduler", "poller")
-LONG_RUNNING = ("web", "worker", "scheduler", "postgres", "redis")
+APP_SERVICES = ("migrate", "web", "worker", "scheduler", "poller", "sessions")
+LONG_RUNNING = ("web", "worker", "scheduler", "poller", "sessions", "postgres", "redis")
 
 
 @pytest.fixture(scope="module")
@@ -55,7 +57,7 @@ def test_start_order_waits_for_health_not_just_for_start(compose: dict[str, Any]
     services = compose["services"]
     infra = {"postgres": {"condition": "service_healthy"}, "redis": {"condition": "service_healthy"}}
     assert services["migrate"]["depends_on"] == infra
-    for name in ("web", "worker", "scheduler", "poller"):  # a merge (<<) once replaced these with migrate alone
+    for name in ("web", "worker", "scheduler", "poller", "sessions"):  # a merge (<<) once replaced these with migrate alone
         assert services[name]["depends_on"] == {**infra,
                                                 "migrate": {"condition": "service_completed_successfully"}}
     assert services["migrate"]["restart"] == "no"
@@ -72,6 +74,13 @@ def test_every_long_running_service_has_a_healthcheck_that_points_at_something_r
     scheduler = services["scheduler"]["healthcheck"]["test"]
     assert scheduler[:4] == ["CMD", "python", "manage.py", "health"] and "health" in get_commands()
     assert "inspect ping" in " ".join(services["worker"]["healthcheck"]["test"])
+    # The session scheduler and the vendor poller: their own process's heartbeat, on their own host, by the check
+    # that carries the same name in /readyz; and the command checked runs in that very container.
+    for name, check, command in (("sessions", "scheduler", "ticksessions"), ("poller", "poller", "pollvendors")):
+        test = services[name]["healthcheck"]["test"]
+        assert test == ["CMD", "python", "manage.py", "health", "--this-host", check], name
+        assert check in health.CHECKS and check in health.BACKGROUND_CHECKS
+        assert services[name]["command"] == ["python", "manage.py", command] and command in get_commands()
     assert (ROOT / services["web"]["command"][2]).is_file()  # dashboard/gunicorn.conf.py
 
 

@@ -23,7 +23,7 @@ def test_readyz_checks_every_dependency_for_real(client) -> None:
     r = client.get("/readyz")
     body = r.json()
     assert r.status_code == 200, body
-    assert set(body["checks"]) == {"database", "cache", "broker", "storage", "sweep"}
+    assert set(body["checks"]) == {"database", "cache", "broker", "storage", "sweep", "scheduler", "poller"}
     assert all(check["status"] == "ok" for check in body["checks"].values())
     assert body["checks"]["database"]["vendor"] == "postgresql"
     assert "celery" in body["checks"]["broker"]["queues"]

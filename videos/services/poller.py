@@ -40,6 +40,7 @@ from django.db import connection, transaction
 from django.db.models import Q
 from django.utils import timezone
 
+from dashboard.heartbeat import Heartbeat
 from videos import lifecycle, live
 from videos.models import Video
 from videos.providers import get_provider
@@ -110,9 +111,13 @@ class Poller:
     (and renews leases), each vendor's pool polls (HTTP only), and one writer writes the answers in batches.
     """
 
-    def __init__(self, *, owner: str | None = None, on_answer: Callable[[Answer], None] | None = None) -> None:
+    def __init__(self, *, owner: str | None = None, on_answer: Callable[[Answer], None] | None = None,
+                 heartbeat: bool = False) -> None:
         self.owner = owner or lifecycle.new_owner()
         self.on_answer = on_answer  # tests and the bench watch answers here
+        # The `pollvendors` process's heartbeat (not the sweep's bounded passes: they must not pass for a poller).
+        self.heartbeat = Heartbeat("poller", ident=self.owner) if heartbeat else None
+        self.failures = 0  # runs ended by a database error (the command retries)
         self._pools: dict[str, ThreadPoolExecutor] = {}
         self._in_hand: dict[int, Claimed] = {}
         self._lock = threading.Lock()  # _in_hand and polls
@@ -140,6 +145,7 @@ class Poller:
                 claimed = self.fill()
                 self.renew()
                 busy = self._held()
+                self.beat(worked=claimed > 0, in_hand=busy)
                 if not busy and not claimed:
                     if drain:
                         break
@@ -154,6 +160,12 @@ class Poller:
             done.set()
             writer.join()
         return self.polls - start
+
+    def beat(self, *, worked: bool = False, in_hand: int = 0, stopped: bool = False) -> None:
+        """Note this poller alive (throttled by the heartbeat: one cache write every HEARTBEAT_INTERVAL at most)."""
+        if self.heartbeat is not None:
+            self.heartbeat.beat({"polls": self.polls, "in_hand": in_hand, "failures": self.failures},
+                                worked=worked, stopped=stopped)
 
     def close(self) -> None:
         for pool in self._pools.values():

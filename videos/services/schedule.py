@@ -38,6 +38,7 @@ from django.utils import timezone
 from billing import services as billing
 from billing.exceptions import InsufficientCredits
 from dashboard.db import rows_update
+from dashboard.heartbeat import Heartbeat
 from videos import live
 from videos.models import GenerationSession, Video
 from videos.providers import LIVE, availability
@@ -224,6 +225,7 @@ class SchedulerStats:
     errors: int = 0
     skipped: int = 0
     queries: int = 0
+    failures: int = 0  # loops that failed (a database outage, a bug) and were retried
     seconds: float = 0.0  # in batch transactions
     locked: float = 0.0  # of which with the owners' accounts locked
     late: deque[float] = field(default_factory=lambda: deque(maxlen=100_000))  # the last videos' lateness
@@ -240,22 +242,28 @@ class SchedulerStats:
         self.locked += ticked.locked
         self.late.extend(ticked.late)
 
+    def beat(self) -> dict[str, int]:
+        """The totals a heartbeat carries (cheap: no percentiles)."""
+        return {"loops": self.loops, "batches": self.batches, "sessions_ticked": self.claimed,
+                "videos_made": self.videos, "failures": self.failures}
+
     def fields(self) -> dict[str, Any]:
         late = sorted(self.late)
         pick = (lambda q: round(late[min(len(late) - 1, int(q * len(late)))], 3)) if late else (lambda q: None)
         return {"loops": self.loops, "batches": self.batches, "claimed": self.claimed, "videos": self.videos, "ended": self.ended,
-                "errors": self.errors, "slots_skipped": self.skipped, "queries": self.queries,
+                "errors": self.errors, "slots_skipped": self.skipped, "queries": self.queries, "failures": self.failures,
                 "batch_seconds": round(self.seconds, 3), "accounts_locked_seconds": round(self.locked, 3),
                 "late_p50": pick(0.5), "late_p95": pick(0.95), "late_max": late[-1] if late else None}
 
 
 def scheduler_run(*, stop: threading.Event, batch: int = 200, idle: float = 1.0, gap: float = 0.05,
                   stats: SchedulerStats | None = None, report_every: float = 60.0,
-                  partition: tuple[int, int] | None = None) -> SchedulerStats:
+                  partition: tuple[int, int] | None = None, heartbeat: Heartbeat | None = None) -> SchedulerStats:
     """Tick due sessions until `stop` is set: a full batch is followed at once by the next; otherwise sleep until
     the earliest session is due (at least `gap`, so a busy database is not spun on; at most `idle`, so a session
     changed by hand is seen). Database errors (a restart, a lost connection) are logged and retried after `idle`.
-    `partition`: see sessions_tick_due.
+    `partition`: see sessions_tick_due. `heartbeat`: beaten once per loop (it throttles its own writes), and a last
+    time, as stopped, on the way out.
     """
     stats = stats or SchedulerStats()
 
@@ -269,10 +277,12 @@ def scheduler_run(*, stop: threading.Event, batch: int = 200, idle: float = 1.0,
             close_old_connections()
             checked = time.monotonic()
         wait = gap
+        claimed = 0
         try:
             with connection.execute_wrapper(count):
                 ticked = sessions_tick_due(limit=batch, partition=partition)
                 stats.add(ticked)
+                claimed = ticked.claimed
                 if ticked.claimed < batch:
                     due = next_due(partition)
                     ahead = (due - timezone.now()).total_seconds() if due is not None else idle
@@ -282,13 +292,19 @@ def scheduler_run(*, stop: threading.Event, batch: int = 200, idle: float = 1.0,
         except (DatabaseError, InterfaceError):
             log.exception("sessions.scheduler database error; retrying")
             connection.close()
+            stats.failures += 1
             wait = idle
         except Exception:  # a bug or an outage must not end the process (`serve` stops everything when one ends)
             log.exception("sessions.scheduler batch failed; retrying")
+            stats.failures += 1
             wait = idle
+        if heartbeat is not None:
+            heartbeat.beat(stats.beat(), worked=claimed > 0)
         if time.monotonic() - reported >= report_every:
             log.info("sessions.scheduler", extra=stats.fields())
             reported = time.monotonic()
         if wait:
             stop.wait(wait)
+    if heartbeat is not None:
+        heartbeat.beat(stats.beat(), stopped=True)
     return stats

@@ -34,7 +34,7 @@ class Command(BaseCommand):
         signal.signal(signal.SIGINT, _stop)
         if parent:
             threading.Thread(target=_watch_parent, args=(parent, stop), daemon=True).start()
-        poller = Poller()
+        poller = Poller(heartbeat=True)  # /readyz, /metrics and `manage.py health poller` read it
         self.stdout.write(f"vendor poller {poller.owner} started")
         self.stdout.flush()
         try:
@@ -44,9 +44,12 @@ class Command(BaseCommand):
                 except DatabaseError:  # the database restarted or went away: reconnect, go on
                     log.exception("vendor poller: database error; retrying in 2 s")
                     connection.close()
+                    poller.failures += 1
+                    poller.beat()
                     stop.wait(2)
         finally:
             poller.close()
+            poller.beat(stopped=True)
             self.stdout.write(f"vendor poller {poller.owner} stopped after {poller.polls} polls")
             self.stdout.flush()
 

@@ -14,6 +14,7 @@ from typing import Any
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
+from dashboard.heartbeat import Heartbeat
 from videos.services.schedule import SchedulerStats, log, scheduler_run
 
 
@@ -46,6 +47,8 @@ class Command(BaseCommand):
         log.info("sessions.scheduler.started", extra={"batch": batch})
         self.stdout.write(f"ticksessions: started, batches of {batch}", ending="\n")
         self.stdout.flush()
-        scheduler_run(stop=stop, batch=max(1, batch), idle=idle, stats=stats, report_every=report_every, partition=part)
+        beat = Heartbeat("scheduler", partition=part)  # /readyz, /metrics and `manage.py health scheduler` read it
+        scheduler_run(stop=stop, batch=max(1, batch), idle=idle, stats=stats, report_every=report_every, partition=part,
+                      heartbeat=beat)
         log.info("sessions.scheduler.stopped", extra=stats.fields())
         self.stdout.write(f"ticksessions: stopped {json.dumps(stats.fields())}")  # whatever LOG_LEVEL says
