@@ -8,10 +8,8 @@ succeeded). GET /__stats gives its counters as JSON. Prints its base URL on the 
 from __future__ import annotations
 
 import argparse
-import re
 import sys
 import threading
-import time
 from pathlib import Path
 from typing import Any
 
@@ -20,17 +18,13 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from tests.fakevendors import Reply, Request, _CountingServer  # noqa: E402
 from tests.fakevendors.luma import FakeLuma  # noqa: E402
 
-STATUS = re.compile(r"/dream-machine/v1/generations/[^/]+")
-
-
 class BenchLuma(FakeLuma):
+    """Status polls are counted by the base class (polls, polling / max_polling) and answered after `poll_latency`."""
+
     def __init__(self, latency: float) -> None:
         super().__init__()
-        self.think = latency
+        self.poll_latency = latency
         self.script = ["queued", "running:50"]  # the last stage sticks: running until /__finish
-        self.polls = 0
-        self.polling = 0  # status requests open now / at most at once
-        self.max_polling = 0
         self.finishing = False
 
     def handle(self, request: Request) -> Reply:
@@ -47,19 +41,7 @@ class BenchLuma(FakeLuma):
                 for task in self.tasks.values():
                     task.script = [*task.script[:task.polls], "succeeded"]
             return Reply(200, {"ok": True})
-        if request.method != "GET" or not STATUS.fullmatch(request.path):
-            return super().handle(request)
-        with self._lock:
-            self.polls += 1
-            self.polling += 1
-            self.max_polling = max(self.max_polling, self.polling)
-        try:
-            reply = super().handle(request)
-            time.sleep(self.think)
-            return reply
-        finally:
-            with self._lock:
-                self.polling -= 1
+        return super().handle(request)
 
     def new_task(self, kind: str, request: Any) -> Any:
         task = super().new_task(kind, request)

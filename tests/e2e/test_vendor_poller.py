@@ -11,8 +11,6 @@ from __future__ import annotations
 
 import re
 import threading
-import time
-from collections import defaultdict
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -36,44 +34,11 @@ INTERVAL = 0.3  # LUMA_POLL_INTERVAL / RUNWAY_POLL_INTERVAL
 CONCURRENCY = 3  # <VENDOR>_POLL_CONCURRENCY of each poller
 
 
-class TimedLuma(FakeLuma):
-    """Fake Luma that notes, per task, when each status request arrived and how many were open at once.
-    Status answers take `think` seconds (counted as open meanwhile)."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.think = 0.0
-        self.arrivals: dict[str, list[float]] = defaultdict(list)
-        self.open: dict[str, int] = defaultdict(int)
-        self.overlaps: list[str] = []
-        self.polling = 0  # status requests open now / at most at once
-        self.max_polling = 0
-
-    def handle(self, request: Any) -> Any:
-        m = re.fullmatch(r"/dream-machine/v1/generations/([^/]+)", request.path)
-        if request.method != "GET" or m is None:
-            return super().handle(request)
-        task = m.group(1)
-        with self._lock:
-            self.arrivals[task].append(time.monotonic())
-            self.open[task] += 1
-            self.polling += 1
-            self.max_polling = max(self.max_polling, self.polling)
-            if self.open[task] > 1:
-                self.overlaps.append(task)
-        try:
-            reply = super().handle(request)
-            time.sleep(self.think)
-            return reply
-        finally:
-            with self._lock:
-                self.open[task] -= 1
-                self.polling -= 1
-
-
 @pytest.fixture
-def luma(settings: Any, tmp_path: Path) -> Iterator[TimedLuma]:
-    for fake in running(TimedLuma, settings):
+def luma(settings: Any, tmp_path: Path) -> Iterator[FakeLuma]:
+    """The fake counts every status poll: when each arrived (per job), how many were open at once, and any job asked
+    about by two polls at once; `poll_latency`: status answers take that long (counted as open meanwhile)."""
+    for fake in running(FakeLuma, settings):
         fake.video = _vendor_mp4(tmp_path)
         yield fake
 
@@ -112,7 +77,7 @@ def test_two_pollers_at_once_never_poll_one_job_twice(worker_env, workers, polle
                                                       tmp_path: Path) -> None:
     n = 40
     luma.script = ["queued", "running:25", "running:50", "running:75", "succeeded"]
-    luma.think = 0.05
+    luma.poll_latency = 0.05
     env = _env(worker_env, settings, luma, cap=n)
     user = make_user("two", credits=n * 20)
     for i in range(n):
@@ -124,12 +89,12 @@ def test_two_pollers_at_once_never_poll_one_job_twice(worker_env, workers, polle
     for poller in pollers:
         worker_stop(poller)
 
-    assert luma.overlaps == []  # no job was ever asked about by two polls at once
-    polls = [times[:-1] for times in luma.arrivals.values()]  # the last one is the fetch's, right after
+    assert luma.poll_overlaps == []  # no job was ever asked about by two polls at once
+    polls = [times[:-1] for times in luma.poll_arrivals.values()]  # the last one is the fetch's, right after
     gaps = [b - a for times in polls for a, b in zip(times, times[1:], strict=False)]
     assert min(gaps) >= INTERVAL  # nor twice within its poll interval (a duplicate would be)
     # each asked once per stage, and once more by the fetch (a fresh result link)
-    assert {len(times) for times in luma.arrivals.values()} == {len(luma.script) + 1}
+    assert {len(times) for times in luma.poll_arrivals.values()} == {len(luma.script) + 1}
     assert len(luma.posted("/generations/video")) == n
     made = _polls_made(tmp_path / "poller-a.log") + _polls_made(tmp_path / "poller-b.log")
     assert len(made) == 2 and all(m > 0 for m in made) and sum(made) == n * len(luma.script), made
@@ -142,7 +107,7 @@ def test_a_poller_killed_mid_batch_loses_nothing(worker_env, workers, pollers, l
                                                  tmp_path: Path) -> None:
     n = 24  # half at Luma (completes), half at Runway (the vendor fails them: refunded)
     luma.script = ["queued", "running:30", "running:60", "running:90", "succeeded"]
-    luma.think = 0.3  # answers take a while, so a batch is in flight when the kill lands
+    luma.poll_latency = 0.3  # answers take a while, so a batch is in flight when the kill lands
     runway.script = ["running", "running", "failed"]
     env = _env(worker_env, settings, luma, runway, cap=n)
     user = make_user("crash", credits=n * 60)
@@ -158,7 +123,7 @@ def test_a_poller_killed_mid_batch_loses_nothing(worker_env, workers, pollers, l
     def leases_held() -> bool:
         if Video.objects.filter(lease_owner__contains=f":{dead}:", lease_until__isnull=False).count() >= 3:
             held.set()
-        return held.is_set() and sum(len(t) for t in luma.arrivals.values()) >= n // 2
+        return held.is_set() and sum(len(t) for t in luma.poll_arrivals.values()) >= n // 2
 
     _wait(leases_held, "the first poller holding a batch")
     worker_kill(pollers[-1])

@@ -14,6 +14,10 @@ Tests script it:
   at once), for concurrency caps.
 - `fake.latency`: seconds every answer waits (a vendor's think time); `fake.busy` / `fake.max_busy`: requests
   being answered now / at most at once; `fake.connections`: TCP connections accepted (keep-alive reuses them).
+- Status polls (the routes marked `poll=`, with the request's job id): `fake.polls` made, `fake.polling` /
+  `fake.max_polling` open now / at most at once, `fake.poll_arrivals[job]` when each arrived (time.monotonic()),
+  `fake.poll_overlaps`: jobs asked about by two polls at once; `fake.poll_latency`: seconds each status answer
+  waits (counted as open meanwhile) on top of `latency`.
 
 Each vendor module subclasses FakeVendor with its routes (`route(method, regex)`), its own rendering of the
 stages, and the checks of PROTOCOLS.md. `running(FakeCls, settings, ...)` is the fixture body.
@@ -27,7 +31,7 @@ import json
 import re
 import threading
 import time
-from collections import deque
+from collections import defaultdict, deque
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -113,9 +117,12 @@ class Task:
 Handler = Callable[..., Reply]
 
 
-def route(method: str, pattern: str) -> Callable[[Handler], Handler]:
+def route(method: str, pattern: str, *, poll: str = "") -> Callable[[Handler], Handler]:
+    """Route `method` + `pattern` to the handler. `poll`: this is the status poll, and the path group (or query
+    parameter) of that name holds the job id: FakeVendor counts these polls."""
+
     def mark(fn: Handler) -> Handler:
-        fn.route = (method, re.compile(pattern + r"\Z"))  # type: ignore[attr-defined]
+        fn.route = (method, re.compile(pattern + r"\Z"), poll)  # type: ignore[attr-defined]
         return fn
 
     return mark
@@ -142,6 +149,13 @@ class FakeVendor:
         self.busy = 0  # requests being answered right now
         self.max_busy = 0
         self.connections = 0
+        self.polls = 0  # status polls answered or being answered
+        self.polling = 0  # status polls being answered now / at most at once
+        self.max_polling = 0
+        self.poll_latency = 0.0
+        self.poll_arrivals: dict[str, list[float]] = defaultdict(list)
+        self.poll_overlaps: list[str] = []
+        self._poll_open: dict[str, int] = defaultdict(int)
         self._ids = 0
         self._lock = threading.Lock()
         self._routes = [getattr(self, n).route + (getattr(self, n),) for n in dir(type(self))
@@ -235,6 +249,39 @@ class FakeVendor:
         return Reply(200, self.video, {"Content-Type": "video/mp4"})
 
     # --- dispatch ------------------------------------------------------------------------------------
+    def poll_of(self, request: Request) -> str | None:
+        """The job id when `request` is a status poll (a route marked `poll=`), else None."""
+        for method, pattern, poll, _ in self._routes:
+            if poll and method == request.method and (m := pattern.match(request.path)):
+                return m.groupdict().get(poll) or request.query.get(poll, "")
+        return None
+
+    def answer(self, request: Request) -> Reply:
+        """The reply to `request` once its time has come (its delay, or the vendor's latency), status polls counted
+        from arrival to that time (whatever handles them: a scripted reply, a subclass holding the request)."""
+        job = self.poll_of(request)
+        if job is not None:
+            with self._lock:
+                self.polls += 1
+                self.polling += 1
+                self.max_polling = max(self.max_polling, self.polling)
+                self.poll_arrivals[job].append(time.monotonic())
+                self._poll_open[job] += 1
+                if self._poll_open[job] > 1:
+                    self.poll_overlaps.append(job)
+        try:
+            reply = self.handle(request)
+            if reply.delay or self.latency:
+                time.sleep(reply.delay or self.latency)
+            if job is not None and self.poll_latency:
+                time.sleep(self.poll_latency)
+            return reply
+        finally:
+            if job is not None:
+                with self._lock:
+                    self._poll_open[job] -= 1
+                    self.polling -= 1
+
     def handle(self, request: Request) -> Reply:
         self.requests.append(request)
         if self.replies:
@@ -242,7 +289,7 @@ class FakeVendor:
             if callable(reply.body):  # e.g. an error body that echoes the request's credentials
                 reply = Reply(reply.status, reply.body(request), reply.headers, reply.delay)
             return reply
-        for method, pattern, handler in self._routes:
+        for method, pattern, _, handler in self._routes:
             if method == request.method and (m := pattern.match(request.path)):
                 if not request.path.startswith("/cdn/"):
                     try:
@@ -288,9 +335,7 @@ def _make_handler(vendor: FakeVendor) -> type[BaseHTTPRequestHandler]:
             length = int(self.headers.get("Content-Length") or 0)
             request = Request(self.command, split.path, dict(parse_qsl(split.query)),
                               {k.lower(): v for k, v in self.headers.items()}, self.rfile.read(length))
-            reply = vendor.handle(request)
-            if reply.delay or vendor.latency:
-                time.sleep(reply.delay or vendor.latency)
+            reply = vendor.answer(request)
             body = reply.body
             if isinstance(body, (dict, list)):
                 body, ctype = json.dumps(body).encode(), "application/json"

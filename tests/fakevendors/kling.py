@@ -88,7 +88,7 @@ class FakeKling(FakeVendor):
     def image2video(self, request: Request) -> Reply:
         return self.create(request, "image2video")
 
-    @route("GET", "/v1/videos/(?P<kind>text2video|image2video)/(?P<task_id>[^/]+)")
+    @route("GET", "/v1/videos/(?P<kind>text2video|image2video)/(?P<task_id>[^/]+)", poll="task_id")
     def query(self, request: Request, kind: str, task_id: str) -> Reply:
         task = self.tasks.get(self.external.get(task_id, task_id))
         if task is None or task.kind != kind:

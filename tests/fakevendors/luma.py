@@ -42,7 +42,7 @@ class FakeLuma(FakeVendor):
         task = self.new_task("video", body)
         return Reply(201, self.generation(task, "queued"))
 
-    @route("GET", "/dream-machine/v1/generations/(?P<task_id>[^/]+)")
+    @route("GET", "/dream-machine/v1/generations/(?P<task_id>[^/]+)", poll="task_id")
     def get(self, request: Request, task_id: str) -> Reply:
         task = self.tasks.get(task_id)
         if task is None:

@@ -53,7 +53,7 @@ class FakeMiniMax(FakeVendor):
         task = self.new_task("video", body)
         return Reply(200, {"task_id": task.id, "base_resp": OK})
 
-    @route("GET", "/v1/query/video_generation")
+    @route("GET", "/v1/query/video_generation", poll="task_id")
     def query(self, request: Request) -> Reply:
         task = self.tasks.get(request.query.get("task_id", ""))
         if task is None:

@@ -42,7 +42,7 @@ class FakeFal(FakeVendor):
         return Reply(200, {"request_id": task.id, "status": "IN_QUEUE", "status_url": f"{base}/status",
                            "response_url": base, "cancel_url": f"{base}/cancel", "queue_position": 0})
 
-    @route("GET", rf"/{APP}/requests/(?P<request_id>[^/]+)/status")
+    @route("GET", rf"/{APP}/requests/(?P<request_id>[^/]+)/status", poll="request_id")
     def status(self, request: Request, request_id: str) -> Reply:
         task = self.tasks.get(request_id)
         if task is None:

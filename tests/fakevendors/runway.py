@@ -73,7 +73,7 @@ class FakeRunway(FakeVendor):
         self.common(body, text=True)
         return Reply(200, {"id": self.new_task("text_to_video", body).id})
 
-    @route("GET", "/v1/tasks/(?P<task_id>[^/]+)")
+    @route("GET", "/v1/tasks/(?P<task_id>[^/]+)", poll="task_id")
     def task(self, request: Request, task_id: str) -> Reply:
         task = self.tasks.get(task_id)
         if task is None:

@@ -61,7 +61,7 @@ class FakeSora(FakeVendor):
         task = self.new_task("video", {k: v for k, v in body.items() if not isinstance(v, tuple)})
         return Reply(200, self.video_object(task, "queued", 0))
 
-    @route("GET", "/v1/videos/(?P<video_id>[^/]+)")
+    @route("GET", "/v1/videos/(?P<video_id>[^/]+)", poll="video_id")
     def retrieve(self, request: Request, video_id: str) -> Reply:
         task = self.tasks.get(video_id)
         if task is None:

@@ -66,7 +66,7 @@ class FakeVeo(FakeVendor):
         task = self.new_task(model, body)
         return Reply(200, {"name": f"models/{model}/operations/{task.id}"})
 
-    @route("GET", r"/v1beta/models/(?P<model>[^/]+)/operations/(?P<op>[^/]+)")
+    @route("GET", r"/v1beta/models/(?P<model>[^/]+)/operations/(?P<op>[^/]+)", poll="op")
     def operation(self, request: Request, model: str, op: str) -> Reply:
         task = self.tasks.get(op)
         if task is None or task.kind != model:

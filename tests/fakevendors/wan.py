@@ -72,7 +72,7 @@ class FakeWan(FakeVendor):
         self.cancel_task(task_id)
         return Reply(200, {"request_id": "req-3"})
 
-    @route("GET", "/api/v1/tasks/(?P<task_id>[^/]+)")
+    @route("GET", "/api/v1/tasks/(?P<task_id>[^/]+)", poll="task_id")
     def task(self, request: Request, task_id: str) -> Reply:
         task = self.tasks.get(task_id)
         if task is None:

@@ -63,6 +63,9 @@ def test_each_due_video_is_polled_once_per_pass_and_its_answer_stored(alice, lum
 
     assert poller.polls == 12 and sorted(_polls(luma)) == sorted(
         f"/dream-machine/v1/generations/{v.vendor_task_id}" for v in videos)
+    # the fake counts status polls as such (its poll route), one per job, never two at once for one job
+    assert luma.polls == 12 and sorted(luma.poll_arrivals) == sorted(v.vendor_task_id for v in videos)
+    assert luma.poll_overlaps == []
     for video in Video.objects.filter(pk__in=[v.pk for v in videos]):
         assert (video.stage, video.vendor_status, video.lease_owner, video.lease_until) == ("submitted", "queued", "", None)
         assert video.next_poll_at >= before + timedelta(seconds=30)  # the vendor's interval, from the answer
@@ -76,7 +79,7 @@ def test_polls_at_one_vendor_never_exceed_its_concurrency(alice, luma) -> None:
     luma.max_busy = 0
     poller = _drain()
     assert poller.polls == 20
-    assert luma.max_busy == 4  # LUMA_POLL_CONCURRENCY: reached, never passed
+    assert luma.max_busy == luma.max_polling == 4  # LUMA_POLL_CONCURRENCY: reached, never passed
     assert luma.max_in_flight == 20 <= 100  # jobs at the vendor: within max_concurrent
 
 
