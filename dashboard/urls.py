@@ -8,6 +8,7 @@ from openai_compat.api import api as openai_api
 from videos.files import file_serve
 
 urlpatterns = [
+    path("admin/processes/", views.processes, name="admin-processes"),  # before the admin's catch-all
     path("admin/", admin.site.urls),
     path("api/v3/", api.urls),
     path("v1/", openai_api.urls),  # OpenAI's videos API on our keys

@@ -1,5 +1,11 @@
-"""Project-level pages: the account page, liveness (/healthz) and readiness (/readyz). Sign-in, sign-out and password change are django.contrib.auth's."""
+"""Project-level pages: the account page, liveness (/healthz), readiness (/readyz) and the operators' view of the
+background processes (/admin/processes/). Sign-in, sign-out and password change are django.contrib.auth's."""
 
+import time
+from typing import Any
+
+from django.contrib import admin
+from django.contrib.admin.views.decorators import staff_member_required
 from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
@@ -30,6 +36,37 @@ def readyz(request: HttpRequest) -> JsonResponse:
     only = [c for c in request.GET.getlist("check") if c in health.CHECKS] or None
     ok, checks = health.readiness(only)
     return JsonResponse({"status": "ok" if ok else "error", "checks": checks}, status=200 if ok else 503)
+
+
+_PROCESS_FIELDS = {"id", "host", "pid", "partition", "alive", "stopped", "beat_age_seconds", "last_work_age_seconds",
+                   "up_seconds"}
+
+
+def _process_state(process: dict[str, Any]) -> str:
+    if process["alive"]:
+        return "alive"
+    return "stopped" if process["stopped"] else "gone (no heartbeat)"
+
+
+@staff_member_required
+@require_GET
+def processes(request: HttpRequest) -> HttpResponse:
+    """Operators: the session scheduler and the vendor poller (work due and lag from the database, each process's
+    heartbeat), and the periodic sweeps' ages: what /readyz decides on, in a table."""
+    background = []
+    for kind, (what, command, _, _) in health.BACKGROUND.items():
+        status = health.background_status(kind)
+        background.append({
+            "kind": kind, "what": what, "command": command, **status,
+            "state": "not ready" if status["problem"] else ("warning" if status.get("warning") else "ok"),
+            "rows": [{**p, "state": _process_state(p),
+                      "counters": {k: v for k, v in p.items() if k not in _PROCESS_FIELDS}} for p in status["processes"]],
+        })
+    now = time.time()
+    sweeps = [(name, round(now - at, 1) if at is not None else None) for name, at in health.sweep_times().items()]
+    return render(request, "admin/processes.html", {
+        **admin.site.each_context(request), "title": "Background processes", "background": background,
+        "sweeps": sweeps, "sweep_stale": health.stale_after()})
 
 
 @require_GET
