@@ -80,6 +80,18 @@ def test_serve_runs_the_quick_start_on_sqlite_and_the_file_broker(tmp_path: Path
                 break
             time.sleep(0.5)
         assert len(made["videos"]) == 2 and made["session"]["credits_used"] == 40.0, made
+        # serve's scheduler and the poller beside its worker beat through the file-based cache: /readyz sees both
+        deadline = time.monotonic() + 300
+        while time.monotonic() < deadline:
+            ready = requests.get(f"{base}/readyz", params={"check": ["scheduler", "poller"]}, timeout=60)
+            checks = ready.json()["checks"]
+            scheduler = checks["scheduler"].get("processes") or [{}]
+            if checks["poller"].get("alive") and scheduler[0].get("sessions_ticked"):  # beats are throttled (5 s)
+                break
+            time.sleep(0.5)
+        assert ready.status_code == 200 and checks["scheduler"]["alive"] == checks["poller"]["alive"] == 1, checks
+        assert checks["scheduler"]["processes"][0]["sessions_ticked"] >= 1 and "warning" not in checks["scheduler"]
+        assert checks["poller"]["processes"][0]["pid"] != checks["scheduler"]["processes"][0]["pid"]
         login = requests.Session()
         page = login.get(f"{base}/accounts/login/")
         token = login.cookies["csrftoken"]
