@@ -300,6 +300,7 @@ def scheduler_run(*, stop: threading.Event, batch: int = 200, idle: float = 1.0,
             wait = idle
         if heartbeat is not None:
             heartbeat.beat(stats.beat(), worked=claimed > 0)
+            wait = min(wait, heartbeat.every)  # a long --idle must not let the heartbeat go stale
         if time.monotonic() - reported >= report_every:
             log.info("sessions.scheduler", extra=stats.fields())
             reported = time.monotonic()
