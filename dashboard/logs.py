@@ -49,15 +49,26 @@ def bound() -> dict[str, Any]:
     return dict(_bound.get() or {})
 
 
+# A secret this long is redacted wherever it appears, even inside a word; a shorter one (a weak SECRET_KEY such as
+# "x", a short token) only where it stands alone, so ordinary words that contain it ("expires") stay readable.
+ANYWHERE = 8
+
+
 @lru_cache(maxsize=1)
-def _secret_values() -> tuple[str, ...]:
+def _secret_values() -> tuple[tuple[str, ...], re.Pattern[str] | None]:
+    """The secret values in settings: (those redacted anywhere, longest first; a pattern for the short ones)."""
     from django.conf import settings
 
     values = [getattr(settings, "SECRET_KEY", ""), getattr(settings, "METRICS_TOKEN", "")]
     values += [str(getattr(settings, "AWS_SECRET_ACCESS_KEY", "") or "")]
     for config in getattr(settings, "PROVIDER_SETTINGS", {}).values():
         values += [str(config.get(k) or "") for k in ("api_key", "secret_key")]
-    return tuple(sorted({v for v in values if len(v) >= 8}, key=len, reverse=True))
+    values = sorted({v for v in values if v.strip()}, key=len, reverse=True)
+    short = [v for v in values if len(v) < ANYWHERE]
+    alone = None
+    if short:  # not preceded or followed by a letter or digit (JSON escapes and punctuation are boundaries)
+        alone = re.compile(r"(?<![A-Za-z0-9])(?:" + "|".join(map(re.escape, short)) + r")(?![A-Za-z0-9])")
+    return tuple(v for v in values if len(v) >= ANYWHERE), alone
 
 
 def _forget_secrets(**_: Any) -> None:
@@ -70,12 +81,14 @@ setting_changed.connect(_forget_secrets, dispatch_uid="dashboard.logs.secrets")
 def scrub(text: str) -> str:
     """`text` with every secret we know of, or recognise by shape, replaced by [redacted]."""
     try:
-        secrets = _secret_values()
+        secrets, alone = _secret_values()
     except Exception:  # settings not configured (a library logging before Django is set up)
-        secrets = ()
+        secrets, alone = (), None
     for secret in secrets:
         if secret in text:
             text = text.replace(secret, "[redacted]")
+    if alone is not None:
+        text = alone.sub("[redacted]", text)
     for pattern, replacement in _PATTERNS:
         text = pattern.sub(replacement, text)
     return text
