@@ -78,20 +78,36 @@ def _forget_secrets(**_: Any) -> None:
 setting_changed.connect(_forget_secrets, dispatch_uid="dashboard.logs.secrets")
 
 
-def scrub(text: str) -> str:
-    """`text` with every secret we know of, or recognise by shape, replaced by [redacted]."""
+def _secrets() -> tuple[tuple[str, ...], re.Pattern[str] | None]:
     try:
-        secrets, alone = _secret_values()
+        return _secret_values()
     except Exception:  # settings not configured (a library logging before Django is set up)
-        secrets, alone = (), None
+        return (), None
+
+
+def scrub(text: str, *, short: bool = True) -> str:
+    """`text` with every secret we know of, or recognise by shape, replaced by [redacted]. `short=False`: leave
+    the short secrets to the caller (JsonFormatter redacts them in the values only, never in the keys)."""
+    secrets, alone = _secrets()
     for secret in secrets:
         if secret in text:
             text = text.replace(secret, "[redacted]")
-    if alone is not None:
+    if alone is not None and short:
         text = alone.sub("[redacted]", text)
     for pattern, replacement in _PATTERNS:
         text = pattern.sub(replacement, text)
     return text
+
+
+def _values_scrubbed(value: Any, alone: re.Pattern[str]) -> Any:
+    """A JSON value with the short secrets redacted in its strings (the keys of objects kept as they are)."""
+    if isinstance(value, str):
+        return alone.sub("[redacted]", value)
+    if isinstance(value, dict):
+        return {k: _values_scrubbed(v, alone) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_values_scrubbed(v, alone) for v in value]
+    return value
 
 
 class ContextFilter(logging.Filter):
@@ -126,7 +142,10 @@ class JsonFormatter(logging.Formatter):
             entry["exc"] = self.formatException(record.exc_info)
         elif record.stack_info:
             entry["stack"] = self.formatStack(record.stack_info)
-        return scrub(json.dumps(entry, default=str, ensure_ascii=False))
+        _, alone = _secrets()
+        if alone is not None:  # a short secret may be a word of the line's own keys ("level"): values only
+            entry = _values_scrubbed(json.loads(json.dumps(entry, default=str, ensure_ascii=False)), alone)
+        return scrub(json.dumps(entry, default=str, ensure_ascii=False), short=False)
 
 
 class PlainFormatter(logging.Formatter):
