@@ -23,7 +23,7 @@ from django.http import HttpRequest, HttpResponse
 
 from videos.files import base_url, url_expiry
 
-SCHEMA = "3.1"  # bump when an answer's shape changes: tags given out before must not match any more
+SCHEMA = "3.2"  # bump when an answer's shape changes: tags given out before must not match any more
 HEADERS_ATTR = "conditional_headers"  # where a view leaves the headers for its 200 (dashboard.http applies them)
 
 

@@ -9,10 +9,14 @@ request itself (below), and hands everything else straight through:
   for a change, then ask the view again"; at the timeout its 304 goes out. The view alone decides the body,
   the ETag and every error: a request that is not ours to wait on (no key, another account's id, a bad
   `wait`, a final resource) reaches it without waiting.
-- `GET /api/v3/videos/sessions/{id}/events`: server-sent events, the session and its videos as the API shows
-  them, each change as it happens, ending when everything is final.
+- `GET /api/v3/videos/sessions/{id}/events` and `GET /api/v3/videos/{id}/events`: server-sent events, the session
+  and its videos (or the one video) as the API shows them, each change as it happens, ending when all is final.
 - `GET /live/events?v=vid_…&s=ses_…`: the dashboard's one stream per page (session-cookie auth): which
   watched video or session changed, so the page re-fetches only that card.
+
+Each request taken here counts once in the HTTP metrics, with its whole duration (the wait, or the stream's life)
+and the status it answered (499: the client left before an answer); the views it calls inside do not count it
+again (metrics.LIVE_SCOPE_KEY).
 
 Waiters are woken by `Hub`: one Redis subscription per process (LIVE_CHANNEL), fanned out to asyncio events
 by session; without Redis, each waiter re-reads its state tag every LIVE_POLL_SECONDS. Database reads run on
@@ -27,6 +31,7 @@ import json
 import logging
 import re
 import threading
+import time
 from collections.abc import Awaitable, Callable, Iterator, MutableMapping
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
@@ -49,6 +54,7 @@ T = TypeVar("T")
 _SESSION = re.compile(r"^/api/v3/videos/sessions/([^/]+)$")
 _VIDEO = re.compile(r"^/api/v3/videos/(?!sessions$|history$)([^/]+)$")
 _EVENTS = re.compile(r"^/api/v3/videos/sessions/([^/]+)/events$")
+_VIDEO_EVENTS = re.compile(r"^/api/v3/videos/(?!(?:sessions|history)/)([^/]+)/events$")
 DASHBOARD_EVENTS = "/live/events"
 MAX_WAIT = 60
 _DB_THREADS = 4
@@ -299,18 +305,26 @@ class LiveApp:
         if scope["type"] != "http" or scope.get("method") != "GET":
             return await self.app(scope, receive, send)
         path = scope.get("path", "")
+        wait = _wait_seconds(scope)
+        stream = _EVENTS.match(path) or _VIDEO_EVENTS.match(path)
+        poll = (_SESSION.match(path) or _VIDEO.match(path)) if wait is not None else None
+        if not (stream or poll or path == DASHBOARD_EVENTS):
+            return await self.app(scope, receive, send)
+        scope = {**scope, metrics.LIVE_SCOPE_KEY: True}  # counted here, once: not by the views called inside
+        answer = _Answer(send)
         try:
-            if match := _EVENTS.match(path):
-                return await self._api_stream(scope, receive, send, match.group(1))
+            if stream:
+                kind = "session" if _EVENTS.match(path) else "video"
+                return await self._api_stream(scope, receive, answer.send, kind, stream.group(1))
             if path == DASHBOARD_EVENTS:
-                return await self._dashboard_stream(scope, receive, send)
-            wait = _wait_seconds(scope)
-            if wait is not None and (match := _SESSION.match(path) or _VIDEO.match(path)):
-                kind = "session" if _SESSION.match(path) else "video"
-                return await self._long_poll(scope, receive, send, kind, match.group(1), wait)
+                return await self._dashboard_stream(scope, receive, answer.send)
+            assert poll is not None and wait is not None
+            kind = "session" if _SESSION.match(path) else "video"
+            return await self._long_poll(scope, receive, answer.send, kind, poll.group(1), wait)
         except _Gone:
             return None
-        return await self.app(scope, receive, send)
+        finally:
+            metrics.http_record("GET", metrics.route_for_path(path), answer.status or 499, answer.seconds())
 
     async def _lifespan(self, receive: Receive, send: Send) -> None:
         while True:
@@ -371,13 +385,13 @@ class LiveApp:
                 return True
         return False
 
-    async def _api_stream(self, scope: Scope, receive: Receive, send: Send, session_id: str) -> None:
+    async def _api_stream(self, scope: Scope, receive: Receive, send: Send, kind: str, public_id: str) -> None:
         from videos import live
         from videos.files import base_url
 
         body = await _read_body(receive)
         key = _header(scope, b"x-api-key") or ""
-        target = await db(live.api_target, key=key, kind="session", public_id=session_id)
+        target = await db(live.api_target, key=key, kind=kind, public_id=public_id)
         if target is None:  # the endpoint answers 401/404 in the API's words
             return await self.app(scope, _replay(body), send)
         base = base_url(_request(scope, body))
@@ -387,7 +401,7 @@ class LiveApp:
             try:
                 await _start_stream(send)
                 tag, final = await hub.state(target)
-                events = await db(live.session_events, session_pk=target.session_pk, base=base)
+                events = await db(_events_of, target, base)
                 seen = {e.key: e.digest for e in events}
                 if last_id != tag:  # a new client, or one that missed something: the whole current state
                     await _send_events(send, events, tag)
@@ -398,8 +412,6 @@ class LiveApp:
 
     async def _stream(self, waiter: _Waiter, send: Send, target: Any, tag: str, final: bool,
                       seen: dict[str, str], base: str) -> None:
-        from videos import live
-
         loop = asyncio.get_running_loop()
         quiet_since = loop.time()
         while not final:
@@ -408,7 +420,7 @@ class LiveApp:
             now, final = await hub.state(target)
             if now != tag:
                 tag = now
-                events = await db(live.session_events, session_pk=target.session_pk, base=base)
+                events = await db(_events_of, target, base)
                 fresh = [e for e in events if seen.get(e.key) != e.digest]
                 seen.update({e.key: e.digest for e in fresh})
                 fresh.sort(key=lambda e: e.name == "session")  # videos first: the session's own state last
@@ -462,6 +474,32 @@ class LiveApp:
                 await _chunk(send, b": keep-alive\n\n")
                 quiet_since = loop.time()
         await _chunk(send, b"event: end\ndata: {}\n\n", more=False)
+
+
+def _events_of(target: Any, base: str) -> list[Any]:
+    """What a stream sends: the session and its videos, or the one video."""
+    from videos import live
+
+    if target.video_pk is not None:
+        return live.video_events(video_pk=target.video_pk, base=base)
+    return live.session_events(session_pk=target.session_pk, base=base)
+
+
+class _Answer:
+    """The status a request answered, for the HTTP metrics, and the time since it came."""
+
+    def __init__(self, send: Send) -> None:
+        self._send = send
+        self.status: int | None = None
+        self.started = time.perf_counter()
+
+    async def send(self, message: Message) -> None:
+        if message["type"] == "http.response.start" and self.status is None:
+            self.status = int(message["status"])
+        await self._send(message)
+
+    def seconds(self) -> float:
+        return time.perf_counter() - self.started
 
 
 async def _send_all(send: Send, messages: list[Message]) -> None:

@@ -49,15 +49,26 @@ def bound() -> dict[str, Any]:
     return dict(_bound.get() or {})
 
 
+# A secret this long is redacted wherever it appears, even inside a word; a shorter one (a weak SECRET_KEY such as
+# "x", a short token) only where it stands alone, so ordinary words that contain it ("expires") stay readable.
+ANYWHERE = 8
+
+
 @lru_cache(maxsize=1)
-def _secret_values() -> tuple[str, ...]:
+def _secret_values() -> tuple[tuple[str, ...], re.Pattern[str] | None]:
+    """The secret values in settings: (those redacted anywhere, longest first; a pattern for the short ones)."""
     from django.conf import settings
 
     values = [getattr(settings, "SECRET_KEY", ""), getattr(settings, "METRICS_TOKEN", "")]
     values += [str(getattr(settings, "AWS_SECRET_ACCESS_KEY", "") or "")]
     for config in getattr(settings, "PROVIDER_SETTINGS", {}).values():
         values += [str(config.get(k) or "") for k in ("api_key", "secret_key")]
-    return tuple(sorted({v for v in values if len(v) >= 8}, key=len, reverse=True))
+    values = sorted({v for v in values if v.strip()}, key=len, reverse=True)
+    short = [v for v in values if len(v) < ANYWHERE]
+    alone = None
+    if short:  # not preceded or followed by a letter or digit (JSON escapes and punctuation are boundaries)
+        alone = re.compile(r"(?<![A-Za-z0-9])(?:" + "|".join(map(re.escape, short)) + r")(?![A-Za-z0-9])")
+    return tuple(v for v in values if len(v) >= ANYWHERE), alone
 
 
 def _forget_secrets(**_: Any) -> None:
@@ -67,18 +78,36 @@ def _forget_secrets(**_: Any) -> None:
 setting_changed.connect(_forget_secrets, dispatch_uid="dashboard.logs.secrets")
 
 
-def scrub(text: str) -> str:
-    """`text` with every secret we know of, or recognise by shape, replaced by [redacted]."""
+def _secrets() -> tuple[tuple[str, ...], re.Pattern[str] | None]:
     try:
-        secrets = _secret_values()
+        return _secret_values()
     except Exception:  # settings not configured (a library logging before Django is set up)
-        secrets = ()
+        return (), None
+
+
+def scrub(text: str, *, short: bool = True) -> str:
+    """`text` with every secret we know of, or recognise by shape, replaced by [redacted]. `short=False`: leave
+    the short secrets to the caller (JsonFormatter redacts them in the values only, never in the keys)."""
+    secrets, alone = _secrets()
     for secret in secrets:
         if secret in text:
             text = text.replace(secret, "[redacted]")
+    if alone is not None and short:
+        text = alone.sub("[redacted]", text)
     for pattern, replacement in _PATTERNS:
         text = pattern.sub(replacement, text)
     return text
+
+
+def _values_scrubbed(value: Any, alone: re.Pattern[str]) -> Any:
+    """A JSON value with the short secrets redacted in its strings (the keys of objects kept as they are)."""
+    if isinstance(value, str):
+        return alone.sub("[redacted]", value)
+    if isinstance(value, dict):
+        return {k: _values_scrubbed(v, alone) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_values_scrubbed(v, alone) for v in value]
+    return value
 
 
 class ContextFilter(logging.Filter):
@@ -113,7 +142,10 @@ class JsonFormatter(logging.Formatter):
             entry["exc"] = self.formatException(record.exc_info)
         elif record.stack_info:
             entry["stack"] = self.formatStack(record.stack_info)
-        return scrub(json.dumps(entry, default=str, ensure_ascii=False))
+        _, alone = _secrets()
+        if alone is not None:  # a short secret may be a word of the line's own keys ("level"): values only
+            entry = _values_scrubbed(json.loads(json.dumps(entry, default=str, ensure_ascii=False)), alone)
+        return scrub(json.dumps(entry, default=str, ensure_ascii=False), short=False)
 
 
 class PlainFormatter(logging.Formatter):

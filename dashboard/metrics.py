@@ -274,11 +274,33 @@ def route_of(request: HttpRequest) -> str:
     return (match.route or match.view_name or "unnamed") if match is not None else "unmatched"
 
 
-def http_observed(request: HttpRequest, status: int, seconds: float) -> str:
-    method = request.method if request.method in METHODS else "other"
-    route = route_of(request)
+def route_for_path(path: str) -> str:
+    """The route label of `path` (its URL pattern), as route_of gives for a request Django resolved."""
+    from django.urls import Resolver404, resolve
+
+    try:
+        match = resolve(path)
+    except Resolver404:
+        return "unmatched"
+    return match.route or match.view_name or "unnamed"
+
+
+# Set in the ASGI scope of a request that dashboard.live serves (a long-poll, an event stream): it counts the request
+# itself, once, with its whole duration, so the views it calls inside (maybe several times) do not count it again.
+LIVE_SCOPE_KEY = "mcphub.live"
+
+
+def http_record(method: str, route: str, status: int, seconds: float) -> None:
+    method = method if method in METHODS else "other"
     HTTP_REQUESTS.labels(method, route, str(status)).inc()
     HTTP_LATENCY.labels(method, route).observe(seconds)
+
+
+def http_observed(request: HttpRequest, status: int, seconds: float) -> str:
+    """Count a request Django answered (unless dashboard.live counts it: LIVE_SCOPE_KEY); returns its route."""
+    route = route_of(request)
+    if not request.META.get("asgi.scope", {}).get(LIVE_SCOPE_KEY):
+        http_record(request.method or "", route, status, seconds)
     return route
 
 

@@ -22,6 +22,7 @@ from openai_compat.outputs import ErrorOut, VideoDeletedOut, VideoListOut, Video
 from dashboard.conditional import not_modified
 from videos import selectors, services, versions
 from videos.exceptions import InvalidInput, NotFound
+from videos.files import file_missing
 from videos.models import GenerationSession, Video
 from videos.schemas import GenerateIn
 from videos.spritesheet import spritesheet_make
@@ -153,21 +154,28 @@ def video_content(request: ApiRequest, video_id: str, query: Query[ContentQuery]
     if hit := _not_modified(request, video_id):  # the file changes only with the video's row
         return hit
     video = _video(request, video_id)
-    if video.status != Video.Status.COMPLETED or not video.file:
+    if video.status != Video.Status.COMPLETED:
         return openai_error(404, f"Video {video_id} is not ready (status {video_out(video)['status']}): poll "
                             f"GET /v1/videos/{video_id} until it is completed.", param="video_id",
                             code="video_not_ready")
-    if query.variant == "video":
-        name, content_type = video.file, "video/mp4"
-    elif query.variant == "thumbnail":
+    if query.variant == "thumbnail":
         name, content_type = video.thumbnail, "image/jpeg"
+    elif file_missing(video.file, remote=True):  # the MP4, and the spritesheet made from it, need the file
+        return openai_error(404, f"Video {video_id} was made, but its file is no longer stored.", param="video_id",
+                            code="file_missing")
+    elif query.variant == "video":
+        name, content_type = video.file, "video/mp4"
     else:
         name, content_type = spritesheet_make(video.file), "image/jpeg"
     if not name or not default_storage.exists(name):
         return openai_error(404, f"The {query.variant} of {video_id} is not stored.", param="variant",
                             code="not_found")
     suffix = "mp4" if query.variant == "video" else f"{query.variant}.jpg"
-    response = FileResponse(default_storage.open(name, "rb"), content_type=content_type,
-                            filename=f"{video_id}.{suffix}")
-    response["Content-Length"] = str(default_storage.size(name))
+    try:  # the file may go between the check and the read
+        response = FileResponse(default_storage.open(name, "rb"), content_type=content_type,
+                                filename=f"{video_id}.{suffix}")
+        response["Content-Length"] = str(default_storage.size(name))
+    except FileNotFoundError:
+        return openai_error(404, f"The {query.variant} of {video_id} is not stored.", param="variant",
+                            code="not_found")
     return response

@@ -102,8 +102,29 @@ def _stream(handle: File, start: int, length: int, chunk: int = 256 * 1024) -> I
         handle.close()
 
 
-def _error(status: int, message: str) -> HttpResponse:
-    return HttpResponse(message, status=status, content_type="text/plain")
+def _error(status: int, code: str, message: str) -> HttpResponse:
+    """The API's JSON error shape (a browser or a client following a link reads why, never a 500)."""
+    from dashboard.http import error_response
+
+    return error_response(status, code, message)
+
+
+MISSING = "This file is no longer stored (deleted, or lost from storage); the video cannot be downloaded."
+
+
+def file_missing(name: str, *, remote: bool = False) -> bool:
+    """Whether the stored file `name` is gone. An empty name is gone. The filesystem storage answers with one
+    stat; other storages (S3: an HTTP request) are asked only when `remote` (one file on a page, never a list
+    or a poll), else the file is assumed there."""
+    if not name:
+        return True
+    storage: Any = storages["default"]
+    if isinstance(storage, FileSystemStorage) or remote:
+        try:
+            return not storage.exists(name)
+        except Exception:  # noqa: BLE001 - an unreachable storage says nothing about the file: assume it is there
+            return False
+    return False
 
 
 @require_http_methods(["GET", "HEAD"])
@@ -112,14 +133,19 @@ def file_serve(request: HttpRequest, name: str) -> HttpResponse | StreamingHttpR
     try:
         expires = int(request.GET.get("expires", ""))
     except ValueError:
-        return _error(403, "This link is not signed.")
+        return _error(403, "link_unsigned", "This link is not signed.")
     if not hmac.compare_digest(_signature(name, expires), request.GET.get("signature", "")):
-        return _error(403, "This link's signature is not valid.")
+        return _error(403, "link_invalid", "This link's signature is not valid.")
     if expires < time.time():
-        return _error(410, "This link has expired; fetch the video again to get a fresh one.")
-    if ".." in name.split("/") or not default_storage.exists(name):
-        return _error(404, "No such file.")
-    size = default_storage.size(name)
+        return _error(410, "link_expired", "This link has expired; fetch the video again to get a fresh one.")
+    if ".." in name.split("/"):
+        return _error(404, "not_found", "No such file.")
+    try:  # the file may go at any moment: between the check, the size and the open below
+        if not default_storage.exists(name):
+            return _error(404, "file_missing", MISSING)
+        size = default_storage.size(name)
+    except FileNotFoundError:
+        return _error(404, "file_missing", MISSING)
     content_type = CONTENT_TYPES.get(name[name.rfind("."):].lower(), "application/octet-stream")
     start, end, status = 0, size - 1, 200
     if match := _RANGE.match(request.headers.get("Range", "").strip()):
@@ -129,7 +155,7 @@ def file_serve(request: HttpRequest, name: str) -> HttpResponse | StreamingHttpR
         elif last:
             start = max(0, size - int(last))
         if start > end or start >= size:
-            refused = _error(416, "Requested range not satisfiable.")
+            refused = _error(416, "range_not_satisfiable", "Requested range not satisfiable.")
             refused["Content-Range"] = f"bytes */{size}"
             return refused
         status = 206
@@ -138,8 +164,11 @@ def file_serve(request: HttpRequest, name: str) -> HttpResponse | StreamingHttpR
     if request.method == "HEAD":
         response = HttpResponse(status=status, content_type=content_type)
     else:
-        response = StreamingHttpResponse(_stream(default_storage.open(name, "rb"), start, length),
-                                         status=status, content_type=content_type)
+        try:
+            handle = default_storage.open(name, "rb")
+        except FileNotFoundError:
+            return _error(404, "file_missing", MISSING)
+        response = StreamingHttpResponse(_stream(handle, start, length), status=status, content_type=content_type)
     response["Content-Length"] = str(length)
     response["Accept-Ranges"] = "bytes"
     response["Cache-Control"] = "private, max-age=3600"

@@ -14,6 +14,7 @@ balances and queue positions are left out on purpose: they move without anything
 from __future__ import annotations
 
 import hashlib
+import json
 import logging
 from dataclasses import dataclass
 from typing import Any
@@ -134,14 +135,40 @@ def session_events(*, session_pk: int, base: str) -> list[Event]:
         return []
     videos = list(selectors.session_videos(session=session)[:100])
     remaining, queue = billing.credit_balance(user=session.owner), videos_queue(videos)
-    out = SessionOut.of(session).model_dump(mode="json")
+    out = _as_api(SessionOut.of(session))
     events = [Event("session", session.public_id,
                     _digest([out["status"], out["total_videos"], out["completed_videos"], out.get("error")]), out)]
     for video in videos:
-        out = VideoOut.of(video, base=base, remaining=remaining, queue=queue[video.pk]).model_dump(mode="json")
-        events.append(Event("video", video.public_id,
-                            _digest([video.status, video.progress, video.error, bool(out.get("video_url"))]), out))
+        events.append(_video_event(VideoOut.of(video, base=base, remaining=remaining, queue=queue[video.pk]), video))
     return events
+
+
+def _as_api(out: Any) -> dict[str, object]:
+    """`out` (a schema) as the API's JSON renders it (its encoder: times to the millisecond)."""
+    from ninja.responses import NinjaJSONEncoder
+
+    return json.loads(json.dumps(out.model_dump(), cls=NinjaJSONEncoder))
+
+
+def _video_event(out: Any, video: Video) -> Event:
+    data = _as_api(out)
+    return Event("video", video.public_id,
+                 _digest([video.status, video.progress, video.error, bool(data.get("video_url"))]), data)
+
+
+def video_events(*, video_pk: int, base: str) -> list[Event]:
+    """The video as `GET /api/v3/videos/{id}` shows it (one event), or none once it is gone."""
+    from billing import services as billing
+    from videos import selectors
+    from videos.api.outputs import VideoOut
+
+    row = Video.objects.select_related("owner").filter(pk=video_pk).first()
+    if row is None:
+        return []
+    video = selectors.videos_for_user(user=row.owner).filter(pk=video_pk).first()
+    if video is None:
+        return []
+    return [_video_event(VideoOut.of(video, base=base, remaining=billing.credit_balance(user=row.owner)), video)]
 
 
 def _session_with_counts(session_pk: int) -> GenerationSession | None:

@@ -84,7 +84,8 @@ def test_secrets_never_reach_the_logs(lines, settings) -> None:
                                   "luma": {**settings.PROVIDER_SETTINGS["luma"], "api_key": vendor_key}}
     settings.METRICS_TOKEN = "metrics-token-5b6c7d8e"
     api_key = "mcp_" + "Ab1" * 14
-    secrets = [vendor_key, settings.METRICS_TOKEN, settings.SECRET_KEY, api_key, "eyJhbGciOiJIUzI1NiJ9.payload.sig",
+    # (SECRET_KEY is whatever the run was given: `x` is as much a secret as a long one; test_a_secret_key_*.)
+    secrets = [vendor_key, settings.METRICS_TOKEN, api_key, "eyJhbGciOiJIUzI1NiJ9.payload.sig",
                "0123456789abcdef0123456789abcdef"]
     log.warning("vendor said %s", f"invalid key {vendor_key}", extra={"headers": {"X-API-Key": api_key}})
     log.info("calling with Authorization: Bearer eyJhbGciOiJIUzI1NiJ9.payload.sig")
@@ -98,6 +99,25 @@ def test_secrets_never_reach_the_logs(lines, settings) -> None:
     assert len(parsed(lines)) == 5 and output.count("[redacted]") >= 7
     for secret in secrets:
         assert secret not in output
+    assert parsed(lines)[3]["event"] == "secret key is [redacted] and token [redacted]"
     plain = PlainFormatter().format(logging.LogRecord("x", logging.INFO, "", 0, f"key {api_key} {vendor_key}",
                                                       (), None))
     assert api_key not in plain and vendor_key not in plain
+
+
+@pytest.mark.parametrize("secret_key", ["x", "k3y!", "level", "info", "a-weak-key", "django-insecure-" + "z9" * 20])
+def test_a_secret_key_of_any_length_is_redacted_where_it_stands_alone(lines, settings, secret_key) -> None:
+    """A long key is redacted anywhere; a short one (shorter than 8) wherever it is a value of its own, and not
+    inside ordinary words, which would make every line unreadable ("x" is in "expires" and "exception")."""
+    settings.SECRET_KEY = secret_key
+    log.info("secret key is %s", secret_key)
+    log.info("settings", extra={"secret": secret_key, "url": f"http://h/?key={secret_key}&expires=1"})
+    log.info("exception while expiring 320x180 frames")
+    said, fields, words = parsed(lines)  # every line is whole JSON with its own keys, whatever the key's word
+    assert said["event"] == "secret key is [redacted]" and said["logger"] == "tests.logs"
+    assert said["level"] in ("info", "[redacted]") and set(said) >= {"ts", "level", "logger", "event"}
+    assert fields["secret"] == "[redacted]" and fields["url"] == "http://h/?key=[redacted]&expires=1"
+    assert words["event"] == "exception while expiring 320x180 frames"
+    assert secret_key not in said["event"] + fields["secret"] + fields["url"].replace("expires", "")
+    plain = PlainFormatter().format(logging.LogRecord("x", logging.INFO, "", 0, "key: %s.", (secret_key,), None))
+    assert plain.endswith("key: [redacted].")

@@ -1,6 +1,7 @@
-"""Long-polls (`wait=N`) and the session event stream through the production ASGI server, with a real Celery
-worker rendering the video: answers come when the video changes (each answer shows something new), the timeout
-answers the current state, the stream ends with the final state, and errors stay the API's JSON."""
+"""Long-polls (`wait=N`) and the session and video event streams through the production ASGI server, with a real
+Celery worker rendering the video: answers come when the video changes (each answer shows something new), the
+timeout answers the current state, the streams end with the final state, errors stay the API's JSON, and each
+long-poll and stream counts once in the HTTP metrics, with its whole duration."""
 
 from __future__ import annotations
 
@@ -181,7 +182,7 @@ def test_wrong_keys_other_accounts_and_bad_waits_answer_json_at_once(stack: Stac
     session = make_session(owner=alice, model=MODEL)
     video = session.videos.get()
     paths = [f"/api/v3/videos/{video.public_id}", f"/api/v3/videos/sessions/{session.public_id}"]
-    for path in [*paths, f"/api/v3/videos/sessions/{session.public_id}/events"]:
+    for path in [*paths, f"/api/v3/videos/sessions/{session.public_id}/events", f"{paths[0]}/events"]:
         params = {} if path.endswith("/events") else {"wait": 60}
         r = requests.get(stack.url + path, params=params, headers={"X-API-Key": "mcp_wrong"}, timeout=120)
         assert r.status_code == 401 and r.json()["error"]["field"] == "X-API-Key", (path, r.text)
@@ -196,3 +197,90 @@ def test_wrong_keys_other_accounts_and_bad_waits_answer_json_at_once(stack: Stac
     # The dashboard's stream needs a signed-in browser.
     r = requests.get(f"{stack.url}/live/events", params={"v": video.public_id}, timeout=120)
     assert r.status_code == 401 and r.json()["error"]["code"] == "login_required"
+
+
+def test_a_video_event_stream_follows_the_render_to_the_end(stack: Stack) -> None:
+    user = make_user("alice")
+    _, key = make_key(user)
+    created = _generate(stack, key)
+    video_id = created["video_id"]
+    url = f"{stack.url}/api/v3/videos/{video_id}/events"
+
+    stream = requests.get(url, headers={"X-API-Key": key}, stream=True, timeout=120)
+    assert stream.status_code == 200 and stream.headers["Content-Type"].startswith("text/event-stream")
+    events = list(_events(stream))
+    names = [name for _, name, _ in events]
+    assert names[-1] == "end" and set(names[:-1]) == {"video"} and len(names) >= 2
+    videos = [data for _, name, data in events if name == "video"]
+    assert all(v["video_id"] == video_id and v["session_id"] == created["session_id"] for v in videos)
+    assert [v["progress"] for v in videos] == sorted(v["progress"] for v in videos)  # in order
+    assert len({(v["status"], v["progress"]) for v in videos}) == len(videos)  # each event shows a change
+    assert videos[-1]["status"] == "completed" and videos[-1]["video_url"] and videos[-1]["progress"] == 100
+    # The same object as the video endpoint (links and balance aside, which move on their own).
+    detail = requests.get(f"{stack.url}/api/v3/videos/{video_id}", headers={"X-API-Key": key}, timeout=60).json()
+    skip = {"success", "video_url", "thumbnail_url", "last_frame_url", "remaining_credits"}
+    assert {k: v for k, v in videos[-1].items() if k not in skip} == {
+        k: v for k, v in detail.items() if k not in skip}
+    assert all(event_id for event_id, name, _ in events if name == "video")
+    last_id = next(event_id for event_id, _, _ in reversed(events) if event_id)
+
+    # Reconnecting with the last id: nothing changed since, so no snapshot, just the end.
+    again = requests.get(url, headers={"X-API-Key": key, "Last-Event-ID": last_id}, stream=True, timeout=120)
+    assert [name for _, name, _ in _events(again)] == ["end"]
+    fresh = list(_events(requests.get(url, headers={"X-API-Key": key}, stream=True, timeout=120)))
+    assert [name for _, name, _ in fresh] == ["video", "end"] and fresh[0][2]["status"] == "completed"
+
+
+def _scrape(stack: Stack) -> dict[tuple[str, str], float]:
+    """{(metric name, labels text): value} of the server's /metrics."""
+    out = {}
+    for line in requests.get(f"{stack.url}/metrics", timeout=60).text.splitlines():
+        if match := re.match(r"^(mcphub_http_\w+)\{([^}]*)\}\s+([\d.e+-]+)$", line):
+            out[(match.group(1), match.group(2))] = float(match.group(3))
+    return out
+
+
+def _value(scraped: dict[tuple[str, str], float], name: str, **labels: str) -> float:
+    return sum(v for (n, text), v in scraped.items()
+               if n == name and all(f'{k}="{want}"' in text for k, want in labels.items()))
+
+
+@pytest.mark.parametrize("stack", ["redis"], indirect=True)
+def test_streams_and_long_polls_count_once_in_the_http_metrics(stack: Stack, unsent: None) -> None:
+    user = make_user("alice")
+    _, key = make_key(user)
+    session = make_session(owner=user, model=MODEL)  # made here, no task sent: nothing will change it
+    video = session.videos.get()
+    headers = {"X-API-Key": key}
+    one = "api/v3/videos/<video_id>"
+    before = _scrape(stack)
+
+    url = f"{stack.url}/api/v3/videos/{video.public_id}"
+    first = requests.get(url, params={"wait": 1}, headers=headers, timeout=120)
+    assert first.status_code == 200  # after the 1 s it waited for a change; none came
+    conditional = {**headers, "If-None-Match": first.headers["ETag"]}
+    assert requests.get(url, params={"wait": 1}, headers=conditional, timeout=120).status_code == 304  # the same
+    assert requests.get(url, headers=headers, timeout=60).status_code == 200  # a plain GET
+    for path in (f"/api/v3/videos/{video.public_id}/events", f"/api/v3/videos/sessions/{session.public_id}/events"):
+        with requests.get(stack.url + path, headers=headers, stream=True, timeout=120) as stream:
+            assert stream.status_code == 200
+            next(_events(stream))  # the snapshot; then the client goes (the video stays queued)
+    r = requests.get(f"{stack.url}/api/v3/videos/nope/events", headers=headers, timeout=60)
+    assert r.status_code == 404 and r.json()["error"]["field"] == "video_id"
+
+    after = _scrape(stack)
+
+    def grew(name: str, **labels: str) -> float:
+        return _value(after, name, **labels) - _value(before, name, **labels)
+
+    total = "mcphub_http_requests_total"
+    assert grew(total, route=one, status="200") == 2  # the long-poll and the plain GET: once each
+    assert grew(total, route=one, status="304") == 1
+    assert grew(total, route=f"{one}/events", status="200") == 1
+    assert grew(total, route=f"{one}/events", status="404") == 1
+    assert grew(total, route="api/v3/videos/sessions/<session_id>/events", status="200") == 1
+    # The long-polls' whole wait is their duration (at least the 1 s each waited), not the view's.
+    latency = "mcphub_http_request_duration_seconds"
+    assert grew(f"{latency}_count", route=one) == 3
+    assert grew(f"{latency}_sum", route=one) >= 2.0
+    assert grew(f"{latency}_bucket", route=one, le="0.5") <= 1  # only the plain GET can be that quick

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 import math
+from collections.abc import Callable
 from typing import Any
 
 from django.conf import settings
@@ -194,17 +195,37 @@ def history(request: ApiRequest, filters: Query[HistoryQuery]) -> HistoryOut | H
                       pagination=pagination)
 
 
-# One server-sent event, as OpenAPI 3.2 describes a stream item (and schemathesis checks each one).
-_SSE_EVENT = {
-    "type": "object",
-    "properties": {
-        "event": {"type": "string", "enum": ["session", "video", "end"]},
-        "data": {"type": "string", "contentMediaType": "application/json",
-                 "description": "session: the session object; video: the video object; end: {}"},
-        "id": {"type": "string", "description": "The state the stream has reached (for Last-Event-ID)."},
-        "retry": {"type": "integer", "minimum": 0},
-    },
-}
+def _sse_event(names: list[str], data: str) -> dict[str, Any]:
+    """One server-sent event, as OpenAPI 3.2 describes a stream item (and schemathesis checks each one)."""
+    return {
+        "type": "object",
+        "properties": {
+            "event": {"type": "string", "enum": names},
+            "data": {"type": "string", "contentMediaType": "application/json", "description": data},
+            "id": {"type": "string", "description": "The state the stream has reached (for Last-Event-ID)."},
+            "retry": {"type": "integer", "minimum": 0},
+        },
+    }
+
+
+_SSE_EVENT = _sse_event(["session", "video", "end"], "session: the session object; video: the video object; end: {}")
+_SSE_VIDEO_EVENT = _sse_event(["video", "end"], "video: the video object; end: {}")
+
+
+def _stream_snapshot(request: ApiRequest, target: Any, events: Callable[[], list[Any]]) -> HttpResponse:
+    """A stream's answer under a plain WSGI server (the ASGI server streams: dashboard.live): the current state,
+    unless Last-Event-ID says the client has it, then `end` if it is final; EventSource reconnects after `retry`."""
+    from dashboard.live import sse
+    from videos import live
+
+    tag, final = live.state(target)
+    body = f"retry: {int(settings.LIVE_POLL_SECONDS * 4000)}\n\n".encode()
+    if request.headers.get("Last-Event-ID") != tag:
+        items = events()
+        body += b"".join(sse(e.name, e.data, tag if i == len(items) - 1 else None) for i, e in enumerate(items))
+    if final:
+        body += sse("end", {})
+    return HttpResponse(body, content_type="text/event-stream; charset=utf-8", headers={"Cache-Control": "no-cache"})
 
 
 @router.get("/videos/sessions/{session_id}/events", response={200: None, **READ_ONE},
@@ -218,18 +239,30 @@ _SSE_EVENT = {
             openapi_extra={"responses": {200: {"description": "Server-sent events", "content": {
                 "text/event-stream": {"schema": _SSE_EVENT}}}}})
 def session_events(request: ApiRequest, session_id: PublicId) -> HttpResponse:
-    from dashboard.live import sse
     from videos import live
 
     session = selectors.session_get(user=request.auth.owner, public_id=session_id)
-    tag, final = live.state(live.Target(session_pk=session.pk))
-    body = f"retry: {int(settings.LIVE_POLL_SECONDS * 4000)}\n\n".encode()
-    if request.headers.get("Last-Event-ID") != tag:
-        events = live.session_events(session_pk=session.pk, base=base_url(request))
-        body += b"".join(sse(e.name, e.data, tag if i == len(events) - 1 else None) for i, e in enumerate(events))
-    if final:
-        body += sse("end", {})
-    return HttpResponse(body, content_type="text/event-stream; charset=utf-8", headers={"Cache-Control": "no-cache"})
+    return _stream_snapshot(request, live.Target(session_pk=session.pk),
+                            lambda: live.session_events(session_pk=session.pk, base=base_url(request)))
+
+
+# After the session routes: /videos/sessions/events stays a session id.
+@router.get("/videos/{video_id}/events", response={200: None, **READ_ONE},
+            summary="Live stream of one video: server-sent events",
+            description="`text/event-stream`: an `event: video` with the video as `GET /videos/{video_id}` returns "
+                        "it, then one per change as it happens (status, progress, its file), a comment line every "
+                        "15 s, and `event: end` once it is final (completed or failed). Each event carries an "
+                        "`id`; reconnecting with it as `Last-Event-ID` skips the snapshot when nothing changed. "
+                        "Under a plain WSGI server the stream is the snapshot alone, and EventSource reconnects "
+                        "after `retry` ms.",
+            openapi_extra={"responses": {200: {"description": "Server-sent events", "content": {
+                "text/event-stream": {"schema": _SSE_VIDEO_EVENT}}}}})
+def video_events(request: ApiRequest, video_id: PublicId) -> HttpResponse:
+    from videos import live
+
+    video = selectors.video_get(user=request.auth.owner, public_id=video_id)
+    return _stream_snapshot(request, live.Target(session_pk=video.session_id, video_pk=video.pk),
+                            lambda: live.video_events(video_pk=video.pk, base=base_url(request)))
 
 
 @router.get("/videos/{video_id}", response={200: VideoDetailOut, **POLL_ONE}, summary="One video")

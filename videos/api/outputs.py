@@ -69,7 +69,8 @@ class AttemptOut(Out):
 
     model: str = Field(description="The catalog model id that was tried.")
     vendor: str = Field(description="Who made it: the model's vendor, or local.")
-    error_code: str = Field(description="Why it failed (vendor_unavailable, timeout, capacity, result_expired).")
+    error_code: str = Field(description="Why it failed (vendor_unavailable, timeout, capacity, result_expired; "
+                                        "model_unavailable: taken off sale before it was sent).")
     failed_at: datetime | None
 
 
@@ -77,6 +78,9 @@ def attempts_of(video: Video) -> list[AttemptOut]:
     return [AttemptOut(model=str(a.get("model", "")), vendor=str(a.get("vendor", "")),
                        error_code=str(a.get("error_code", "")), failed_at=a.get("failed_at"))
             for a in video.previous_attempts or []]
+
+
+FILE_MISSING = "This video was made, but its file is no longer stored, so it cannot be played or downloaded."
 
 
 class VideoOut(Out):
@@ -90,7 +94,8 @@ class VideoOut(Out):
     model: str = Field(description="The catalog model id.")
     provider: str = Field(description="The catalog model's vendor.")
     simulated: bool = Field(description="Rendered by the local renderer standing in for the vendor.")
-    video_url: str | None = Field(description="A signed link to the MP4, once completed.")
+    video_url: str | None = Field(description="A signed link to the MP4, once completed; null on a completed video "
+                                              "whose file is no longer stored (error_code file_missing).")
     thumbnail_url: str | None
     last_frame_url: str | None
     duration: int = Field(description="Seconds.")
@@ -105,7 +110,8 @@ class VideoOut(Out):
     remaining_credits: float = Field(description="Your balance when this answer was made.")
     processing_time: float | None = Field(description="Seconds from the start of work to the stored file.")
     error: str | None
-    error_code: str | None
+    error_code: str | None = Field(description="Why it failed; on a completed video, file_missing when its file is "
+                                               "no longer stored (its video_url is null).")
     queue_position: int | None = Field(
         None, ge=0, description="Pending: its place in its vendor's queue (1 starts next). Processing: 0. "
                                 "null once finished.")
@@ -131,6 +137,9 @@ class VideoOut(Out):
         model, provider = getattr(video, "model_slug", None), getattr(video, "model_vendor", None)
         if model is None or provider is None:
             model, provider = video.model.model_id, video.model.provider
+        # Made, but its file is gone from the row (the poll path never asks the storage: a link to a file deleted
+        # behind the row's back answers 404 file_missing when followed).
+        gone = video.status == Video.Status.COMPLETED and not video.file
         return cls(
             video_id=video.public_id, session_id=video.session.public_id, status=video.status,
             progress=video.progress, prompt=video.prompt, model=model, provider=provider,
@@ -140,8 +149,8 @@ class VideoOut(Out):
             aspect_ratio=video.aspect_ratio, resolution=spelling(video.resolution), width=video.width,
             height=video.height, frame_rate=video.frame_rate, seed=video.params.get("seed"),
             file_size=video.file_size or None, credits_used=credits(spent), remaining_credits=credits(remaining),
-            processing_time=video.processing_time, error=video.error or None, error_code=video.error_code or None,
-            queue_position=queue.position, eta_seconds=queue.eta_seconds, attempts=attempts_of(video),
+            processing_time=video.processing_time, error=video.error or (FILE_MISSING if gone else None),
+            error_code=video.error_code or ("file_missing" if gone else None), queue_position=queue.position, eta_seconds=queue.eta_seconds, attempts=attempts_of(video),
             created_at=video.created_at, completed_at=video.completed_at,
         )
 

@@ -15,6 +15,7 @@ from videos.models import Video
 from videos.providers import get_provider
 from videos.services.render import render_claim, render_local
 from videos.services.vendor import submit_reclaim, vendor_submit
+from videos.services.withdraw import models_blocked, unstartable_reason, video_withdraw
 
 Stage = Video.Stage
 IN_SLOT = (Stage.DISPATCHED, Stage.SUBMITTING, Stage.SUBMITTED, Stage.STORING)  # holding a vendor slot
@@ -37,17 +38,25 @@ def vendor_dispatch(vendor: str) -> list[int]:
     """Reserve free slots at `vendor` for its oldest queued videos; returns their pks, for the caller to start.
 
     Reserving (stage dispatched) under the vendor lock means two dispatches that run at once hand out each
-    slot once, and a start task sent twice submits once.
+    slot once, and a start task sent twice submits once. Queued videos whose model is off sale now (disabled,
+    its vendor's key refused, shut down) get no slot: they are withdrawn (services.withdraw), after the commit.
     """
+    pks: list[int] = []
     with transaction.atomic():
         _vendor_lock(vendor)
-        free = _free_slots(vendor)
-        if free <= 0:
-            return []
         queued = Video.objects.filter(provider=vendor, stage=Stage.QUEUED).order_by("created_at", "id")
-        pks = list(queued.values_list("pk", flat=True)[:free])
+        blocked = models_blocked(vendor, queued.order_by().values_list("model_id", flat=True).distinct())
+        if blocked:
+            queued = queued.exclude(model_id__in=blocked)
+        free = _free_slots(vendor)
+        if free > 0:
+            pks = list(queued.values_list("pk", flat=True)[:free])
         if pks:
             lifecycle.move(pks, Stage.DISPATCHED, frm=(Stage.QUEUED,), started_at=timezone.now())
+    if blocked:
+        withdrawn = Video.objects.filter(provider=vendor, stage=Stage.QUEUED, model_id__in=blocked)
+        for pk, model_pk in withdrawn.order_by("created_at", "id").values_list("pk", "model_id")[:500]:
+            video_withdraw(pk, why=blocked[model_pk], frm=(Stage.QUEUED,))
     return pks
 
 
@@ -59,10 +68,14 @@ def video_start(video_pk: int) -> float | None:
     """Start making the video. Returns seconds until the first poll for vendor jobs, else None.
 
     At the vendor's concurrency cap the video stays queued and nothing is retried: `vendor_dispatch` starts
-    it when a slot frees. Raises Retry when the vendor is busy (429/5xx, timeout).
+    it when a slot frees. Raises Retry when the vendor is busy (429/5xx, timeout). A video not started yet
+    whose model is off sale now is withdrawn instead (failed over, or failed and refunded: services.withdraw).
     """
     video = _load(video_pk)
     if video is None or video.stage in lifecycle.FINAL:
+        return None
+    if video.stage in (Stage.QUEUED, Stage.DISPATCHED) and (why := unstartable_reason(video.model, video.provider)):
+        video_withdraw(video.pk, why=why, frm=(video.stage,))  # never sent: its model is off sale now
         return None
     owner = lifecycle.new_owner()
     if get_provider(video.provider).synchronous:

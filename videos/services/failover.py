@@ -33,6 +33,8 @@ Stage = Video.Stage
 # invalid_parameter, insufficient_balance (our vendor account), auth, bad_result or interrupted (the vendor may
 # still be making it: sending it elsewhere could make it twice).
 TRANSIENT = frozenset({"vendor_unavailable", "timeout", "capacity", "result_expired"})
+# Our codes for a video withdrawn before any vendor had it (services.withdraw: its model was taken off sale).
+UNSENT = frozenset({"model_unavailable"})
 # Where a vendor may hold the job (failover needs the vendor to have accepted it: a vendor_task_id).
 FROM = (Stage.QUEUED, Stage.DISPATCHED, Stage.SUBMITTING, Stage.SUBMITTED, Stage.STORING)
 
@@ -65,16 +67,18 @@ def next_model(video: Video) -> VideoModel | None:
     return None
 
 
-def video_failover(video_pk: int, *, code: str, detail: str = "", task_id: str | None = None) -> bool:
-    """Resubmit the video to its next model if its vendor failed it for a transient reason after accepting it.
+def video_failover(video_pk: int, *, code: str, detail: str = "", task_id: str | None = None,
+                   frm: tuple[str, ...] = FROM) -> bool:
+    """Resubmit the video to its next model if its vendor failed it for a transient reason after accepting it,
+    or if its model was taken off sale before any vendor had it (an UNSENT code; `frm`: the stages it may be in).
 
     True: the video is queued again for the new model (refunded and charged anew), or the failed job `task_id`
     is no longer the video's (another run failed it over first): nothing more to do. False: it should fail.
     """
-    if code not in TRANSIENT:
+    if code not in TRANSIENT and code not in UNSENT:
         return False
     video = Video.objects.select_related("model__fallback", "session", "owner").filter(pk=video_pk).first()
-    if video is None or video.stage not in FROM or not video.vendor_task_id:
+    if video is None or video.stage not in frm or bool(video.vendor_task_id) != (code in TRANSIENT):
         return False
     if task_id is not None and task_id != video.vendor_task_id:
         return True  # that job's attempt already ended
@@ -98,7 +102,7 @@ def video_failover(video_pk: int, *, code: str, detail: str = "", task_id: str |
         with transaction.atomic():
             lock_session(video.session_id)
             if not lifecycle.move(
-                    video.pk, Stage.QUEUED, frm=FROM, match={"vendor_task_id": video.vendor_task_id,
+                    video.pk, Stage.QUEUED, frm=frm, match={"vendor_task_id": video.vendor_task_id,
                                                               "model_id": video.model_id}, model=target, provider=target.provider if live else "local",
                     simulated=not live, credits_used=price, previous_attempts=history, vendor_task_id="",
                     vendor_status="", progress=0, attempts=0, started_at=None, next_poll_at=None,
@@ -106,7 +110,7 @@ def video_failover(video_pk: int, *, code: str, detail: str = "", task_id: str |
                     error_detail=detail[:4000]):
                 # Stopped, deleted or finished meanwhile (video_fail finds it final too); or another run failed
                 # this attempt over first (then this failure is about an attempt that has ended: nothing to do).
-                return Video.objects.filter(pk=video.pk, stage__in=FROM).exclude(
+                return Video.objects.filter(pk=video.pk, stage__in=frm).exclude(
                     vendor_task_id=video.vendor_task_id, model_id=video.model_id).exists()
             if video.credits_used > 0:
                 billing.credits_refund(user=video.owner, amount=video.credits_used,
@@ -115,7 +119,8 @@ def video_failover(video_pk: int, *, code: str, detail: str = "", task_id: str |
             billing.credits_charge(user=video.owner, amount=price, key=charge_key(video.public_id, attempt + 1),
                                    note=f"{target.model_id}, {video.duration}s (failover from "
                                         f"{video.model.model_id})", **ids)
-            dispatch_on_commit(video)  # the failed vendor's slot is free
+            if tuple(frm) != (Stage.QUEUED,):  # the failed vendor's slot is free (a queued video held none)
+                dispatch_on_commit(video)
             enqueue_start(Video(pk=video.pk))
     except InsufficientCredits:
         log.info("video.failover_unaffordable", extra={**ids, "vendor": video.provider, "code": code,

@@ -41,6 +41,7 @@ WORDS = {
                     f"sent again (to avoid a second job), and {REFUNDED}"),
     "timeout": f"Timed out: no result before the deadline; {REFUNDED}",
     "auth": f"The video service is temporarily unavailable; {REFUNDED}",
+    "model_unavailable": f"The model was taken out of service before this video was sent to it; {REFUNDED}",
 }
 
 
@@ -55,7 +56,7 @@ def lock_session(session_pk: int) -> None:
 
 
 def video_fail(video_pk: int, *, error: str, code: str = "failed", detail: str = "",
-               task_id: str | None = None) -> bool:
+               task_id: str | None = None, frm: tuple[str, ...] | None = None) -> bool:
     """Fail the video (stage failed, or cancelled for code "cancelled") and refund its charge exactly once.
 
     `error` is what the user reads; `detail` (the vendor's raw text) is kept for operators only.
@@ -63,17 +64,18 @@ def video_fail(video_pk: int, *, error: str, code: str = "failed", detail: str =
     A transient vendor failure after acceptance fails over to the video's next model instead, when it has one
     the user can pay for (videos.services.failover): the video stays active, and this returns True.
     `task_id`: the vendor job that failed; if the video has moved on to another job (failed over), nothing happens.
+    `frm`: the stages it may be failed from (default: any active one).
     """
     row = Video.objects.filter(pk=video_pk).values("session_id", "stage").first()
     if row is None or row["stage"] in lifecycle.FINAL:
         return False
-    if video_failover(video_pk, code=code, detail=detail, task_id=task_id):
+    if video_failover(video_pk, code=code, detail=detail, task_id=task_id, **({"frm": frm} if frm else {})):
         return True
     to = Stage.CANCELLED if code == "cancelled" else Stage.FAILED
     with transaction.atomic():
         lock_session(row["session_id"])
         match = {"vendor_task_id": task_id} if task_id is not None else None
-        if not lifecycle.move(video_pk, to, match=match, error=error[:2000], error_code=code[:40], error_detail=detail[:4000],
+        if not lifecycle.move(video_pk, to, frm=frm, match=match, error=error[:2000], error_code=code[:40], error_detail=detail[:4000],
                               completed_at=timezone.now(), next_poll_at=None):
             return False
         video = Video.objects.select_related("owner", "session").get(pk=video_pk)
@@ -83,7 +85,8 @@ def video_fail(video_pk: int, *, error: str, code: str = "failed", detail: str =
                                    video_id=video.public_id, session_id=video.session.public_id,
                                    note=f"refund: {code}")
         session_finish_if_done(video.session_id)  # same transaction: no poll sees a final video in a live session
-        dispatch_on_commit(video)
+        if frm is None or tuple(frm) != (Stage.QUEUED,):  # a queued video held no vendor slot
+            dispatch_on_commit(video)
     fields = {"video_id": video.public_id, "session_id": video.session.public_id, "vendor": video.provider,
               "attempt": video.attempts, "code": code, "refunded": float(video.credits_used)}
     if detail:  # the vendor's own words (scrubbed of secrets by the adapter and the log formatter)

@@ -20,7 +20,7 @@ from videos.providers.base import AUTH, Job, ProviderError, ProviderUnavailable
 log = logging.getLogger(__name__)
 Auth = VendorState.Auth
 
-NOT_VENDOR_ERRORS = {"cancelled", "operator"}  # our own decisions, nothing the vendor said
+NOT_VENDOR_ERRORS = {"cancelled", "operator", "model_unavailable"}  # our own decisions, nothing the vendor said
 # A status request for a task that does not exist, in each protocol's task id format: the vendor answers
 # "not found" to a key it accepts and 401 to one it refuses. The default suits UUID-keyed protocols.
 PROBE_TASK_IDS = {

@@ -8,7 +8,7 @@ from typing import Any
 from django.core.paginator import Page, Paginator
 from django.http import HttpRequest
 
-from videos.files import base_url, file_url
+from videos.files import base_url, file_missing, file_url
 from videos.models import Video
 from videos.serializers import video_dict
 
@@ -24,10 +24,15 @@ def inputs(video: Video, *, base: str) -> list[dict[str, str]]:
             for which, label in labels.items() if (name := video.session.params.get(which))]
 
 
-def card(video: Video, *, base: str) -> dict[str, Any]:
-    """What `videos/_video_card.html#video-card` renders: the row, its API shape (signed URLs), what it allows."""
+def card(video: Video, *, base: str, remote: bool = False) -> dict[str, Any]:
+    """What `videos/_video_card.html#video-card` renders: the row, its API shape (signed URLs), what it allows.
+
+    `file_missing`: a completed video whose file is gone (from the row, or from a filesystem storage: one stat;
+    other storages are asked only with `remote`, for a page of one video)."""
+    completed = video.status == Video.Status.COMPLETED
     return {
         "video": video,
+        "file_missing": completed and file_missing(video.file, remote=remote),
         "info": video_dict(video, base=base),
         "inputs": inputs(video, base=base),
         "can_cancel": not video.is_final,
@@ -36,9 +41,9 @@ def card(video: Video, *, base: str) -> dict[str, Any]:
     }
 
 
-def cards(request: HttpRequest, videos: Iterable[Video]) -> list[dict[str, Any]]:
+def cards(request: HttpRequest, videos: Iterable[Video], *, remote: bool = False) -> list[dict[str, Any]]:
     base = base_url(request)
-    return [card(video, base=base) for video in videos]
+    return [card(video, base=base, remote=remote) for video in videos]
 
 
 def page_of(request: HttpRequest, qs: Any, per_page: int = PAGE_SIZE) -> Page:

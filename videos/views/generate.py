@@ -155,7 +155,7 @@ def video_detail(request: HtmxHttpRequest, video_id: str) -> HttpResponse:
         video = selectors.video_get(user=request.user, public_id=video_id)
     except NotFound:
         raise Http404("No such video.") from None
-    card = cards(request, [video])[0]
+    card = cards(request, [video], remote=True)[0]  # one video: worth asking any storage whether its file is there
     if request.htmx:
         return render(request, "videos/_video_card.html#video-card", {"card": card})
     context = {"card": card, "video": video, "info": card["info"],

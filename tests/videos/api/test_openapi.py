@@ -28,7 +28,7 @@ def _resolve(document: dict, schema: dict) -> dict:
 def test_every_operation_has_a_typed_success_and_the_error_envelope(document) -> None:
     operations = [(path, method, op) for path, item in document["paths"].items() for method, op in item.items()]
     ours = [op for path, _, op in operations if not path.startswith("/api/v3/webhooks")]
-    assert len(ours) == 11 and len(operations) > 11  # the spec's surface, /credits, /videos/{id}, events; webhooks
+    assert len(ours) == 12 and len(operations) > 12  # the spec's surface, /credits, /videos/{id}, 2 streams; webhooks
     for path, method, op in operations:
         responses = op["responses"]
         success = [code for code in responses if code.startswith("2")]
@@ -36,8 +36,10 @@ def test_every_operation_has_a_typed_success_and_the_error_envelope(document) ->
         if success == ["204"]:  # no content (a webhook endpoint's delete)
             assert "content" not in responses["204"], (path, method)
             continue
-        if "text/event-stream" in responses[success[0]]["content"]:  # the live stream of a session
-            assert path == "/api/v3/videos/sessions/{session_id}/events", path
+        if "text/event-stream" in responses[success[0]]["content"]:  # the live streams of a session, of a video
+            assert path in ("/api/v3/videos/sessions/{session_id}/events", "/api/v3/videos/{video_id}/events"), path
+            events = responses[success[0]]["content"]["text/event-stream"]["schema"]["properties"]["event"]["enum"]
+            assert events == (["session", "video", "end"] if "session_id" in path else ["video", "end"]), path
         else:
             body = _resolve(document, responses[success[0]]["content"]["application/json"]["schema"])
             assert body.get("properties") and body.get("additionalProperties") is not True, (path, method)

@@ -1,6 +1,8 @@
 """The video page and its card partial: polls while not final, a player when complete, 404 for strangers."""
 
 import pytest
+from django.core.files.base import ContentFile
+from django.core.files.storage import default_storage
 from django.urls import reverse
 
 from tests.factories import make_session
@@ -33,6 +35,8 @@ def test_it_returns_a_polling_card_while_processing(client, alice):
 def test_it_becomes_a_player_with_download_when_complete(client, alice):
     video = _video(alice, status=Video.Status.COMPLETED, progress=100, file="videos/1/x/v.mp4",
                    thumbnail="videos/1/x/v.jpg")
+    for name in (video.file, video.thumbnail):  # stored (a missing file shows "File unavailable")
+        default_storage.save(name, ContentFile(b"stored"))
     client.force_login(alice)
     body = client.get(reverse("videos:video-detail", args=[video.public_id]), headers=HX).content.decode()
     assert "hx-trigger" not in body and "hx-get" not in body  # polling stops at a final state
