@@ -44,6 +44,7 @@ from videos.models import GenerationSession, Video
 from videos.providers import LIVE, availability
 from videos.services.failover import charge_key
 from videos.services.sessions import budget_words, charge_note, session_finish_if_done, sessions_spent, video_new
+from videos.services.withdraw import unstartable_reason
 from webhooks import services as webhooks
 
 log = logging.getLogger(__name__)
@@ -58,7 +59,7 @@ class Ticked:
     claimed: int = 0
     videos: list[int] = field(default_factory=list)
     ended: list[int] = field(default_factory=list)  # sessions that will make no more videos
-    errors: int = 0  # sessions ended for want of credits
+    errors: int = 0  # sessions ended in error: out of credits, or their model taken off sale
     skipped: int = 0  # slots skipped (more than an interval behind)
     late: list[float] = field(default_factory=list)
     seconds: float = 0.0  # the batch's transaction, claim to commit
@@ -76,11 +77,26 @@ def _slot(session: GenerationSession, now: datetime) -> tuple[datetime, int]:
     return session.next_run_at, 0
 
 
+def _off_sale(session: GenerationSession, provider: str, seen: dict[tuple[int, str], str]) -> str:
+    """Why the session may make no more videos because its model went off sale (disabled, its vendor's key
+    refused, shut down), in the user's words; "" when it may. A session with a fallback chain (its own
+    `fallback_models`, or the operator's default fallback of its model) goes on: each new video is withdrawn to
+    its fallback at dispatch (services.withdraw), as a single video would be."""
+    if session.params.get("fallback_models") or session.model.fallback_id is not None:
+        return ""
+    key = (session.model_id, provider)
+    if key not in seen:
+        seen[key] = unstartable_reason(session.model, provider)
+    return f"the model {session.model.model_id} was taken out of service" if seen[key] else ""
+
+
 def _tick_locked(sessions: list[GenerationSession], now: datetime) -> Ticked:
     """Give each due session (its row locked by the caller) its next video, or end it. One transaction."""
     done = Ticked(claimed=len(sessions))
     spent = sessions_spent([s.public_id for s in sessions if s.budget_credits is not None])
     at_vendor: dict[str, bool] = {}
+    off_sale: dict[tuple[int, str], str] = {}
+    withdrawn: list[GenerationSession] = []
     making: list[tuple[GenerationSession, Video, datetime]] = []
     for session in sessions:
         slot, skipped = _slot(session, now)
@@ -97,6 +113,13 @@ def _tick_locked(sessions: list[GenerationSession], now: datetime) -> Ticked:
             provider = session.model.provider
             if provider not in at_vendor:
                 at_vendor[provider] = availability(provider) == LIVE
+            if why := _off_sale(session, "local" if not at_vendor[provider] else provider, off_sale):
+                session.status = GenerationSession.Status.ERROR
+                session.error = f"Stopped: {why}; no more videos will be made."
+                session.finished_at = now
+                session.next_run_at = None
+                withdrawn.append(session)
+                continue
             video = video_new(session, sequence=session.videos_created, at_vendor=at_vendor[provider])
             making.append((session, video, slot))
             if skipped:
@@ -144,10 +167,12 @@ def _tick_locked(sessions: list[GenerationSession], now: datetime) -> Ticked:
             webhooks.event_emit(event="session.error", obj=session)
         gone = {video.pk for _, video, _ in refused}
         made = [(video, slot) for video, slot in made if video.pk not in gone]
-    live.changed([session.pk for session, _, _ in making])  # new videos, or an end: long-polls answer on commit
+    for session in withdrawn:
+        webhooks.event_emit(event="session.error", obj=session)
+    live.changed([session.pk for session, _, _ in making] + [session.pk for session in withdrawn])  # new videos, or an end: long-polls answer on commit
     done.late = [(created - slot).total_seconds() for _, slot in made]
     done.videos = [video.pk for video, _ in made]
-    done.errors = len(refused)
+    done.errors = len(refused) + len(withdrawn)
     if done.videos:
         transaction.on_commit(lambda: videos_start(done.videos))
     return done

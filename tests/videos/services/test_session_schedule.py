@@ -16,7 +16,7 @@ from billing.services import credit_balance
 from tests.factories import make_session, make_user
 from tests.webhooks.conftest import enqueued, receiver  # noqa: F401 - the webhook tests' fixtures
 from videos import tasks
-from videos.models import GenerationSession, Video
+from videos.models import GenerationSession, Video, VideoModel
 from videos.services.schedule import Ticked, session_tick, sessions_tick_due
 from webhooks import services as webhooks
 from webhooks.models import Message
@@ -244,3 +244,26 @@ def test_a_partition_ticks_only_its_owners_sessions(alice, bob, started) -> None
         s.pk for s in mine}
     assert _sequences(theirs) == [0]
     assert sessions_tick_due(partition=(bob.pk % 2, 2)).claimed == 1 and _sequences(theirs) == [0, 1]
+
+
+def test_a_session_whose_model_goes_off_sale_ends_in_error_and_charges_nothing_more(
+        alice, bob, started, tick, receiver, enqueued) -> None:  # noqa: F811 - fixtures
+    """Its model disabled by the operator: a session with no fallback ends (session.error, no video made, no
+    charge); one with its own fallback_models goes on (its new video fails over at dispatch)."""
+    webhooks.endpoint_create(user=alice, url=receiver.url, events=["session.error"])
+    alone = make_session(owner=alice, timed=True, max_videos=5, interval_seconds=10)
+    chained = make_session(owner=bob, timed=True, max_videos=5, interval_seconds=10,
+                           fallback_models=["luma-ray-2.0-flash"])
+    before = credit_balance(user=alice)
+    _due(alone, 1), _due(chained, 1)
+    VideoModel.objects.filter(model_id=MODEL).update(enabled=False)
+    done = tick()
+    alone.refresh_from_db(), chained.refresh_from_db()
+    assert alone.status == "error" and alone.next_run_at is None and alone.finished_at is not None
+    assert alone.error == f"Stopped: the model {MODEL} was taken out of service; no more videos will be made."
+    assert _sequences(alone) == [0] and credit_balance(user=alice) == before
+    assert chained.status == "running" and _sequences(chained) == [0, 1]
+    assert started == [chained.videos.get(sequence=1).pk] and done.errors == 1
+    message = Message.objects.get(event="session.error")
+    assert message.payload["data"]["session_id"] == alone.public_id and message.payload["data"]["status"] == "error"
+    assert tick().claimed == 0  # ended: never claimed again
