@@ -49,9 +49,10 @@ ANSWERS = Counter("mcphub_poll_cache_answers", "Session and video polls by how t
                   "hit_304 (from Redis, no Django), miss (no entry or a stale one: Django answered), off "
                   "(Redis unreachable).", ["outcome"])
 
-# KEYS: the key's token, the global generation, the entry. ARGV[1]: the account generations' key prefix.
-# Returns {token, account generation, global generation, entry} (false for each one missing); the entry is read
-# only when every token is there (else it cannot be valid).
+# KEYS: the key's token, the global generation, the entry. ARGV[1]: the account generations' key prefix;
+# ARGV[2]: "head" for the entry's first line alone (a request with If-None-Match: most likely a 304, whose
+# answer needs no body; 50 videos' body is 65 kB). Returns {token, account generation, global generation,
+# entry} (false for each one missing); the entry is read only when every token is there (else it is stale).
 _LOOKUP = """
 local token = redis.call('GET', KEYS[1])
 local global = redis.call('GET', KEYS[2])
@@ -60,6 +61,10 @@ local account = string.match(token, '^(%d+):')
 local gen = account and redis.call('GET', ARGV[1] .. account) or false
 local entry = false
 if gen then entry = redis.call('GET', KEYS[3]) end
+if entry and ARGV[2] == 'head' then
+  local line = string.find(entry, '\\n', 1, true)
+  if line then entry = string.sub(entry, 1, line - 1) end
+end
 return {token, gen, global, entry}
 """
 
@@ -69,7 +74,8 @@ class _Entry:
     headers and body. Stored as one JSON line (tokens, tag, headers) then the body's bytes."""
 
     def __init__(self, raw: bytes) -> None:
-        head, _, self.body = raw.partition(b"\n")
+        head, newline, self.body = raw.partition(b"\n")
+        self.complete = bool(newline)  # else its first line alone was read (_LOOKUP's "head")
         meta = json.loads(head)
         self.tokens: list[str] = meta["t"]
         self.etag: str = meta["e"]
@@ -159,19 +165,26 @@ class FastPollApp:
             return await self.app(scope, receive, send)
         started = time.perf_counter()
         try:
-            _, lookup = self._redis()
-            token, gen, global_, raw = await lookup(
-                keys=[pollcache.key_token_key(request.digest), pollcache.global_key(), request.entry_key],
-                args=[pollcache.account_key("")])
+            tokens, entry = await self._lookup(request, head=request.if_none_match is not None)
+            if entry is not None and entry.tokens == tokens and not conditional.matches(request.if_none_match,
+                                                                                         entry.etag):
+                tokens, entry = await self._lookup(request, head=False)  # not a 304 after all: the body too
         except Exception as e:  # noqa: BLE001 - Redis down or slow: Django answers, as without the layer
             self._failed(e)
             ANSWERS.labels("off").inc()
             return await self.app(scope, receive, send)
-        tokens = [t.decode() if t is not None else None for t in (token, gen, global_)]
-        if raw and await self._answer(request, _Entry(raw), tokens, send, started):
+        if entry is not None and await self._answer(request, entry, tokens, send, started):
             return
         ANSWERS.labels("miss").inc()
         await self._through(scope, receive, send, request, tokens, started)
+
+    async def _lookup(self, request: _Request, *, head: bool) -> tuple[list[str | None], _Entry | None]:
+        _, lookup = self._redis()
+        token, gen, global_, raw = await lookup(
+            keys=[pollcache.key_token_key(request.digest), pollcache.global_key(), request.entry_key],
+            args=[pollcache.account_key(""), "head" if head else "all"])
+        tokens = [t.decode() if t is not None else None for t in (token, gen, global_)]
+        return tokens, _Entry(raw) if raw else None
 
     async def _answer(self, request: _Request, entry: _Entry, tokens: list[str | None], send: Send,
                       started: float) -> bool:
@@ -179,7 +192,7 @@ class FastPollApp:
             return False
         if conditional.matches(request.if_none_match, entry.etag):
             status, headers, body = 304, entry.headers_304, b""
-        elif entry.headers_200 is not None:
+        elif entry.headers_200 is not None and entry.complete:
             status, headers, body = 200, entry.headers_200, entry.body
         else:
             return False

@@ -234,6 +234,29 @@ def test_unfinished_work_is_always_answered_by_django(alice: Any) -> None:
     _run(scenario)
 
 
+def test_polls_through_the_layer_follow_a_session_from_pending_to_completed(alice: Any) -> None:
+    import json
+
+    session = make_session(owner=alice, width=320, height=180)
+    key = make_key(alice)[1]
+    path, video_pk = f"/api/v3/videos/sessions/{session.public_id}", session.videos.get().pk
+
+    async def scenario(site: Site, app: FastPollApp) -> None:
+        for _ in range(3):
+            pending = await _get(app, path, key)
+            assert json.loads(pending.body)["session"]["status"] in {"pending", "running"}
+        await asyncio.get_running_loop().run_in_executor(site.wsgi.executor, video_start, video_pk)
+        before = site.calls
+        done = await _get(app, path, key, etag=pending.header("ETag"))
+        assert done.status == 200 and site.calls == before + 1
+        assert json.loads(done.body)["session"]["status"] == "completed"
+        assert json.loads(done.body)["videos"][0]["video_url"].startswith("http://testserver/")
+        cached = await _warm(site, app, path, key)
+        assert cached.same() == (await _django(site, path, key)).same()
+
+    _run(scenario)
+
+
 def test_a_session_with_one_video_still_at_work_is_not_settled_on_any_page(alice: Any) -> None:
     """A stopped session's video still at a vendor will complete: every page shows the session's counts."""
     session = make_session(owner=alice, width=320, height=180)
