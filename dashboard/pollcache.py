@@ -98,9 +98,33 @@ def _delete(keys: list[str]) -> None:
         log.warning("fastpoll.invalidate_failed", extra={"error": type(e).__name__})
 
 
+class Flush:
+    """The one on_commit callback of a transaction: the keys its writes invalidate, deleted in one command."""
+
+    def __init__(self) -> None:
+        self.keys: set[str] = set()
+
+    def __call__(self) -> None:
+        _delete(sorted(self.keys))
+
+
 def _after_commit(keys: list[str]) -> None:
-    if enabled() and keys:
-        transaction.on_commit(lambda: _delete(keys))
+    """Delete `keys` once the current transaction commits (at once outside one): one callback per transaction,
+    however many rows it writes. A callback a rolled-back savepoint dropped is not found any more: a new one is
+    registered for what follows."""
+    if not enabled() or not keys:
+        return
+    connection = transaction.get_connection()
+    if not connection.in_atomic_block:
+        _delete(keys)
+        return
+    for _, callback, _ in connection.run_on_commit:
+        if isinstance(callback, Flush):
+            callback.keys.update(keys)
+            return
+    flush = Flush()
+    flush.keys.update(keys)
+    transaction.on_commit(flush)
 
 
 def accounts_changed(account_ids: Any) -> None:

@@ -422,3 +422,30 @@ def test_an_entry_ends_before_its_signed_links_would_be_renewed(settings: Any) -
     assert pollcache.entry_ttl(hour + 100) == 60
     assert pollcache.entry_ttl(hour + 3600 - 10) == 9  # url_expiry() moves at the next hour: the ETag too
     assert pollcache.entry_ttl(hour + 3600 - 1) == 0  # too close: not stored
+
+
+def test_a_final_video_never_moves_again() -> None:
+    """What makes a settled answer replayable: no lifecycle move leaves a final stage (dashboard.pollcache). A
+    move out of one would need the poll cache to learn of lifecycle writes first."""
+    from videos import lifecycle
+
+    for to, sources in lifecycle.ALLOWED.items():
+        assert not set(sources) & set(lifecycle.FINAL), f"a move to {to} from a final stage"
+
+
+def test_one_invalidation_per_transaction_and_none_lost_to_a_rolled_back_savepoint(alice: Any) -> None:
+    client = pollcache._client()
+    token = pollcache.account_key(alice.pk)
+    client.set(token, "before")
+    with transaction.atomic():
+        try:
+            with transaction.atomic():
+                billing.credits_grant(user=alice, amount=Decimal(1), key="rolled-back")
+                raise RuntimeError("roll this savepoint back")
+        except RuntimeError:
+            pass
+        billing.credits_charge(user=alice, amount=Decimal(2), key="kept")
+        billing.credits_grant(user=alice, amount=Decimal(3), key="kept-too")
+        flushes = [c for _, c, _ in transaction.get_connection().run_on_commit if isinstance(c, pollcache.Flush)]
+        assert len(flushes) == 1 and client.get(token) == b"before"  # not before the commit
+    assert client.get(token) is None
