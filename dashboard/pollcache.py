@@ -21,6 +21,11 @@ writer W that commits at tc and deletes a token at td > tc, and an entry E store
 Between tc and td (the on_commit callback's microseconds) a fast answer may show the state just before W:
 what a poll racing the commit gets from Django too. A deletion lost to Redis being unreachable at that
 moment is the one way an entry outlives a change: entries live at most FASTPOLL_TTL seconds (default 60).
+A writer waits 1 s at most for that deletion (the long-polls' publish waits as long); web and workers must
+share FASTPOLL_REDIS_URL, since the workers' writes (charges, refunds) invalidate too. The admin, the shell
+and any other writer reach these receivers through the models' post_save / post_delete; a bulk `update()`
+or `bulk_create` sends no signal, so each one of those on a model an answer reads calls
+`accounts_changed` itself (billing.services.credits_charge_many, api_key_revoke).
 
 What is cached: only *settled* answers (`mark(settled=True)`): the session is final and so is every video
 on the page (or the video is final). A final video or session never moves again (videos.lifecycle moves
