@@ -24,8 +24,9 @@ moment is the one way an entry outlives a change: entries live at most FASTPOLL_
 A writer waits 1 s at most for that deletion (the long-polls' publish waits as long); web and workers must
 share FASTPOLL_REDIS_URL, since the workers' writes (charges, refunds) invalidate too. The admin, the shell
 and any other writer reach these receivers through the models' post_save / post_delete; a bulk `update()`
-or `bulk_create` sends no signal, so each one of those on a model an answer reads calls
-`accounts_changed` itself (billing.services.credits_charge_many, api_key_revoke).
+or `bulk_create` sends no signal, so each one of those that may touch a settled answer's rows calls
+`accounts_changed` itself (billing.services.credits_charge_many, api_key_revoke); the lifecycle's, the
+poller's and the scheduler's bulk writes touch unfinished videos and running sessions only.
 
 What is cached: only *settled* answers (`mark(settled=True)`): the session is final and so is every video
 on the page (or the video is final). A final video or session never moves again (videos.lifecycle moves
