@@ -9,11 +9,14 @@ connections. In the same run, against the same server:
 - GET /healthz (the same, minus its log line: probes log at DEBUG), and GET /readyz?check=database (one
   `SELECT 1`, after Django's connection health check: what any round trip to PostgreSQL costs);
 - the session poll with 1 and with 50 completed videos (signed file links), answered 200;
-- the same polls sent with If-None-Match: the current ETag, answered 304 (no body).
+- the same polls sent with If-None-Match: the current ETag, answered 304 (no body). Both sessions are
+  completed: their answers are settled, and the poll cache (dashboard.fastpoll) answers them from Redis;
+- the 1-video poll on the poll cache's miss path: each request with a query parameter never seen before, so
+  Django answers every one (and the layer stores each answer), as a poll right after a change is answered.
 Endpoints run in turn, ROUNDS times; each figure is the median. Targets (issue 11): the 1-video poll at
 ≥ 0.5× the bare view, the 304 at ≥ 0.8×. Each row also gives the CPU time the gunicorn workers and the
 PostgreSQL backends spent per request (Linux /proc), which other load on the machine disturbs far less than
-requests/s does.
+requests/s does, and the Redis server's (INFO cpu: the whole server, so other clients of it count too).
 
     apt-get install -y wrk                        # Debian/Ubuntu; brew install wrk on macOS
     .venv/bin/python bench/api_poll.py            # PostgreSQL at 127.0.0.1:5432 (database `benchapi`), Redis
@@ -85,7 +88,20 @@ for sequence in range(1, 50):
     clone.sequence = sequence
     clones.append(clone)
 Video.objects.bulk_create(clones)
+from videos.services.sessions import session_finish_if_done
+session_finish_if_done(fifty.pk)  # completed, as the one-video session: settled answers (the poll cache)
 print(make_key(user)[1], one.public_id, fifty.public_id)
+"""
+
+
+# The miss path: each request names a query parameter never seen before (the view ignores it; the ETag and the
+# poll cache's entry are per path and query), so the poll cache never has its entry and Django answers.
+MISS = STATUS_CHECK + """
+local n = 0
+function request()
+  n = n + 1
+  return wrk.format(nil, wrk.path .. "&miss=" .. n)
+end
 """
 
 
@@ -121,6 +137,14 @@ def _spent(before: dict[int, float], after: dict[int, float]) -> float:
     """CPU seconds spent between two readings by the processes alive at the second (a database connection
     opened in between counts from zero)."""
     return sum(t - before.get(pid, 0.0) for pid, t in after.items())
+
+
+def _redis_cpu() -> float:
+    """CPU seconds the Redis server has spent so far (INFO cpu: the whole server, other clients included)."""
+    import redis
+
+    info = redis.Redis.from_url(REDIS, socket_timeout=5).info("cpu")
+    return float(info["used_cpu_user"]) + float(info["used_cpu_sys"])
 
 
 def _workers(server: subprocess.Popen[bytes]) -> list[int]:
@@ -222,8 +246,9 @@ def main() -> None:
     workers, threads = env.get("WEB_CONCURRENCY", "3"), env.get("WEB_THREADS", "4")
     log = open(data / "server.log", "wb")  # noqa: SIM115 - open for the server's whole life
     server = subprocess.Popen(SERVERS[args.server], cwd=ROOT, env=env, stdout=log, stderr=log)
-    script = data / "status.lua"
+    script, miss = data / "status.lua", data / "miss.lua"
     script.write_text(STATUS_CHECK)
+    miss.write_text(MISS)
     try:
         base = f"http://127.0.0.1:{port}"
         _wait_up(base, server)
@@ -238,6 +263,7 @@ def main() -> None:
             ("session poll, 50 videos", poll50, auth, 200),
             ("session poll, 1 video, 304", poll1, {**auth, "If-None-Match": _etag(base, poll1, key)}, 304),
             ("session poll, 50 videos, 304", poll50, {**auth, "If-None-Match": _etag(base, poll50, key)}, 304),
+            ("session poll, 1 video, cache miss (Django)", poll1, auth, 200),
         )
         conns = [int(c) for c in args.connections.split(",")]
         before = os.getloadavg()
@@ -245,30 +271,33 @@ def main() -> None:
         for _ in range(args.rounds):
             for c in conns:
                 for name, path, headers, expect in cases:
-                    web0, db0 = _cpu_seconds(_workers(server)), _cpu_seconds(_backends())
+                    web0, db0, redis0 = _cpu_seconds(_workers(server)), _cpu_seconds(_backends()), _redis_cpu()
                     rps, p50, p99, count = _drive(base + path, headers, connections=c, seconds=args.seconds,
-                                                  expect=expect, script=str(script))
+                                                  expect=expect, script=str(miss if "miss" in name else script))
                     web = _spent(web0, _cpu_seconds(_workers(server)))
                     db = _spent(db0, _cpu_seconds(_backends()))
-                    runs.setdefault((name, c), []).append((rps, p50, p99, web * 1000 / count, db * 1000 / count))
+                    cache = _redis_cpu() - redis0
+                    runs.setdefault((name, c), []).append((rps, p50, p99, web * 1000 / count, db * 1000 / count,
+                                                           cache * 1000 / count))
         after = os.getloadavg()
     finally:
         server.terminate()
         server.wait(timeout=30)
         log.close()
-    medians = {k: tuple(statistics.median(r[i] for r in rs) for i in range(5)) for k, rs in runs.items()}
+    medians = {k: tuple(statistics.median(r[i] for r in rs) for i in range(6)) for k, rs in runs.items()}
     print(f"{args.server}: gunicorn -c dashboard/gunicorn.conf.py, {workers} workers × {threads} threads"
           f"{' (uvicorn workers)' if args.server == 'asgi' else ''}, PostgreSQL, Redis cache, JSON request logs; "
           f"wrk -t1 -d{args.seconds}s, endpoints in turn, median of {args.rounds}; load average (1 min) "
           f"{before[0]:.1f} before, {after[0]:.1f} after, on {os.cpu_count()} cores\n")
-    print("| endpoint | connections | requests/s | p50 ms | p99 ms | × bare view | CPU ms/request: web | database |")
-    print("|---|---|---|---|---|---|---|---|")
+    print("| endpoint | connections | requests/s | p50 ms | p99 ms | × bare view | CPU ms/request: web | database "
+          "| Redis |")
+    print("|---|---|---|---|---|---|---|---|---|")
     for c in conns:
         baseline = medians[(cases[0][0], c)][0]
         for name, *_ in cases:
-            rps, p50, p99, web, db = medians[(name, c)]
+            rps, p50, p99, web, db, cache = medians[(name, c)]
             print(f"| {name} | {c} | {rps:.0f} | {p50:.1f} | {p99:.1f} | {rps / baseline:.2f} | {web:.2f} | "
-                  f"{db:.2f} |")
+                  f"{db:.2f} | {cache:.2f} |")
     print()
     for label, name, target in (("session poll (1 video) ≥ 0.5×", cases[3][0], 0.5),
                                 ("304 (1 video) ≥ 0.8×", cases[5][0], 0.8)):

@@ -13,6 +13,7 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from billing.exceptions import InsufficientCredits
+from dashboard import pollcache
 from dashboard.db import rows_update
 from billing.models import ApiKey, CreditAccount, CreditEntry, RateCounter
 
@@ -33,6 +34,7 @@ def api_key_issue(*, user: AbstractBaseUser, name: str = "") -> tuple[ApiKey, st
 def api_key_revoke(*, key: ApiKey) -> None:
     """Revocation is immediate: the next request with this key is a 401. Idempotent."""
     ApiKey.objects.filter(pk=key.pk, revoked_at__isnull=True).update(revoked_at=timezone.now())
+    pollcache.key_changed(digest=key.digest, account_id=key.owner_id)  # the poll cache forgets it on commit
 
 
 _KEY_COLUMNS = ("id", "owner_id", "prefix", "digest", "last_used_at", "revoked_at")
@@ -95,7 +97,7 @@ def _post(
         if new_balance < 0:
             raise InsufficientCredits(required=-delta, available=account.balance)
         account.balance = new_balance
-        account.save(update_fields=["balance", "updated_at"])
+        account.save(update_fields=["balance", "updated_at"])  # its post_save drops the user's cached polls
         entry = CreditEntry.objects.create(
             account=account, kind=kind, delta=delta, balance_after=new_balance, key=key, **fields
         )
@@ -170,6 +172,7 @@ def credits_charge_many(charges: Sequence[Charge]) -> list[CreditEntry | Insuffi
         for account in moved.values():
             account.updated_at = now
         rows_update(CreditAccount, ["balance", "updated_at"], list(moved.values()))
+        pollcache.accounts_changed(a.user_id for a in moved.values())  # no signal from rows_update
     return results
 
 

@@ -11,7 +11,7 @@ from django_htmx.middleware import HtmxDetails
 from ninja import NinjaAPI
 
 from billing.models import ApiKey
-from dashboard import conditional
+from dashboard import conditional, pollcache
 
 
 class ApiRequest(HttpRequest):
@@ -71,6 +71,7 @@ class JsonErrorsApi(NinjaAPI):
             if response.status_code == 405 and not response.get("Content-Type", "").startswith("application/json"):
                 return self.not_allowed(request, response.get("Allow", ""))
             conditional.apply(request, response)  # a GET's ETag and Retry-After (dashboard.conditional)
+            pollcache.note(request, response)  # a settled poll: the ASGI layer may replay it (dashboard.fastpoll)
             return response
 
         return wrapper

@@ -120,6 +120,13 @@ LIVE_SAFETY_SECONDS = env_float("LIVE_SAFETY_SECONDS", 5.0, minimum=0.05)  # wit
 LIVE_HEARTBEAT_SECONDS = env_float("LIVE_HEARTBEAT_SECONDS", 15.0, minimum=0.05)  # SSE comment lines for proxies
 LIVE_MAX_WAITERS = env_int("LIVE_MAX_WAITERS", 5000, minimum=1)  # per web process; past it: answer at once
 
+# --- The poll cache (dashboard/fastpoll.py, dashboard/pollcache.py) --------------------------------------
+# Settled session and video polls are answered from this Redis (the cache's by default) without Django or the
+# database; empty: off (every poll goes to Django). Entries live FASTPOLL_TTL seconds at most.
+FASTPOLL_REDIS_URL = env_str("FASTPOLL_REDIS_URL", _redis_url or "")
+FASTPOLL_TTL = env_int("FASTPOLL_TTL", 60, minimum=1)
+FASTPOLL_PREFIX = env_str("FASTPOLL_PREFIX", "mcphub:fp")  # per install, as LIVE_CHANNEL
+
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},

@@ -42,18 +42,21 @@ _V, _S, _A = Video._meta.db_table, GenerationSession._meta.db_table, CreditAccou
 _AHEAD = (f"CASE WHEN v.stage = 'queued' THEN (SELECT COUNT(*) FROM {_V} q WHERE q.stage = 'queued' "
           f"AND q.provider = v.provider AND (q.created_at < v.created_at OR (q.created_at = v.created_at "
           f"AND q.id < v.id))) END")
+_FINAL_SQL = "(" + ", ".join(f"'{stage}'" for stage in FINAL_STAGES) + ")"
 _TEXT = "CAST({} AS TEXT)"  # stamps only hashed: read as text, not parsed into datetimes (50 per page)
 _SESSION_SQL = (
     f"SELECT s.id, s.status, {_TEXT.format('s.updated_at')}, s.next_run_at, {_TEXT.format('a.updated_at')}, "
     f"a.balance, v.id, {_TEXT.format('v.updated_at')}, v.stage, "
     f"v.next_poll_at, COUNT(v.id) OVER (), "
-    f"SUM(CASE WHEN v.status = 'completed' THEN 1 ELSE 0 END) OVER () "
+    f"SUM(CASE WHEN v.status = 'completed' THEN 1 ELSE 0 END) OVER (), "
+    f"SUM(CASE WHEN v.stage NOT IN {_FINAL_SQL} THEN 1 ELSE 0 END) OVER () "
     f"FROM {_S} s LEFT JOIN {_A} a ON a.user_id = s.owner_id LEFT JOIN {_V} v ON v.session_id = s.id "
     f"WHERE s.public_id = %s AND s.owner_id = %s ORDER BY v.sequence LIMIT %s OFFSET %s")
 _SESSION_ONLY_SQL = (  # a page past the last video: the session and its counts alone
     f"SELECT s.id, s.status, {_TEXT.format('s.updated_at')}, s.next_run_at, {_TEXT.format('a.updated_at')}, "
     f"a.balance, (SELECT COUNT(*) FROM {_V} v WHERE v.session_id = s.id), "
-    f"(SELECT COUNT(*) FROM {_V} v WHERE v.session_id = s.id AND v.status = 'completed') "
+    f"(SELECT COUNT(*) FROM {_V} v WHERE v.session_id = s.id AND v.status = 'completed'), "
+    f"(SELECT COUNT(*) FROM {_V} v WHERE v.session_id = s.id AND v.stage NOT IN {_FINAL_SQL}) "
     f"FROM {_S} s LEFT JOIN {_A} a ON a.user_id = s.owner_id WHERE s.public_id = %s AND s.owner_id = %s")
 _VIDEO_SQL = (
     f"SELECT v.id, {_TEXT.format('v.updated_at')}, v.stage, v.next_poll_at, {_AHEAD}, "
@@ -116,7 +119,7 @@ class SessionVersion:
         self.ahead: dict[int, int | None] = {}  # queued videos of the page: how many are ahead of each
         if rows and (rows[0][6] is not None or offset == 0):
             first = rows[0]
-            self.total, self.completed = int(first[10] or 0), int(first[11] or 0)
+            self.total, self.completed, active = int(first[10] or 0), int(first[11] or 0), int(first[12] or 0)
             live = [r for r in rows if r[6] is not None]
             waits = [_wait(r[8], r[9], now) for r in live]
             self.ahead = _ahead([r[6] for r in live if r[8] == Stage.QUEUED])
@@ -126,12 +129,15 @@ class SessionVersion:
             if not rows:
                 raise NotFound("No such session.", field="session_id")
             first = rows[0]
-            self.total, self.completed = int(first[6] or 0), int(first[7] or 0)
+            self.total, self.completed, active = int(first[6] or 0), int(first[7] or 0), int(first[8] or 0)
             videos, waits = [], []
         self.session_pk, status = first[0], first[1]
         self.balance = Decimal(first[5] or 0)
         self.parts = (first[0], status, first[2], first[3], first[4], self.total, self.completed, *videos)
         self.retry_after = _session_wait(status, first[3], waits, now)
+        # Nothing of the session will move again (the session and all its videos, not only this page's, are
+        # final): the answer may be replayed from the poll cache (dashboard.pollcache).
+        self.settled = status in GenerationSession.FINAL and active == 0
 
 
 class VideoVersion:
@@ -147,6 +153,7 @@ class VideoVersion:
         self.video_pk, self.ahead, self.balance = pk, {pk: ahead}, Decimal(balance or 0)
         self.parts = (pk, updated_at, ahead, account)
         self.retry_after = _wait(stage, next_poll_at, timezone.now())
+        self.settled = stage in FINAL_STAGES  # replayable (dashboard.pollcache)
 
 
 def account_stamp(*, user_id: int) -> Any:

@@ -17,6 +17,7 @@ from ninja.responses import Status
 from billing import services as billing
 from dashboard.api import rate_limit
 from dashboard.http import ApiRequest
+from dashboard import pollcache
 from dashboard.conditional import not_modified
 from videos import selectors, services, versions
 from videos.api.errors import CREATE, POLL, POLL_ONE, PUBLIC_POLL, READ_ONE, WRITE_ONE
@@ -151,6 +152,7 @@ def session_detail(request: ApiRequest, session_id: PublicId, paging: Query[Sess
     and the page in two more queries, whatever the page size (no COUNT: the version read counted)."""
     version = versions.SessionVersion(user_id=request.auth.owner_id, public_id=session_id, page=paging.page,
                                       page_size=paging.page_size)
+    pollcache.mark(request, account_id=request.auth.owner_id, settled=version.settled)
     if hit := not_modified(request, version.parts, retry_after=version.retry_after):
         return hit
     session = selectors.session_counted(pk=version.session_pk, total_videos=version.total,
@@ -268,6 +270,7 @@ def video_events(request: ApiRequest, video_id: PublicId) -> HttpResponse:
 @router.get("/videos/{video_id}", response={200: VideoDetailOut, **POLL_ONE}, summary="One video")
 def video_detail(request: ApiRequest, video_id: PublicId, params: Query[WaitQuery]) -> VideoDetailOut | HttpResponse:
     version = versions.VideoVersion(user_id=request.auth.owner_id, public_id=video_id)
+    pollcache.mark(request, account_id=request.auth.owner_id, settled=version.settled)
     if hit := not_modified(request, version.parts, retry_after=version.retry_after):
         return hit
     video = selectors.video_get(user=request.auth.owner, public_id=video_id)
