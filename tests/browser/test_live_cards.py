@@ -17,7 +17,7 @@ from tests.browser.conftest import DESKTOP, shoot
 from tests.e2e.asgi import Stack, live_stack
 from tests.factories import make_key, make_user
 
-pytestmark = [pytest.mark.browser, pytest.mark.worker, pytest.mark.django_db(transaction=True)]
+pytestmark = [pytest.mark.browser, pytest.mark.worker, pytest.mark.django_db(transaction=True, serialized_rollback=True)]
 
 
 @pytest.fixture
