@@ -25,7 +25,7 @@ from django.db import connection
 from billing.models import CreditEntry
 from tests.e2e.workers import worker_environ, worker_kill, worker_start, worker_stop
 from tests.factories import make_session, make_user
-from tests.fakevendors import running
+from tests.fakevendors import running, vendor_mp4
 from tests.fakevendors.kling import FakeKling
 from tests.fakevendors.luma import FakeLuma
 from videos.models import Video
@@ -128,7 +128,7 @@ def test_a_worker_killed_mid_render_loses_nothing(worker_env, workers, settings,
 @pytest.fixture
 def luma(settings: Any, tmp_path: Path) -> Iterator[HeldLuma]:
     for fake in running(HeldLuma, settings):
-        fake.video = _vendor_mp4(tmp_path)
+        fake.video = vendor_mp4(tmp_path)
         fake.script = ["queued", "running:30", "running:70", "succeeded"]
         yield fake
         fake.release.set()
@@ -203,19 +203,10 @@ class HeldKling(FakeKling):
         return reply
 
 
-def _vendor_mp4(tmp_path: Path) -> bytes:
-    from videos.providers.render import RenderSpec, render
-
-    out = tmp_path / "vendor.mp4"
-    render(RenderSpec(prompt="vendor result", width=160, height=90, duration=0.5), video_path=str(out),
-           thumbnail_path=str(tmp_path / "t.jpg"), last_frame_path=str(tmp_path / "l.png"))
-    return out.read_bytes()
-
-
 @pytest.fixture
 def kling(settings: Any, tmp_path: Path) -> Iterator[HeldKling]:
     for fake in running(HeldKling, settings, secret_key=HeldKling.secret_key):
-        fake.video = _vendor_mp4(tmp_path)
+        fake.video = vendor_mp4(tmp_path)
         fake.script = ["queued", "running:50", "succeeded"]
         yield fake
         fake.release.set()

@@ -12,7 +12,7 @@ import pytest
 
 from billing.models import CreditEntry
 from tests.factories import make_session, make_user
-from tests.fakevendors import running
+from tests.fakevendors import running, vendor_mp4
 from tests.fakevendors.luma import FakeLuma
 from tests.fakevendors.runway import FakeRunway
 from videos.models import Video, VideoModel
@@ -23,15 +23,11 @@ DEADLINE = 180  # seconds: generous, for a loaded machine; an outcome is awaited
 
 @pytest.fixture
 def vendors(settings: Any, tmp_path: Path) -> Any:
-    from videos.providers.render import RenderSpec, render
-
-    out = tmp_path / "vendor.mp4"
-    render(RenderSpec(prompt="vendor result", width=160, height=90, duration=0.5), video_path=str(out),
-           thumbnail_path=str(tmp_path / "t.jpg"), last_frame_path=str(tmp_path / "l.png"))
+    mp4 = vendor_mp4(tmp_path)
     for luma in running(FakeLuma, settings):
         for runway in running(FakeRunway, settings):
             luma.script, luma.expire_results = ["running", "succeeded"], True
-            runway.script, runway.video = ["running", "succeeded"], out.read_bytes()
+            runway.script, runway.video = ["running", "succeeded"], mp4
             yield luma, runway
 
 

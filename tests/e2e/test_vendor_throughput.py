@@ -22,7 +22,7 @@ import pytest
 from billing.models import CreditEntry
 from billing.services import credit_balance
 from tests.factories import make_session, make_user
-from tests.fakevendors import running
+from tests.fakevendors import running, vendor_mp4
 from tests.fakevendors.luma import FakeLuma
 from videos.models import Video
 from videos.providers import get_provider
@@ -39,13 +39,9 @@ PRICE = Decimal("20.00")  # luma-ray-2.0-flash-5s-t2v
 
 @pytest.fixture
 def luma(settings: Any, tmp_path: Path) -> Any:
-    from videos.providers.render import RenderSpec, render
-
     for fake in running(FakeLuma, settings):
-        out = tmp_path / "vendor.mp4"
-        render(RenderSpec(prompt="vendor result", width=160, height=90, duration=0.5), video_path=str(out),
-               thumbnail_path=str(tmp_path / "t.jpg"), last_frame_path=str(tmp_path / "l.png"))
-        fake.video = out.read_bytes()  # the pipeline probes the result: a real (small) MP4
+        mp4 = vendor_mp4(tmp_path)
+        fake.video = mp4  # the pipeline probes the result: a real (small) MP4
         fake.script = SCRIPT
         yield fake
 

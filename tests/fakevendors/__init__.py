@@ -35,6 +35,7 @@ from collections import defaultdict, deque
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
@@ -357,6 +358,16 @@ def _make_handler(vendor: FakeVendor) -> type[BaseHTTPRequestHandler]:
             return None
 
     return _Handler
+
+
+def vendor_mp4(directory: Path, *, width: int = 160, height: int = 90, duration: float = 0.5) -> bytes:
+    """A real (small) MP4 for a fake vendor to serve as its result: the pipeline probes what it downloads."""
+    from videos.providers.render import RenderSpec, render
+
+    out = directory / "vendor.mp4"
+    render(RenderSpec(prompt="vendor result", width=width, height=height, duration=duration), video_path=str(out),
+           thumbnail_path=str(directory / "t.jpg"), last_frame_path=str(directory / "l.png"))
+    return out.read_bytes()
 
 
 def running(cls: type[FakeVendor], settings: Any, **config: str) -> Iterator[FakeVendor]:

@@ -11,6 +11,7 @@ from django.utils import timezone
 
 from billing.models import CreditEntry
 from billing.services import credit_balance
+from tests.fakevendors import vendor_mp4
 from tests.factories import make_session
 from videos import lifecycle
 from videos.models import Video, VideoModel
@@ -23,22 +24,13 @@ Stage = Video.Stage
 A, B, C = "luma-ray-2.0-flash-5s-t2v", "runway-gen-4.5", "kling-v1-6-std-5s-720p-t2v"  # 5s, 720p, 16:9 all
 
 
-def _mp4_bytes(tmp_path) -> bytes:
-    from videos.providers.render import RenderSpec, render
-
-    out = tmp_path / "vendor.mp4"
-    render(RenderSpec(prompt="vendor result", width=320, height=180, duration=1.0), video_path=str(out),
-           thumbnail_path=str(tmp_path / "t.jpg"), last_frame_path=str(tmp_path / "l.png"))
-    return out.read_bytes()
-
-
 @pytest.fixture
 def vendors(settings, monkeypatch, tmp_path):
     """luma, runway and kling answered by the in-memory FakeProvider; `failing[model_id]` = the code its polls
     fail with (a job the vendor accepted, then failed). Anything else completes with a real MP4."""
     fake.reset()
     settings.PROVIDERS = dict.fromkeys(("luma", "runway", "kling"), "videos.providers.fake.FakeProvider")
-    fake.FakeProvider.result_bytes = _mp4_bytes(tmp_path)
+    fake.FakeProvider.result_bytes = vendor_mp4(tmp_path, width=320, height=180, duration=1.0)
     failing: dict[str, str] = {}
 
     def poll(self, task_id, job):

@@ -13,7 +13,7 @@ from django.core.files.storage import default_storage
 from billing.models import CreditEntry
 from billing.services import credit_balance
 from tests.factories import make_session
-from tests.fakevendors import running
+from tests.fakevendors import running, vendor_mp4
 from tests.fakevendors.kling import FakeKling
 from videos import tasks
 from videos.models import Video
@@ -25,14 +25,10 @@ MODEL = "kling-v1-6-std-5s-720p-t2v"
 
 @pytest.fixture
 def kling(settings: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Any:
-    from videos.providers.render import RenderSpec, render
-
     monkeypatch.setattr(KlingProvider, "timeout", (5.0, 0.5))  # read timeout well below the fake's delay
     for fake in running(FakeKling, settings, secret_key=FakeKling.secret_key):
-        out = tmp_path / "vendor.mp4"
-        render(RenderSpec(prompt="vendor result", width=160, height=90, duration=0.5), video_path=str(out),
-               thumbnail_path=str(tmp_path / "t.jpg"), last_frame_path=str(tmp_path / "l.png"))
-        fake.video = out.read_bytes()
+        mp4 = vendor_mp4(tmp_path)
+        fake.video = mp4
         fake.script = ["running:40", "succeeded"]
         yield fake
 

@@ -13,6 +13,7 @@ from django.db import connection
 
 from billing.models import CreditEntry
 from billing.services import credit_balance
+from tests.fakevendors import vendor_mp4
 from tests.factories import make_session, make_user
 from videos import lifecycle
 from videos.models import VendorState, Video, VideoModel
@@ -23,15 +24,6 @@ Stage = Video.Stage
 A, B = "luma-ray-2.0-flash-5s-t2v", "runway-gen-4.5"  # both 5s, 720p, 16:9
 
 
-def _mp4_bytes(tmp_path) -> bytes:
-    from videos.providers.render import RenderSpec, render
-
-    out = tmp_path / "vendor.mp4"
-    render(RenderSpec(prompt="vendor result", width=160, height=90, duration=0.5), video_path=str(out),
-           thumbnail_path=str(tmp_path / "t.jpg"), last_frame_path=str(tmp_path / "l.png"))
-    return out.read_bytes()
-
-
 @pytest.fixture
 def vendors(settings, monkeypatch, tmp_path):
     """luma and runway answered by the in-memory FakeProvider (every job completes with a real MP4); luma takes
@@ -40,7 +32,7 @@ def vendors(settings, monkeypatch, tmp_path):
     settings.PROVIDERS = dict.fromkeys(("luma", "runway"), "videos.providers.fake.FakeProvider")
     settings.PROVIDER_SETTINGS = {**settings.PROVIDER_SETTINGS,
                                   "luma": {**settings.PROVIDER_SETTINGS["luma"], "max_concurrent": 1}}
-    fake.FakeProvider.result_bytes = _mp4_bytes(tmp_path)
+    fake.FakeProvider.result_bytes = vendor_mp4(tmp_path)
     events: list[tuple[str, int]] = []
     from webhooks import services as webhooks
 
