@@ -18,12 +18,12 @@ from typing import Any
 import pytest
 
 from billing.models import CreditEntry
-from tests.e2e.test_crash_recovery import _assert_each_video_ended_once, _vendor_mp4, _wait
+from tests.e2e.test_crash_recovery import _assert_each_video_ended_once, _wait
 from tests.e2e.test_crash_recovery import worker_env as worker_env  # noqa: F401 - the fixture, shared
 from tests.e2e.test_crash_recovery import workers as workers  # noqa: F401 - the fixture, shared
 from tests.e2e.workers import poller_start, worker_kill, worker_start, worker_stop
 from tests.factories import make_session, make_user
-from tests.fakevendors import running
+from tests.fakevendors import running, vendor_mp4
 from tests.fakevendors.luma import FakeLuma
 from tests.fakevendors.runway import FakeRunway
 from videos.models import Video
@@ -39,7 +39,7 @@ def luma(settings: Any, tmp_path: Path) -> Iterator[FakeLuma]:
     """The fake counts every status poll: when each arrived (per job), how many were open at once, and any job asked
     about by two polls at once; `poll_latency`: status answers take that long (counted as open meanwhile)."""
     for fake in running(FakeLuma, settings):
-        fake.video = _vendor_mp4(tmp_path)
+        fake.video = vendor_mp4(tmp_path)
         yield fake
 
 

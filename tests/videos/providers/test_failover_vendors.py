@@ -8,10 +8,10 @@ import pytest
 from billing.models import CreditEntry
 from billing.services import credit_balance
 from tests.factories import make_session
-from tests.fakevendors import running
+from tests.fakevendors import running, vendor_mp4
 from tests.fakevendors.luma import FakeLuma
 from tests.fakevendors.runway import FakeRunway
-from tests.videos.services.test_failover import _drive, _mp4_bytes
+from tests.videos.services.test_failover import _drive
 from videos.models import Video, VideoModel
 
 pytestmark = pytest.mark.django_db
@@ -32,7 +32,7 @@ def test_an_expired_luma_result_fails_over_to_runway_which_makes_the_video(alice
     luma.script = ["running", "succeeded"]
     luma.expire_results = True
     runway.script = ["running", "succeeded"]
-    runway.video = _mp4_bytes(tmp_path)
+    runway.video = vendor_mp4(tmp_path, width=320, height=180, duration=1.0)
     before = credit_balance(user=alice)
     video = make_session(owner=alice, model=A, fallback_models=[B]).videos.get()
     assert video.provider == "luma" and not video.simulated
