@@ -167,7 +167,7 @@ def video_content(request: ApiRequest, video_id: str, query: Query[ContentQuery]
         name, content_type = video.file, "video/mp4"
     else:
         name, content_type = spritesheet_make(video.file), "image/jpeg"
-    if not name or not default_storage.exists(name):
+    if not name or (name != video.file and not default_storage.exists(name)):  # the MP4 was just checked
         return openai_error(404, f"The {query.variant} of {video_id} is not stored.", param="variant",
                             code="not_found")
     suffix = "mp4" if query.variant == "video" else f"{query.variant}.jpg"
